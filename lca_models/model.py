@@ -1,0 +1,173 @@
+"""The product model: a factory's unit processes and what they consume and emit, per reference period.
+
+Built only by `lca_models.model_schema.load_model`, which validates the file; the types below therefore
+hold amounts that are already checked (positive, in known units) and references that already resolve.
+Words follow PACT/ISO 14067: declared unit, reference period, process, input, output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+DATA_SOURCES = ("primary", "supplier", "secondary")
+ALLOCATION_METHODS = ("mass", "economic", "physical", "system_expansion")
+INSTRUMENT_TYPES = ("green_certificate", "ppa", "onsite_pv")
+
+
+@dataclass(frozen=True)
+class Dqr:
+    """Data quality ratings, 1 (best) to 5 (worst), PACT v3 `DataQualityIndicators` dimensions."""
+
+    technological: Decimal
+    geographical: Decimal
+    temporal: Decimal
+
+
+# Defaults where the model gives no DQR: documented in docs/model-format.md.
+DEFAULT_DQR = {
+    "primary": Dqr(Decimal(1), Decimal(1), Decimal(1)),
+    "supplier": Dqr(Decimal(2), Decimal(2), Decimal(2)),
+    "secondary": Dqr(Decimal(3), Decimal(3), Decimal(3)),
+}
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Where an amount comes from and how good it is."""
+
+    source: str  # one of DATA_SOURCES
+    dqr: Dqr
+
+
+@dataclass(frozen=True)
+class Output:
+    """A product a process makes, with what allocation needs to know about it."""
+
+    flow: str
+    amount: Decimal
+    unit: str
+    mass_kg_per_unit: Decimal | None = None  # for mass allocation when `unit` is not a mass
+    price_per_unit: Decimal | None = None  # economic allocation
+    physical_per_unit: Decimal | None = None  # physical allocation (the process names the property)
+    substitutes_dataset: str | None = None  # system expansion: the dataset this co-product displaces
+    substitution_ratio: Decimal = Decimal(1)  # units of the dataset displaced per unit of co-product
+
+
+@dataclass(frozen=True)
+class Input:
+    """Something a process consumes: from another process (`flow`), a dataset, or a supplier footprint."""
+
+    kind: str  # "flow" | "dataset" | "supplier"
+    ref: str  # flow name, dataset id, or supplier footprint file path (resolved, absolute)
+    amount: Decimal
+    unit: str
+    quality: Quality
+    packaging: bool = False
+    label: str = ""  # how contribution analysis names it
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A contractual or physical source of a process's electricity (GHG Protocol Scope 2 Guidance)."""
+
+    type: str  # one of INSTRUMENT_TYPES
+    amount_kwh: Decimal
+    scheme: str | None = None  # e.g. "GEC", "I-REC"
+
+
+@dataclass(frozen=True)
+class Electricity:
+    """Electricity a process draws, in kWh, from a grid region, with instruments covering part of it."""
+
+    grid: str
+    amount_kwh: Decimal
+    instruments: tuple[Instrument, ...]
+    quality: Quality
+
+
+@dataclass(frozen=True)
+class Fuel:
+    """A fuel burnt in a process, in GJ (net calorific value)."""
+
+    fuel: str
+    amount_gj: Decimal
+    quality: Quality
+
+
+@dataclass(frozen=True)
+class Emission:
+    """A direct emission (or biogenic removal, `co2_uptake`) of a process, in kg of the substance."""
+
+    substance: str
+    amount_kg: Decimal
+    quality: Quality
+
+
+@dataclass(frozen=True)
+class Process:
+    id: str
+    name: str
+    outputs: tuple[Output, ...]
+    allocation: str | None  # one of ALLOCATION_METHODS; required when more than one output
+    inputs: tuple[Input, ...] = ()
+    electricity: tuple[Electricity, ...] = ()
+    fuels: tuple[Fuel, ...] = ()
+    emissions: tuple[Emission, ...] = ()
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product whose footprint the model computes: one of the model's flows, per declared unit."""
+
+    flow: str
+    name: str
+    description: str
+    product_ids: tuple[str, ...]
+    declared_unit: str  # PACT word, e.g. "kilogram"
+    declared_unit_amount: Decimal
+    mass_per_declared_unit_kg: Decimal
+    cn_code: str | None = None
+    classifications: tuple[str, ...] = ()
+    fossil_carbon_content_kg: Decimal = Decimal(0)  # kg C per declared unit (PACT v3 fossilCarbonContent)
+    biogenic_carbon_content_kg: Decimal | None = None  # kg C per declared unit, where modelled
+
+
+@dataclass(frozen=True)
+class Offset:
+    scheme: str
+    serial_range: str
+    vintage: int
+    tonnes_co2e: Decimal
+    retired_on: str
+
+
+@dataclass(frozen=True)
+class ProductModel:
+    """A whole validated model file."""
+
+    source_path: Path | None
+    digest: str  # sha256 of the canonical JSON of the validated document
+    company_name: str
+    company_ids: tuple[str, ...]
+    reference_period_start: datetime
+    reference_period_end: datetime
+    geography_country: str | None
+    geography_subdivision: str | None
+    products: tuple[Product, ...]
+    processes: tuple[Process, ...]
+    offsets: tuple[Offset, ...] = ()
+    gwp: str = "AR6"
+    cross_sectoral_standards: tuple[str, ...] = ("ISO14067", "GHGP-Product", "PACT-3.0")
+    boundary_description: str | None = None
+    comment: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def producer_of(self, flow: str) -> Process:
+        """The process whose outputs include `flow` (the schema guarantees exactly one)."""
+        for process in self.processes:
+            if any(o.flow == flow for o in process.outputs):
+                return process
+        raise KeyError(flow)

@@ -1,0 +1,531 @@
+"""Load and validate a product model file (YAML or JSON) into `lca_models.model.ProductModel`.
+
+Two passes: marshmallow checks each field (types, ranges, enumerations, units) and reports every
+problem with its path (`processes[2].inputs[0].amount: must be > 0`); then the whole-model checks
+(references resolve, one producer per flow, units of linked flows agree, instruments do not exceed
+consumption). Either pass fails with `ModelErrors` listing all problems found, never a traceback.
+The format is documented in docs/model-format.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from . import background, units
+from .errors import ModelError, ModelErrors, UnitError
+from .gwp import GWP_SETS, elementary_flows
+from .model import (
+    ALLOCATION_METHODS,
+    DATA_SOURCES,
+    DEFAULT_DQR,
+    INSTRUMENT_TYPES,
+    Dqr,
+    Electricity,
+    Emission,
+    Fuel,
+    Input,
+    Instrument,
+    Offset,
+    Output,
+    Process,
+    Product,
+    ProductModel,
+    Quality,
+)
+
+_POSITIVE = validate.Range(min=0, min_inclusive=False, error="must be > 0")
+_NON_NEGATIVE = validate.Range(min=0, error="must be >= 0")
+_DQR = validate.Range(min=1, max=5, error="must be between 1 and 5")
+_ID = validate.Regexp(r"^[A-Za-z0-9_.\-]+$", error="use letters, digits, '_', '-' or '.' only")
+_URN = validate.Regexp(r"^[uU][rR][nN]:[^\s]+$", error="must be a URN (urn:...)")  # PACT v3 `Urn`
+
+
+def _known_unit(value: str) -> None:
+    try:
+        units.unit(value)
+    except UnitError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _unit_of(dimension: str):
+    def check(value: str) -> None:
+        _known_unit(value)
+        if units.dimension(value) != dimension:
+            raise ValidationError(f"unit mismatch: {value} is not a unit of {dimension}")
+
+    return check
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class DqrSchema(_Strict):
+    technological = fields.Decimal(required=True, validate=_DQR)
+    geographical = fields.Decimal(required=True, validate=_DQR)
+    temporal = fields.Decimal(required=True, validate=_DQR)
+
+
+class _Quantity(_Strict):
+    amount = fields.Decimal(required=True, validate=_POSITIVE)
+    unit = fields.String(required=True, validate=_known_unit)
+    source = fields.String(validate=validate.OneOf(DATA_SOURCES))
+    dqr = fields.Nested(DqrSchema)
+
+
+class InputSchema(_Quantity):
+    flow = fields.String()
+    dataset = fields.String()
+    supplier = fields.String()
+    packaging = fields.Boolean(load_default=False)
+    label = fields.String()
+
+    @validates_schema
+    def _one_origin(self, data: dict, **kwargs: Any) -> None:
+        given = [k for k in ("flow", "dataset", "supplier") if k in data]
+        if len(given) != 1:
+            raise ValidationError("give exactly one of flow, dataset or supplier", "_schema")
+
+
+class TransportSchema(_Quantity):
+    mode = fields.String(required=True)
+    label = fields.String()
+    unit = fields.String(required=True, validate=_unit_of("transport"))
+
+
+class WasteSchema(_Quantity):
+    dataset = fields.String(required=True)
+    label = fields.String()
+
+
+class InstrumentSchema(_Strict):
+    type = fields.String(required=True, validate=validate.OneOf(INSTRUMENT_TYPES))
+    amount = fields.Decimal(required=True, validate=_POSITIVE)
+    unit = fields.String(required=True, validate=_unit_of("energy"))
+    scheme = fields.String()
+
+
+class ElectricitySchema(_Quantity):
+    grid = fields.String(required=True)
+    unit = fields.String(required=True, validate=_unit_of("energy"))
+    instruments = fields.List(fields.Nested(InstrumentSchema), load_default=list)
+
+
+class FuelSchema(_Quantity):
+    fuel = fields.String(required=True)
+
+
+class EmissionSchema(_Quantity):
+    substance = fields.String(required=True)
+    unit = fields.String(required=True, validate=_unit_of("mass"))
+
+
+class SubstitutionSchema(_Strict):
+    dataset = fields.String(required=True)
+    ratio = fields.Decimal(load_default=Decimal(1), validate=_POSITIVE)
+
+
+class OutputSchema(_Strict):
+    flow = fields.String(required=True, validate=_ID)
+    amount = fields.Decimal(required=True, validate=_POSITIVE)
+    unit = fields.String(required=True, validate=_known_unit)
+    mass_kg = fields.Decimal(validate=_POSITIVE)
+    price = fields.Decimal(validate=_NON_NEGATIVE)
+    physical = fields.Decimal(validate=_NON_NEGATIVE)
+    substitutes = fields.Nested(SubstitutionSchema)
+
+
+class AllocationSchema(_Strict):
+    method = fields.String(required=True, validate=validate.OneOf(ALLOCATION_METHODS))
+    property = fields.String()  # name of the physical property, for documentation
+
+
+class ProcessSchema(_Strict):
+    id = fields.String(required=True, validate=_ID)
+    name = fields.String()
+    outputs = fields.List(fields.Nested(OutputSchema), required=True, validate=validate.Length(min=1))
+    allocation = fields.Nested(AllocationSchema)
+    inputs = fields.List(fields.Nested(InputSchema), load_default=list)
+    transport = fields.List(fields.Nested(TransportSchema), load_default=list)
+    waste = fields.List(fields.Nested(WasteSchema), load_default=list)
+    electricity = fields.List(fields.Nested(ElectricitySchema), load_default=list)
+    fuels = fields.List(fields.Nested(FuelSchema), load_default=list)
+    emissions = fields.List(fields.Nested(EmissionSchema), load_default=list)
+
+
+class ProductSchema(_Strict):
+    flow = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    description = fields.String(load_default="")
+    ids = fields.List(fields.String(validate=_URN), required=True, validate=validate.Length(min=1))
+    declared_unit = fields.String(required=True, validate=validate.OneOf(list(units.PACT_DECLARED_UNITS)))
+    declared_unit_amount = fields.Decimal(load_default=Decimal(1), validate=_POSITIVE)
+    mass_per_declared_unit = fields.Decimal(required=True, validate=_NON_NEGATIVE)  # kg, PACT v3
+    cn_code = fields.String(validate=validate.Regexp(r"^\d{8}$", error="CN code must be 8 digits"))
+    classifications = fields.List(fields.String(validate=_URN), load_default=list)
+    fossil_carbon_content = fields.Decimal(load_default=Decimal(0), validate=_NON_NEGATIVE)  # kg C / declared unit
+    biogenic_carbon_content = fields.Decimal(validate=_NON_NEGATIVE)  # kg C / declared unit
+
+
+class CompanySchema(_Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    ids = fields.List(fields.String(validate=_URN), required=True, validate=validate.Length(min=1))
+
+
+class PeriodSchema(_Strict):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+
+    @validates_schema
+    def _ordered(self, data: dict, **kwargs: Any) -> None:
+        if data["end"] <= data["start"]:
+            raise ValidationError("end must be after start", "end")
+
+
+class GeographySchema(_Strict):
+    country = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166-1 alpha-2, e.g. CN"))
+    subdivision = fields.String(
+        validate=validate.Regexp(r"^[A-Z]{2}-[A-Z0-9]{1,3}$", error="ISO 3166-2, e.g. CN-HE")
+    )
+
+
+class OffsetSchema(_Strict):
+    scheme = fields.String(required=True)
+    serial_range = fields.String(required=True)
+    vintage = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
+    tonnes = fields.Decimal(required=True, validate=_POSITIVE)
+    retired_on = fields.Date(required=True)
+
+
+class ModelSchema(_Strict):
+    company = fields.Nested(CompanySchema, required=True)
+    reference_period = fields.Nested(PeriodSchema, required=True)
+    geography = fields.Nested(GeographySchema, load_default=dict)
+    gwp = fields.String(load_default="AR6", validate=validate.OneOf(GWP_SETS + tuple(s.lower() for s in GWP_SETS)))
+    cross_sectoral_standards = fields.List(fields.String(), validate=validate.Length(min=1))
+    boundary_description = fields.String()
+    comment = fields.String()
+    products = fields.List(fields.Nested(ProductSchema), required=True, validate=validate.Length(min=1))
+    processes = fields.List(fields.Nested(ProcessSchema), required=True, validate=validate.Length(min=1))
+    offsets = fields.List(fields.Nested(OffsetSchema), load_default=list)
+
+
+def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
+    """marshmallow's nested error dict -> [("processes[2].inputs[0].amount", "must be > 0"), ...]."""
+    if isinstance(messages, list):
+        return [(path, str(m)) for m in messages]
+    found = []
+    for key, value in messages.items():
+        if key == "_schema":
+            child = path
+        elif isinstance(key, int):
+            child = f"{path}[{key}]"
+        else:
+            child = f"{path}.{key}" if path else str(key)
+        found.extend(_flatten(value, child))
+    return found
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.5)
+    if not close:
+        # ids are namespaced (`material:steel_bf_bof`): compare the names after the prefix as well
+        tails = {c.split(":", 1)[-1]: c for c in candidates}
+        close = [tails[t] for t in difflib.get_close_matches(word.split(":", 1)[-1], list(tails), n=3, cutoff=0.5)]
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _read_document(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ModelError("not a UTF-8 text file", file=str(path)) from None
+    try:
+        document = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ModelError(f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}", file=str(path)) from None
+    if not isinstance(document, dict):
+        raise ModelError("the model must be a mapping (company, reference_period, products, processes)", file=str(path))
+    return document
+
+
+def _digest(document: dict, supplier_files: list[Path]) -> str:
+    h = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode("utf-8"))
+    for supplier in sorted(supplier_files):
+        if supplier.is_file():
+            h.update(supplier.read_bytes())
+    return h.hexdigest()
+
+
+def load_model(path: str | Path) -> ProductModel:
+    """Read, validate and resolve a product model file; `ModelErrors` lists every problem found."""
+    path = Path(path)
+    document = _read_document(path)
+    try:
+        data = ModelSchema().load(document)
+    except ValidationError as exc:
+        raise ModelErrors([ModelError(msg, where, str(path)) for where, msg in _flatten(exc.messages)]) from None
+    return _Resolver(data, path, document).build()
+
+
+def _at(utc_date: date) -> datetime:
+    return datetime(utc_date.year, utc_date.month, utc_date.day, tzinfo=timezone.utc)
+
+
+class _Resolver:
+    """Whole-model checks and conversion of validated dicts into the frozen model types."""
+
+    def __init__(self, data: dict, path: Path, document: dict) -> None:
+        self.data, self.path, self.document = data, path, document
+        self.errors: list[ModelError] = []
+        self.datasets = background.catalogue()
+        self.fuels = background.fuel_properties()
+        self.flows = elementary_flows()
+        self.supplier_files: list[Path] = []
+        self.output_units: dict[str, str] = {}
+
+    def fail(self, where: str, reason: str) -> None:
+        self.errors.append(ModelError(reason, where, str(self.path)))
+
+    def quality(self, item: dict, default_source: str) -> Quality:
+        source = item.get("source", default_source)
+        dqr = item.get("dqr")
+        return Quality(source, Dqr(**dqr) if dqr else DEFAULT_DQR[source])
+
+    def dataset(self, where: str, dataset_id: str) -> bool:
+        if dataset_id in self.datasets:
+            return True
+        self.fail(where, f"unknown dataset {dataset_id!r}{_did_you_mean(dataset_id, list(self.datasets))}")
+        return False
+
+    def convert(self, where: str, amount: Decimal, unit: str, target: str) -> Decimal:
+        try:
+            return units.convert(amount, unit, target)
+        except UnitError as exc:
+            self.fail(where, str(exc))
+            return amount
+
+    def build(self) -> ProductModel:
+        d = self.data
+        self._index_outputs()
+        processes = tuple(self._process(i, p) for i, p in enumerate(d["processes"]))
+        products = tuple(self._product(i, p) for i, p in enumerate(d["products"]))
+        self._check_offsets(d["offsets"])
+        if self.errors:
+            raise ModelErrors(self.errors)
+        geography = d["geography"]
+        return ProductModel(
+            source_path=self.path.resolve(),
+            digest=_digest(self.document, self.supplier_files),
+            company_name=d["company"]["name"],
+            company_ids=tuple(d["company"]["ids"]),
+            reference_period_start=_at(d["reference_period"]["start"]),
+            reference_period_end=_at(d["reference_period"]["end"]),
+            geography_country=geography.get("country"),
+            geography_subdivision=geography.get("subdivision"),
+            products=products,
+            processes=processes,
+            offsets=tuple(
+                Offset(o["scheme"], o["serial_range"], o["vintage"], o["tonnes"], o["retired_on"].isoformat())
+                for o in d["offsets"]
+            ),
+            gwp=d["gwp"].upper(),
+            cross_sectoral_standards=tuple(d.get("cross_sectoral_standards") or ("ISO14067", "GHGP-Product", "PACT-3.0")),
+            boundary_description=d.get("boundary_description"),
+            comment=d.get("comment"),
+        )
+
+    def _index_outputs(self) -> None:
+        seen_ids: set[str] = set()
+        for i, process in enumerate(self.data["processes"]):
+            if process["id"] in seen_ids:
+                self.fail(f"processes[{i}].id", f"duplicate process id {process['id']!r}")
+            seen_ids.add(process["id"])
+            for j, output in enumerate(process["outputs"]):
+                if output["flow"] in self.output_units:
+                    self.fail(f"processes[{i}].outputs[{j}].flow", f"flow {output['flow']!r} is produced by two processes")
+                self.output_units[output["flow"]] = output["unit"]
+
+    def _process(self, i: int, p: dict) -> Process:
+        where = f"processes[{i}]"
+        outputs = tuple(self._outputs(where, p))
+        inputs = [self._input(f"{where}.inputs[{j}]", item) for j, item in enumerate(p["inputs"])]
+        for j, item in enumerate(p["transport"]):
+            dataset_id = f"transport:{item['mode']}"
+            self.dataset(f"{where}.transport[{j}].mode", dataset_id)
+            inputs.append(self._dataset_input(f"{where}.transport[{j}]", dataset_id, item, "secondary"))
+        for j, item in enumerate(p["waste"]):
+            self.dataset(f"{where}.waste[{j}].dataset", item["dataset"])
+            inputs.append(self._dataset_input(f"{where}.waste[{j}]", item["dataset"], item, "secondary"))
+        return Process(
+            id=p["id"],
+            name=p.get("name", p["id"]),
+            outputs=outputs,
+            allocation=p["allocation"]["method"] if p.get("allocation") else None,
+            inputs=tuple(inputs),
+            electricity=tuple(self._electricity(f"{where}.electricity[{j}]", e) for j, e in enumerate(p["electricity"])),
+            fuels=tuple(self._fuel(f"{where}.fuels[{j}]", f) for j, f in enumerate(p["fuels"])),
+            emissions=tuple(self._emission(f"{where}.emissions[{j}]", e) for j, e in enumerate(p["emissions"])),
+        )
+
+    def _outputs(self, where: str, p: dict) -> list[Output]:
+        method = p["allocation"]["method"] if p.get("allocation") else None
+        if len(p["outputs"]) > 1 and method is None:
+            self.fail(f"{where}.allocation", "a process with several outputs needs an allocation method "
+                      f"({', '.join(ALLOCATION_METHODS)})")
+        outputs = []
+        for j, o in enumerate(p["outputs"]):
+            at = f"{where}.outputs[{j}]"
+            mass = o.get("mass_kg")
+            if mass is None and units.dimension(o["unit"]) == "mass":
+                mass = units.convert(Decimal(1), o["unit"], "kg")
+            if len(p["outputs"]) > 1:
+                if method == "mass" and mass is None:
+                    self.fail(f"{at}.mass_kg", f"mass allocation needs the mass of one {o['unit']} of {o['flow']!r}")
+                if method == "economic" and o.get("price") is None:
+                    self.fail(f"{at}.price", "economic allocation needs a price per unit of each output")
+                if method == "physical" and o.get("physical") is None:
+                    self.fail(f"{at}.physical", "physical allocation needs the property's value per unit of each output")
+                if method == "system_expansion" and j > 0 and o.get("substitutes") is None:
+                    self.fail(f"{at}.substitutes", "system expansion needs the dataset each co-product displaces")
+            substitutes = o.get("substitutes")
+            if substitutes:
+                self.dataset(f"{at}.substitutes.dataset", substitutes["dataset"])
+            outputs.append(
+                Output(
+                    flow=o["flow"],
+                    amount=o["amount"],
+                    unit=units.unit(o["unit"]).symbol,
+                    mass_kg_per_unit=mass,
+                    price_per_unit=o.get("price"),
+                    physical_per_unit=o.get("physical"),
+                    substitutes_dataset=substitutes["dataset"] if substitutes else None,
+                    substitution_ratio=substitutes["ratio"] if substitutes else Decimal(1),
+                )
+            )
+        return outputs
+
+    def _dataset_input(self, where: str, dataset_id: str, item: dict, default_source: str, label: str = "") -> Input:
+        dataset = self.datasets.get(dataset_id)
+        if dataset is not None and units.dimension(item["unit"]) != units.dimension(dataset.unit):
+            self.fail(f"{where}.unit", f"unit mismatch: {item['unit']} given, dataset {dataset_id!r} is per {dataset.unit}")
+        return Input(
+            kind="dataset",
+            ref=dataset_id,
+            amount=item["amount"],
+            unit=units.unit(item["unit"]).symbol,
+            quality=self.quality(item, default_source),
+            packaging=item.get("packaging", False) or (dataset is not None and dataset.category == "packaging"),
+            label=item.get("label") or label or dataset_id,
+        )
+
+    def _input(self, where: str, item: dict) -> Input:
+        if "dataset" in item:
+            self.dataset(f"{where}.dataset", item["dataset"])
+            return self._dataset_input(where, item["dataset"], item, "secondary")
+        if "flow" in item:
+            flow = item["flow"]
+            if flow not in self.output_units:
+                self.fail(f"{where}.flow", f"no process of the model produces {flow!r}"
+                          f"{_did_you_mean(flow, list(self.output_units))}")
+            elif units.dimension(item["unit"]) != units.dimension(self.output_units[flow]):
+                self.fail(f"{where}.unit", f"unit mismatch: {item['unit']} given, {flow!r} is produced in {self.output_units[flow]}")
+            return Input("flow", flow, item["amount"], units.unit(item["unit"]).symbol,
+                         self.quality(item, "primary"), item.get("packaging", False), item.get("label") or flow)
+        supplier = (self.path.parent / item["supplier"]).resolve()
+        if not supplier.is_file():
+            self.fail(f"{where}.supplier", f"supplier footprint file not found: {supplier}")
+        self.supplier_files.append(supplier)
+        return Input("supplier", str(supplier), item["amount"], units.unit(item["unit"]).symbol,
+                     self.quality(item, "supplier"), item.get("packaging", False),
+                     item.get("label") or f"supplier {Path(item['supplier']).stem}")
+
+    def _electricity(self, where: str, e: dict) -> Electricity:
+        grid_id = f"grid:{e['grid']}"
+        self.dataset(f"{where}.grid", grid_id)
+        kwh = self.convert(f"{where}.unit", e["amount"], e["unit"], "kWh")
+        instruments = tuple(
+            Instrument(ins["type"], units.convert(ins["amount"], ins["unit"], "kWh"), ins.get("scheme"))
+            for ins in e["instruments"]
+        )
+        covered = sum((ins.amount_kwh for ins in instruments), Decimal(0))
+        if covered > kwh:
+            self.fail(f"{where}.instruments", f"instruments cover {covered} kWh, more than the {kwh} kWh consumed")
+        return Electricity(e["grid"], kwh, instruments, self.quality(e, "primary"))
+
+    def _fuel(self, where: str, f: dict) -> Fuel:
+        fuel_id = f["fuel"]
+        if not self.dataset(f"{where}.fuel", f"fuel:{fuel_id}"):
+            return Fuel(fuel_id, f["amount"], self.quality(f, "primary"))
+        props = self.fuels[fuel_id]
+        dim = units.dimension(f["unit"])
+        amount = f["amount"]
+        if dim in ("volume", "gas volume"):
+            if props.density_kg_per_m3 is None:
+                self.fail(f"{where}.unit", f"no density for {fuel_id!r}: give the amount in GJ or tonnes")
+                return Fuel(fuel_id, amount, self.quality(f, "primary"))
+            amount = units.convert(amount, f["unit"], "m3" if dim == "volume" else "Nm3") * props.density_kg_per_m3
+            dim, unit = "mass", "kg"
+        else:
+            unit = f["unit"]
+        if dim == "mass":
+            if props.ncv_gj_per_t is None:
+                self.fail(f"{where}.unit", f"no net calorific value for {fuel_id!r}: give the amount in GJ")
+                return Fuel(fuel_id, amount, self.quality(f, "primary"))
+            gj = units.convert(amount, unit, "t") * props.ncv_gj_per_t
+        else:
+            gj = self.convert(f"{where}.unit", amount, unit, "GJ")
+        return Fuel(fuel_id, gj, self.quality(f, "primary"))
+
+    def _emission(self, where: str, e: dict) -> Emission:
+        substance = e["substance"]
+        if substance not in self.flows:
+            self.fail(f"{where}.substance", f"unknown substance {substance!r}{_did_you_mean(substance, list(self.flows))}")
+        return Emission(substance, units.convert(e["amount"], e["unit"], "kg"), self.quality(e, "primary"))
+
+    def _product(self, i: int, p: dict) -> Product:
+        where = f"products[{i}]"
+        flow = p["flow"]
+        declared = units.PACT_DECLARED_UNITS[p["declared_unit"]]
+        if flow not in self.output_units:
+            self.fail(f"{where}.flow", f"no process of the model produces {flow!r}{_did_you_mean(flow, list(self.output_units))}")
+        elif units.dimension(self.output_units[flow]) != units.dimension(declared):
+            self.fail(f"{where}.declared_unit", f"unit mismatch: declared unit {p['declared_unit']!r} but {flow!r} "
+                      f"is produced in {self.output_units[flow]}")
+        classifications = list(p["classifications"])
+        if p.get("cn_code"):
+            classifications.append(f"urn:pact:productclassification:cn:{p['cn_code']}")
+        return Product(
+            flow=flow,
+            name=p["name"],
+            description=p["description"] or p["name"],
+            product_ids=tuple(p["ids"]),
+            declared_unit=p["declared_unit"],
+            declared_unit_amount=p["declared_unit_amount"],
+            mass_per_declared_unit_kg=p["mass_per_declared_unit"],
+            cn_code=p.get("cn_code"),
+            classifications=tuple(dict.fromkeys(classifications)),
+            fossil_carbon_content_kg=p["fossil_carbon_content"],
+            biogenic_carbon_content_kg=p.get("biogenic_carbon_content"),
+        )
+
+    def _check_offsets(self, offsets: list[dict]) -> None:
+        seen: dict[tuple[str, str], int] = {}
+        for i, o in enumerate(offsets):
+            key = (o["scheme"], o["serial_range"])
+            if key in seen:
+                self.fail(f"offsets[{i}].serial_range", f"serial range already used in offsets[{seen[key]}]")
+            seen[key] = i
+
