@@ -28,29 +28,38 @@ FLOWS = ("co2_fossil", "ch4_fossil", "n2o", "sf6", "hfc_134a", "cf4", "co2_luc",
 
 
 def synthetic_background(bw, shared, activities: int, seed: int) -> str:
-    """A tiered background like an LCI database: most inputs come from lower tiers, a few loop back.
+    """A background shaped like an LCI database: a looped core of common supplies, then supply chains.
 
-    Each activity has 3-8 technosphere inputs (median ~5, like ecoinvent's sparse structure) and 2-4
-    biosphere flows; input amounts are small enough that the Leontief series converges.
+    300 core activities (energy, transport, basic chemicals) buy from each other, loops included, as
+    markets do in ecoinvent. Every other activity belongs to a sector of 100: it buys 1-3 inputs from
+    the core and 2-5 from earlier activities of its own or the previous sector, and 5 % of them send a
+    by-product back to an earlier activity of the same sector (local loops). Each has 2-4 biosphere
+    flows. Input amounts are small enough that the Leontief series converges.
     """
-    name = f"bench-synthetic-{activities}-{seed}"
+    name = f"bench-synthetic-v2-{activities}-{seed}"
     if name in bw.databases:
         return name
     rng = np.random.default_rng(seed)
-    tiers = 10
-    per_tier = activities // tiers
+    core, sector = 300, 100
     data = {}
     for index in range(activities):
-        tier = index // per_tier
         key = (name, f"a{index}")
+        inputs: dict[int, float] = {}
+        if index < core:
+            for source in rng.integers(0, core, size=rng.integers(2, 6)):
+                inputs[int(source)] = float(rng.uniform(0.005, 0.05))
+        else:
+            for source in rng.integers(0, core, size=rng.integers(1, 4)):
+                inputs[int(source)] = float(rng.uniform(0.01, 0.3))
+            first = max(core, (index - core) // sector * sector + core - sector)
+            if index > first:
+                for source in rng.integers(first, index, size=rng.integers(2, 6)):
+                    inputs[int(source)] = float(rng.uniform(0.01, 0.15))
+            if rng.random() < 0.05 and index > first:
+                inputs[int(rng.integers(first, index))] = float(rng.uniform(0.001, 0.02))
+        inputs.pop(index, None)
         exchanges = [{"input": key, "amount": 1.0, "type": "production"}]
-        lower = rng.integers(0, max(tier, 1) * per_tier, size=rng.integers(3, 9)) if tier else []
-        for source in set(int(s) for s in lower):
-            exchanges.append({"input": (name, f"a{source}"), "amount": float(rng.uniform(0.01, 0.12)), "type": "technosphere"})
-        if rng.random() < 0.1:  # loops: by-products and recycling going back up the chain
-            source = int(rng.integers(0, activities))
-            if source != index:
-                exchanges.append({"input": (name, f"a{source}"), "amount": float(rng.uniform(0.001, 0.02)), "type": "technosphere"})
+        exchanges += [{"input": (name, f"a{source}"), "amount": amount, "type": "technosphere"} for source, amount in inputs.items()]
         for flow in rng.choice(FLOWS, size=rng.integers(2, 5), replace=False):
             scale = 1.0 if flow in ("co2_fossil", "co2e_fossil", "co2_luc") else 1e-3
             exchanges.append({"input": (shared.biosphere, str(flow)), "amount": float(rng.uniform(0.1, 2.0) * scale), "type": "biosphere"})
