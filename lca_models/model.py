@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from .footprint import Offset  # one type for a retired credit, in the model and in the footprint
+
 DATA_SOURCES = ("primary", "supplier", "secondary")
 ALLOCATION_METHODS = ("mass", "economic", "physical", "system_expansion")
 INSTRUMENT_TYPES = ("green_certificate", "ppa", "onsite_pv")
@@ -133,15 +135,6 @@ class Product:
     classifications: tuple[str, ...] = ()
     fossil_carbon_content_kg: Decimal = Decimal(0)  # kg C per declared unit (PACT v3 fossilCarbonContent)
     biogenic_carbon_content_kg: Decimal | None = None  # kg C per declared unit, where modelled
-
-
-@dataclass(frozen=True)
-class Offset:
-    scheme: str
-    serial_range: str
-    vintage: int
-    tonnes_co2e: Decimal
-    retired_on: str
 
 
 @dataclass(frozen=True)

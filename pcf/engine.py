@@ -33,7 +33,6 @@ from lca_models.footprint import (
     ElectricityResult,
     EmissionFactorSource,
     Footprint,
-    Offset,
     Provenance,
 )
 from lca_models.gwp import elementary_flows, normalise_gwp_set
@@ -212,7 +211,7 @@ class Engine:
                 by_category=dict(sorted(by_category.items())),
                 contributions=contributions,
                 electricity=electricity,
-                offsets=tuple(Offset(o.scheme, o.serial_range, o.vintage, o.tonnes_co2e, o.retired_on) for o in model.offsets),
+                offsets=model.offsets,
                 provenance=Provenance(
                     model_digest=model.digest,
                     engine=f"carbon-exchange {_version('carbon-exchange')}",
