@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_pact.py
 
 clean:
 	rm -rf $(VENV) .pcf-data .pytest_cache

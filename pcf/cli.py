@@ -6,6 +6,7 @@ message and exit status 1; a file that cannot be read is status 2. Never a trace
 
 from __future__ import annotations
 
+import json
 import sys
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,17 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from exchange.pact import (
+    PactMappingError,
+    PactValidationError,
+    footprints_in,
+    load_footprint,
+    parse_json,
+    to_v2,
+    to_v3,
+)
 from lca_models.errors import ModelError
+from lca_models.footprint import Footprint
 from lca_models.footprint_json import footprints_to_json
 from lca_models.model_schema import load_model
 
@@ -40,13 +51,25 @@ def main() -> None:
     """carbon-exchange: product carbon footprints computed on Brightway, exchanged as PACT and CBAM."""
 
 
+FORMATS = {"pact-v3": to_v3, "pact-v2": to_v2}
+
+
+def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
+    """One product: its ProductFootprint; several: the `{"data": [...]}` shape of PACT's list response."""
+    documents = [FORMATS[fmt](footprint) for footprint in footprints]
+    return documents[0] if len(documents) == 1 else {"data": documents}
+
+
 @main.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--gwp", type=click.Choice(["ar6", "ar5"], case_sensitive=False), help="IPCC GWP100 set (default: the model's, AR6).")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the footprints as JSON to this file.")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), help="Write PACT JSON (to -o FILE, else stdout).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File for the --format document.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the canonical footprints (all computed details) as JSON.")
 @click.option("--top", default=8, show_default=True, help="How many contributors to list.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV, help="Where Brightway keeps its project.")
-def compute(model: Path, gwp: str | None, json_out: Path | None, top: int, data_dir: Path | None) -> None:
+def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, json_out: Path | None, top: int,
+            data_dir: Path | None) -> None:
     """Compute the cradle-to-gate footprint of every product in MODEL (YAML or JSON)."""
     console = Console()
     if not model.is_file():
@@ -54,13 +77,62 @@ def compute(model: Path, gwp: str | None, json_out: Path | None, top: int, data_
     try:
         product_model = load_model(model)
         footprints = _engine(data_dir).compute(product_model, gwp)
-    except ModelError as error:
+        document = _pact_document(footprints, fmt) if fmt else None
+    except (ModelError, PactMappingError) as error:
         _fail(error)
+    except PactValidationError as error:  # our own output failed the schema: a bug, reported plainly
+        _fail(error)
+    if json_out:
+        json_out.write_text(footprints_to_json(footprints), encoding="utf-8")
+    if document is not None and output is None:
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
     for footprint in footprints:
         print_footprint(console, footprint, top)
     if json_out:
-        json_out.write_text(footprints_to_json(footprints), encoding="utf-8")
         console.print(f"wrote {len(footprints)} footprint(s) to {json_out}")
+    if document is not None:
+        output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        console.print(f"wrote {fmt} to {output}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Refuse fields the spec does not define (default: keep them).")
+@click.option("--version", "version", type=click.Choice(["v2", "v3"]), help="Skip auto-detection.")
+def validate(file: Path, strict: bool, version: str | None) -> None:
+    """Validate a PACT ProductFootprint (or a response or event holding some): 0 valid, 1 invalid, 2 unreadable."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        _fail(ModelError(f"cannot read file: {exc.strerror or exc}", file=str(file)), status=2)
+    try:
+        footprints = footprints_in(parse_json(raw))
+    except PactValidationError as error:
+        _report_invalid(error.issues, "")
+    problems = 0
+    for prefix, document in footprints:
+        try:
+            loaded = load_footprint(document, strict=strict, version=version)
+        except PactValidationError as error:
+            problems += len(error.issues)
+            _print_issues(error.issues, prefix)
+            continue
+        click.echo(f"{prefix or '/'}: valid PACT {loaded.version} ProductFootprint {loaded.footprint.id}")
+        _print_issues(loaded.warnings, prefix)
+    if problems:
+        sys.exit(1)
+
+
+def _print_issues(issues, prefix: str) -> None:
+    for issue in issues:
+        click.echo(f"{issue.severity}: {prefix}{issue.pointer or ('' if prefix else '/')}: {issue.message}",
+                   err=issue.severity == "error")
+
+
+def _report_invalid(issues, prefix: str) -> None:
+    _print_issues(issues, prefix)
+    sys.exit(1)
 
 
 @main.command()

@@ -5,18 +5,18 @@ A supplier's footprint enters the model as an aggregated activity: kgCO2e per on
 unit, so every value is divided by the amount). The supplier's total (`pcfExcludingBiogenicUptake`,
 v2 `pCfExcludingBiogenic`) is kept exactly; it is split into land-use change, biogenic non-CO2 and
 the rest (fossil), and biogenic uptake rides along as a removal. Only the fields the engine needs are
-read here; the full, strict PACT marshalling lives in `exchange.pact`.
+taken from the canonical footprint that `exchange.pact` reads (and validates) from the file.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
+from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
 from lca_models.errors import ModelError
+from lca_models.footprint import Footprint
 from lca_models.units import PACT_DECLARED_UNITS
 
 @dataclass(frozen=True)
@@ -46,76 +46,46 @@ class SupplierFootprint:
         return [(flow, amount) for flow, amount in flows if amount != 0]
 
 
-def _decimal(pcf: dict, name: str, path: Path, required: bool = False) -> Decimal | None:
-    value = pcf.get(name)
-    if value is None:
-        if required:
-            raise ModelError(f"supplier footprint lacks pcf.{name}", file=str(path))
-        return None
+def load_supplier_footprint(path: Path) -> SupplierFootprint:
+    """Read a PACT v3 or v2 file (validated by `exchange.pact`); ModelError naming the file when unusable."""
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise ModelError(f"pcf.{name}: {value!r} is not a decimal", file=str(path)) from None
-
-
-def _document(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"cannot read supplier footprint: {exc.strerror or exc}", file=str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"supplier footprint is not JSON: {exc}", file=str(path)) from None
-    if isinstance(document, dict) and isinstance(document.get("data"), dict):
-        document = document["data"]  # a saved `GET /footprints/{id}` response
-    if not isinstance(document, dict) or not isinstance(document.get("pcf"), dict):
-        raise ModelError("not a PACT ProductFootprint (no `pcf` object)", file=str(path))
-    return document
+    try:
+        found = footprints_in(parse_json(raw))
+        if len(found) != 1:
+            raise ModelError(f"the file holds {len(found)} footprints; give one per supplier input", file=str(path))
+        [(prefix, document)] = found
+        footprint = load_footprint(document).footprint
+    except PactValidationError as error:
+        problems = "; ".join(f"{prefix}{issue}" for issue in error.issues[:5])
+        raise ModelError(f"not a valid PACT footprint: {problems}", file=str(path)) from None
+    return from_footprint(footprint, path)
 
 
-def load_supplier_footprint(path: Path) -> SupplierFootprint:
-    """Read a PACT v3 or v2 ProductFootprint file; ModelError naming the file when it is unusable."""
-    document = _document(path)
-    pcf = document["pcf"]
-    is_v2 = "pCfExcludingBiogenic" in pcf or "declaredUnit" in pcf
-    unit_word = pcf.get("declaredUnit") if is_v2 else pcf.get("declaredUnitOfMeasurement")
-    if unit_word not in PACT_DECLARED_UNITS:
-        raise ModelError(f"unknown declared unit {unit_word!r} in supplier footprint", file=str(path))
-    amount = _decimal(pcf, "unitaryProductAmount" if is_v2 else "declaredUnitAmount", path, required=True)
-    if amount <= 0:
-        raise ModelError("the declared unit amount must be > 0", file=str(path))
-    if is_v2:
-        total = _decimal(pcf, "pCfExcludingBiogenic", path, required=True)
-        including = _decimal(pcf, "pCfIncludingBiogenic", path)
-        luc = _decimal(pcf, "dLucGhgEmissions", path) or Decimal(0)
-        bio = _decimal(pcf, "otherBiogenicGhgEmissions", path) or Decimal(0)
-        uptake = _decimal(pcf, "biogenicCarbonWithdrawal", path)
-    else:
-        total = _decimal(pcf, "pcfExcludingBiogenicUptake", path, required=True)
-        including = _decimal(pcf, "pcfIncludingBiogenicUptake", path)
-        luc = _decimal(pcf, "landUseChangeGhgEmissions", path) or Decimal(0)
-        bio = _decimal(pcf, "biogenicNonCO2Emissions", path) or Decimal(0)
-        uptake = _decimal(pcf, "biogenicCO2Uptake", path)
-    if total < 0:
-        raise ModelError("pcfExcludingBiogenicUptake must be >= 0", file=str(path))
+def from_footprint(footprint: Footprint, path: Path) -> SupplierFootprint:
+    """Per-unit flows of a supplier's footprint; the total excluding biogenic uptake is kept exactly."""
+    amount = footprint.declared_unit_amount
+    total = footprint.pcf_excluding_biogenic_uptake
+    luc = footprint.land_use_change_ghg_emissions or Decimal(0)
+    bio = footprint.biogenic_non_co2_emissions or Decimal(0)
+    uptake = footprint.biogenic_co2_uptake
     if uptake is None:
-        uptake = min(including - total, Decimal(0)) if including is not None else Decimal(0)
-    if uptake > 0:
-        raise ModelError("biogenic uptake must be <= 0", file=str(path))
+        uptake = min(footprint.pcf_including_biogenic_uptake - total, Decimal(0))
     fossil = total - luc - bio
     if fossil < 0:  # parts larger than the total: keep the total, the one figure a buyer relies on
         fossil, luc, bio = total, Decimal(0), Decimal(0)
-    dqi = pcf.get("dqi") or {}
-    dqr_keys = ("technologicalDQR", "geographicalDQR", "temporalDQR")
-    dqr = tuple(Decimal(str(dqi[k])) for k in dqr_keys) if all(k in dqi for k in dqr_keys) else None
+    dqi = footprint.dqi
     return SupplierFootprint(
         path=path,
-        id=str(document.get("id", "")),
-        spec_version=str(document.get("specVersion", "")),
-        unit=PACT_DECLARED_UNITS[unit_word],
+        id=footprint.id,
+        spec_version=footprint.spec_version,
+        unit=PACT_DECLARED_UNITS[footprint.declared_unit_of_measurement],
         fossil=fossil / amount,
         land_use_change=luc / amount,
         biogenic_non_co2=bio / amount,
         biogenic_uptake=uptake / amount,
-        primary_data_share=_decimal(pcf, "primaryDataShare", path),
-        dqr=dqr,  # type: ignore[arg-type]
+        primary_data_share=footprint.primary_data_share,
+        dqr=(dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr) if dqi else None,
     )

@@ -156,11 +156,16 @@ def test_onsite_pv_is_zero_in_both_methods(engine, write_model):
 
 
 def _supplier_document(pcf: str, unit: str = "kilogram", amount: str = "1", pds: str = "40") -> dict:
+    """A valid PACT v3 footprint from a supplier: `pcf` kgCO2e per `amount` `unit`."""
     return {
-        "id": "0f6b7f1e-1111-4c44-9a2a-3c0a4a2b5e10", "specVersion": "3.0.3",
-        "pcf": {"declaredUnitOfMeasurement": unit, "declaredUnitAmount": amount,
-                "pcfExcludingBiogenicUptake": pcf, "pcfIncludingBiogenicUptake": pcf,
-                "fossilGhgEmissions": pcf, "primaryDataShare": pds},
+        "id": "0f6b7f1e-1111-4c44-9a2a-3c0a4a2b5e10", "specVersion": "3.0.3", "created": "2025-06-01T00:00:00Z",
+        "status": "Active", "companyName": "Supplier", "companyIds": ["urn:pact:company:supplier"],
+        "productDescription": "input", "productIds": ["urn:pact:product:input"], "productNameCompany": "input",
+        "pcf": {"declaredUnitOfMeasurement": unit, "declaredUnitAmount": amount, "productMassPerDeclaredUnit": amount,
+                "referencePeriodStart": "2024-01-01T00:00:00Z", "referencePeriodEnd": "2025-01-01T00:00:00Z",
+                "pcfExcludingBiogenicUptake": pcf, "pcfIncludingBiogenicUptake": pcf, "fossilGhgEmissions": pcf,
+                "fossilCarbonContent": "0", "ipccCharacterizationFactors": ["AR6"],
+                "crossSectoralStandards": ["ISO14067"], "exemptedEmissionsPercent": "0", "primaryDataShare": pds},
     }
 
 
@@ -177,6 +182,19 @@ def test_supplier_footprint_inputs_scale_exactly(engine, write_model, tmp_path, 
     assert close(footprint.pcf_excluding_biogenic_uptake, Decimal(kg_per_piece) * Decimal("0.25"))
     assert footprint.computed.provenance.upstream_footprint_ids == ("0f6b7f1e-1111-4c44-9a2a-3c0a4a2b5e10",)
     assert footprint.primary_data_share == Decimal(40)
+
+
+def test_invalid_supplier_document_is_a_model_error_naming_the_file(engine, write_model, tmp_path):
+    broken = _supplier_document("2.5")
+    broken["pcf"]["fossilGhgEmissions"] = 2.5
+    (tmp_path / "broken.json").write_text(json.dumps(broken), encoding="utf-8")
+    document = model_document(
+        [{"id": "p", "outputs": [{"flow": "x", "amount": 1, "unit": "kg"}],
+          "inputs": [{"supplier": "broken.json", "amount": 2, "unit": "kg"}]}],
+        [product("x")],
+    )
+    with pytest.raises(ModelError, match=r"broken.json.*/pcf/fossilGhgEmissions: must be a decimal"):
+        engine.compute(load_model(write_model(document)))
 
 
 def test_supplier_unit_mismatch_is_an_error(engine, write_model, tmp_path):
