@@ -8,11 +8,12 @@ import pytest
 
 from exchange.pact import footprints_in, from_v2, from_v3, load_footprint, to_v2, to_v3
 
-from .pact_support import assert_valid_against_openapi, example_files, read_json, shared_pact
+from .pact_support import SHARED_PACT, assert_valid_against_openapi, example_files, read_json, shared_pact
 
 
 def _footprints(version: str):
-    shared_pact()
+    if not SHARED_PACT.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"the official PACT files are not at {SHARED_PACT}"))]
     found = []
     for path in example_files(version):
         for prefix, document in footprints_in(read_json(path)):
