@@ -30,6 +30,7 @@ from lca_models.model_schema import load_model
 
 from .brightway_project import DATA_DIR_ENV
 from .engine import Engine
+from .node_cli import node, serve
 from .report import print_footprint
 
 DEMO_MODELS = ("steel_mill.yaml", "fastener_maker.yaml", "aluminium_profiles.yaml")
@@ -151,3 +152,11 @@ def demo(data_dir: Path | None) -> None:
                 _fail(error)
             for footprint in footprints:
                 print_footprint(console, footprint, top=6)
+
+
+main.add_command(node)
+main.add_command(serve)
+
+
+if __name__ == "__main__":
+    main()

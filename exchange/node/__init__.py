@@ -1,0 +1,1 @@
+"""The PACT node: a Flask app serving footprints over the PACT v3 (and v2) REST API."""

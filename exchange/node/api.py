@@ -1,0 +1,139 @@
+"""ListFootprints, GetFootprint and Events, for v3 (`/3`) and v2 (`/2`) from the same store.
+
+Filtering (OpenAPI v3.0.3 `/3/footprints`): parameter names are case-insensitive, a repeated criterion is OR,
+different criteria are AND, values compare case-insensitively, `x-...` vendor parameters are ignored, anything
+else unknown is a BadRequest (a mistyped filter must not silently return everything). Pagination is keyset:
+the `Link: <...>; rel="next"` URL carries the last id seen and the listing's snapshot bound, so it gives the
+same page every time and never expires (the spec asks for >= 180 s).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, json, request
+
+from exchange.pact import PactValidationError
+
+from .auth import Principal, TokenService
+from .errors import ApiError
+from .events import check_event
+from .storage import Filters, NodeStore
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_CURSOR = re.compile(r"^(\d{1,18})\.(\d{1,18})$")
+LIST_CRITERIA = {"productid": "product", "companyid": "company", "classification": "classification",
+                 "geography": "geography"}
+TIME_CRITERIA = {"validon": "valid_on", "validafter": "valid_after", "validbefore": "valid_before"}
+CURSOR = "cursor"
+EVENT_CONTENT_TYPES = ("application/cloudevents+json", "application/json")
+
+
+def _parse_time(name: str, value: str) -> datetime:
+    """RFC 3339 (seconds optional, as in the spec's own `validon=2025-04-01T00:00Z`) or a date; UTC."""
+    text = value.strip().upper().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiError("BadRequest", f"{name}: {value!r} is not a date-time (RFC 3339, e.g. 2025-04-01T00:00:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _query(config, version: str) -> tuple[Filters, int, int, int | None]:
+    """(filters, limit, after, until) from the query string; ApiError BadRequest for anything malformed."""
+    lists: dict[str, list[str]] = {}
+    single: dict[str, str] = {}
+    after, until, limit = 0, None, config.page_size
+    for raw_name, value in request.args.items(multi=True):
+        name = raw_name.lower()
+        if name.startswith("x-"):
+            continue  # vendor filters of other implementations: ignored
+        if name in LIST_CRITERIA:
+            if not value:
+                raise ApiError("BadRequest", f"{raw_name}: empty value")
+            lists.setdefault(LIST_CRITERIA[name], []).append(value)
+        elif name in TIME_CRITERIA or name == "status":
+            if name in single:
+                raise ApiError("BadRequest", f"{raw_name} may be given once")
+            single[name] = value
+        elif name == "limit":
+            if not value.isdigit() or int(value) < 1:
+                raise ApiError("BadRequest", "limit must be a positive integer")
+            limit = min(int(value), config.max_limit)
+        elif name == CURSOR:
+            match = _CURSOR.match(value)
+            if not match:
+                raise ApiError("BadRequest", "malformed pagination cursor")
+            after, until = int(match.group(1)), int(match.group(2))
+        elif version == "v2" and name in ("$filter", "filter"):
+            raise ApiError("NotImplemented", "OData $filter is not supported (deprecated in PACT 2.3)")
+        else:
+            raise ApiError("BadRequest", f"unknown query parameter {raw_name!r}")
+    status = single.get("status")
+    if status is not None and status.lower() not in ("active", "deprecated"):
+        raise ApiError("BadRequest", "status must be Active or Deprecated")
+    times = {TIME_CRITERIA[name]: _parse_time(name, value) for name, value in single.items() if name in TIME_CRITERIA}
+    filters = Filters(**{kind: tuple(values) for kind, values in lists.items()}, status=status, **times)
+    return filters, limit, after, until
+
+
+def _next_link(after: int, until: int) -> str:
+    """Absolute URL on the request's own host (spec: `host` of the target equals the request's)."""
+    params = [(k, v) for k, v in request.args.items(multi=True) if k.lower() != CURSOR]
+    params.append((CURSOR, f"{after}.{until}"))
+    return f'<{request.scheme}://{request.host}{request.path}?{urlencode(params)}>; rel="next"'
+
+
+def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, config, clock) -> Blueprint:
+    blueprint = Blueprint(f"pact_{version}", __name__)
+
+    def caller() -> Principal:
+        return tokens.verify(request.headers.get("Authorization"))
+
+    @blueprint.get("/footprints")
+    def list_footprints() -> Response:
+        principal = caller()
+        filters, limit, after, until = _query(config, version)
+        page = store.list_visible(principal.org, filters, after, until, limit, version)
+        body = '{"data":[' + ",".join(document for _, document in page.items) + "]}"
+        response = Response(body, mimetype="application/json")
+        if page.has_more:
+            response.headers["Link"] = _next_link(page.items[-1][0], page.until)
+        return response
+
+    @blueprint.get("/footprints/<footprint_id>")
+    def get_footprint(footprint_id: str) -> Response:
+        principal = caller()
+        if not _UUID.match(footprint_id):
+            raise ApiError("BadRequest", "the footprint id must be a UUID")
+        stored = store.get(footprint_id)
+        if stored is None:
+            raise ApiError("NotFound", "The specified footprint does not exist.")
+        if not (stored.public or principal.org in stored.shared_with):
+            raise ApiError("AccessDenied", "Access denied")
+        document = stored.v3_json if version == "v3" else stored.v2_json
+        if document is None:
+            raise ApiError("NotImplemented", "this footprint cannot be expressed in PACT v2 (use /3/footprints)")
+        return Response('{"data":' + document + "}", mimetype="application/json")
+
+    @blueprint.post("/events")
+    def events() -> Response:
+        principal = caller()
+        if request.mimetype not in EVENT_CONTENT_TYPES:
+            raise ApiError("BadRequest", "events must be sent as application/cloudevents+json (structured mode)")
+        body = request.get_json(silent=True, force=True)
+        if body is None:
+            raise ApiError("BadRequest", "the body is not JSON")
+        try:
+            event = check_event(body, version)
+        except PactValidationError as error:
+            raise ApiError("BadRequest", "; ".join(str(issue) for issue in error.issues[:10])) from None
+        store.record_event(event["id"], event["source"], event["type"], principal.org,
+                           json.dumps(body), clock())  # a repeated (source, id) is acknowledged and ignored
+        return Response(status=200)
+
+    return blueprint

@@ -1,0 +1,96 @@
+"""The node's Flask app factory: PACT v3 and v2 REST API over one store.
+
+    create_app(config, store=None, clock=None) -> Flask
+
+Everything a test wants to swap (store, clock) is a parameter; no module-level state. Blueprints: auth
+(`/auth/token`, `/.well-known/openid-configuration`), v3 (`/3/...`), v2 (`/2/...`), docs (`/openapi.json`, `/docs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .api import make_api_blueprint
+from .auth import AuthError, TokenService
+from .auth_routes import make_auth_blueprint
+from .docs import make_docs_blueprint
+from .errors import ApiError, error_response
+from .storage import NodeStore
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """What a node is configured with; defaults suit a single supplier."""
+
+    db_url: str
+    token_lifetime: timedelta = timedelta(hours=1)
+    max_body_bytes: int = 1_000_000  # events with footprints inside; larger bodies get 413
+    page_size: int = 1000  # footprints per page when the client gives no `limit`
+    max_limit: int = 1000
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _version_of_path(path: str) -> str:
+    return "v2" if path.startswith("/2/") else "v3"
+
+
+def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callable[[], datetime] | None = None) -> Flask:
+    """A PACT node app over `store` (opened from `config.db_url` when not given)."""
+    store = store or NodeStore(config.db_url)
+    store.check_schema()
+    clock = clock or _utc_now
+    tokens = TokenService(store, config.token_lifetime, clock)
+    app = Flask("carbon-exchange-node")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["pact"] = {"store": store, "tokens": tokens, "config": config, "clock": clock}
+
+    app.register_blueprint(make_auth_blueprint(tokens))
+    app.register_blueprint(make_api_blueprint("v3", store, tokens, config, clock), url_prefix="/3")
+    app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock), url_prefix="/2")
+    app.register_blueprint(make_docs_blueprint())
+
+    @app.get("/health")
+    def health() -> Response:
+        """A trivial JSON endpoint: liveness, and the baseline of the node benchmark."""
+        return Response('{"status":"ok"}', mimetype="application/json")
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        return error_response(error.code, error.message, _version_of_path(request.path), error.status)
+
+    @app.errorhandler(AuthError)
+    def auth_error(error: AuthError) -> Response:
+        version = _version_of_path(request.path)
+        status = error.status if (version == "v3" or error.error == "TokenExpired") else 400
+        response = error_response(error.error, error.description, version, status)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="pact", error="invalid_token"'
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        code = {404: "NotFound", 403: "AccessDenied", 500: "InternalError"}.get(error.code, "BadRequest")
+        message = {413: f"request body larger than {config.max_body_bytes} bytes"}.get(error.code, error.description)
+        return error_response(code, message, _version_of_path(request.path), error.code)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response("InternalError", "An internal or unexpected error has occurred",
+                              _version_of_path(request.path), 500)
+
+    @app.after_request
+    def no_store(response: Response) -> Response:
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

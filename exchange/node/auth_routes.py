@@ -1,0 +1,64 @@
+"""`POST /auth/token` (RFC 6749 Sec. 4.4, client credentials) and the OpenID provider configuration."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, json, request
+
+from .auth import AuthError, TokenService, basic_credentials
+
+
+def _oauth_error(error: str, description: str, status: int) -> Response:
+    """RFC 6749 Sec. 5.2 error body; 401 with a Basic challenge when client authentication failed."""
+    response = Response(json.dumps({"error": error, "error_description": description}), status=status,
+                        mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="pact"'
+    return response
+
+
+def make_auth_blueprint(tokens: TokenService) -> Blueprint:
+    blueprint = Blueprint("auth", __name__)
+
+    @blueprint.post("/auth/token")
+    def token() -> Response:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            return _oauth_error("invalid_request", "content type must be application/x-www-form-urlencoded", 400)
+        form = request.form
+        if form.get("grant_type") is None:
+            return _oauth_error("invalid_request", "grant_type is missing", 400)
+        if form.get("grant_type") != "client_credentials":
+            return _oauth_error("unsupported_grant_type", "only grant_type=client_credentials is supported", 400)
+        try:
+            basic = basic_credentials(request.headers.get("Authorization"))
+        except AuthError as error:
+            return _oauth_error(error.error, error.description, error.status)
+        in_body = form.get("client_id") is not None or form.get("client_secret") is not None
+        if basic and in_body:
+            return _oauth_error("invalid_request", "use one client authentication method, not two", 400)
+        client_id, secret = basic if basic else (form.get("client_id"), form.get("client_secret"))
+        if not client_id or secret is None:
+            return _oauth_error("invalid_client", "client authentication is missing", 401)
+        try:
+            principal = tokens.authenticate(client_id, secret)
+        except AuthError as error:
+            return _oauth_error(error.error, error.description, error.status)
+        response = Response(json.dumps(tokens.issue(principal)), mimetype="application/json")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+        return response
+
+    @blueprint.get("/.well-known/openid-configuration")
+    def openid_configuration() -> Response:
+        base = request.host_url.rstrip("/")
+        document = {
+            "issuer": base,
+            "token_endpoint": f"{base}/auth/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "grant_types_supported": ["client_credentials"],
+            "response_types_supported": ["token"],
+            "scopes_supported": ["footprint:list", "footprint:read"],
+        }
+        return Response(json.dumps(document), mimetype="application/json")
+
+    return blueprint

@@ -1,0 +1,338 @@
+"""The node's storage: one repository interface on SQLAlchemy Core, SQLite by default, PostgreSQL by URL.
+
+Footprints are stored as their validated PACT JSON (v3 always, v2 where v2 can express them), so serving a
+list is string assembly, not re-marshalling. Filterable values (product, company, classification ids and
+geographies, lower-cased) sit in a key table; validity bounds are integers (microseconds since the epoch, UTC)
+so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2): only
+`status` may change, to Deprecated. Every write is one transaction: nothing is ever half-written.
+The schema carries a version number in `meta` so a later release can migrate an existing database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    event,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+SCHEMA_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+metadata = MetaData()
+meta = Table("meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
+clients = Table(
+    "clients", metadata,
+    Column("client_id", String(255), primary_key=True),
+    Column("secret_hash", String(512), nullable=False),
+    Column("org", String(255), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+footprints = Table(
+    "footprints", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("validity_start_us", BigInteger, nullable=False),
+    Column("validity_end_us", BigInteger, nullable=False),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("v3_json", Text, nullable=False),
+    Column("v2_json", Text, nullable=True),
+)
+footprint_keys = Table(
+    "footprint_keys", metadata,
+    Column("seq", Integer, ForeignKey("footprints.seq"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(512), nullable=False),
+    Index("ix_footprint_keys_kind_value", "kind", "value", "seq"),
+    Index("ix_footprint_keys_seq", "seq"),
+)
+shares = Table(
+    "shares", metadata,
+    Column("seq", Integer, ForeignKey("footprints.seq"), nullable=False),
+    Column("org", String(255), nullable=False),
+    UniqueConstraint("seq", "org"),
+    Index("ix_shares_org_seq", "org", "seq"),
+)
+events = Table(
+    "events", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(255), nullable=False),
+    Column("source", String(1024), nullable=False),
+    Column("type", String(255), nullable=False),
+    Column("org", String(255), nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(32), nullable=False, default="received"),
+    UniqueConstraint("source", "event_id"),
+)
+
+KEY_KINDS = ("product", "company", "classification", "geography")
+
+
+def micros(moment: datetime) -> int:
+    """UTC datetime -> integer microseconds since the epoch (how the store compares times)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+class StoreError(Exception):
+    """A storage request that cannot be honoured (duplicate id, unknown schema version, ...)."""
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    client_id: str
+    secret_hash: str
+    org: str
+
+
+@dataclass(frozen=True)
+class FootprintRecord:
+    """What the store keeps of one footprint: its documents and the values filters look at."""
+
+    id: str
+    status: str
+    created: datetime
+    validity_start: datetime
+    validity_end: datetime
+    v3_json: str
+    v2_json: str | None
+    keys: dict[str, tuple[str, ...]]  # kind -> values (any case; stored lower-cased)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """PACT v3 ListFootprints criteria: OR within a criterion, AND across (OpenAPI /3/footprints)."""
+
+    product: tuple[str, ...] = ()
+    company: tuple[str, ...] = ()
+    classification: tuple[str, ...] = ()
+    geography: tuple[str, ...] = ()
+    valid_on: datetime | None = None
+    valid_after: datetime | None = None
+    valid_before: datetime | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredFootprint:
+    seq: int
+    id: str
+    status: str
+    public: bool
+    v3_json: str
+    v2_json: str | None
+    shared_with: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[tuple[int, str]]  # (seq, json)
+    has_more: bool
+    until: int  # the snapshot bound every page of this listing uses
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for `url`: SQLite gets WAL and a busy timeout; `postgresql://` uses psycopg 3."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class NodeStore:
+    """The repository every part of the node goes through."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_db_engine(url)
+
+    # --- schema
+
+    def init_schema(self) -> None:
+        """Create the tables (idempotent) and record the schema version."""
+        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+            if found is None:
+                connection.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(found) > SCHEMA_VERSION:
+                raise StoreError(f"database schema version {found} is newer than this release ({SCHEMA_VERSION})")
+
+    def check_schema(self) -> None:
+        """Refuse to serve a database that was never initialised or is from a newer release."""
+        try:
+            with self.engine.connect() as connection:
+                found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        except Exception as exc:  # noqa: BLE001 - any driver error here means "not a node database"
+            raise StoreError(f"not an initialised node database ({self.url}): run `pcf node init` ({exc.__class__.__name__})") from None
+        if found is None:
+            raise StoreError(f"not an initialised node database ({self.url}): run `pcf node init`")
+        if int(found) != SCHEMA_VERSION:
+            raise StoreError(f"database schema version {found}, this release needs {SCHEMA_VERSION}")
+
+    def secret(self, name: str, factory) -> str:
+        """A node secret (e.g. the token signing key), created once and shared by every worker."""
+        key = f"secret:{name}"
+        with self.engine.begin() as connection:
+            found = connection.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+            if found is not None:
+                return found
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(meta).values(key=key, value=factory()))
+            except IntegrityError:
+                pass  # another worker created it first
+            return connection.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one()
+
+    # --- clients
+
+    def add_client(self, client_id: str, secret_hash: str, org: str, now: datetime) -> None:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(clients).values(client_id=client_id, secret_hash=secret_hash, org=org,
+                                                          created_us=micros(now)))
+        except IntegrityError:
+            raise StoreError(f"client {client_id!r} exists already") from None
+
+    def get_client(self, client_id: str) -> ClientRecord | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(clients).where(clients.c.client_id == client_id)).first()
+        return ClientRecord(row.client_id, row.secret_hash, row.org) if row else None
+
+    # --- footprints
+
+    def publish(self, records: Sequence[FootprintRecord], share_with: Iterable[str] = (), public: bool = False) -> None:
+        """Store footprints, all or none; StoreError if one id exists already (footprints are immutable)."""
+        orgs = sorted(set(share_with))
+        try:
+            with self.engine.begin() as connection:
+                for record in records:
+                    seq = connection.execute(insert(footprints).values(
+                        id=record.id.lower(), status=record.status, created_us=micros(record.created),
+                        validity_start_us=micros(record.validity_start), validity_end_us=micros(record.validity_end),
+                        public=public, v3_json=record.v3_json, v2_json=record.v2_json,
+                    )).inserted_primary_key[0]
+                    keys = [{"seq": seq, "kind": kind, "value": value.lower()}
+                            for kind, values in record.keys.items() for value in dict.fromkeys(v.lower() for v in values)]
+                    if keys:
+                        connection.execute(insert(footprint_keys), keys)
+                    if orgs:
+                        connection.execute(insert(shares), [{"seq": seq, "org": org} for org in orgs])
+        except IntegrityError:
+            raise StoreError("a footprint with one of these ids exists already: footprints are immutable, "
+                             "publish a change under a new id with precedingPfIds") from None
+
+    def share(self, footprint_id: str, orgs: Iterable[str]) -> None:
+        with self.engine.begin() as connection:
+            seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar()
+            if seq is None:
+                raise StoreError(f"no footprint {footprint_id}")
+            for org in set(orgs):
+                if not connection.execute(select(shares.c.seq).where(shares.c.seq == seq, shares.c.org == org)).first():
+                    connection.execute(insert(shares).values(seq=seq, org=org))
+
+    def deprecate(self, footprint_id: str, v3_json: str, v2_json: str | None) -> bool:
+        """Set status Deprecated (the one change the spec allows); False if there is no such footprint."""
+        with self.engine.begin() as connection:
+            result = connection.execute(update(footprints).where(footprints.c.id == footprint_id.lower()).values(
+                status="Deprecated", v3_json=v3_json, v2_json=v2_json))
+        return result.rowcount == 1
+
+    def get(self, footprint_id: str) -> StoredFootprint | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(footprints).where(footprints.c.id == footprint_id.lower())).first()
+            if row is None:
+                return None
+            orgs = connection.execute(select(shares.c.org).where(shares.c.seq == row.seq)).scalars().all()
+        return StoredFootprint(row.seq, row.id, row.status, row.public, row.v3_json, row.v2_json, frozenset(orgs))
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(footprints)).scalar_one()
+
+    def list_visible(self, org: str, filters: Filters, after: int, until: int | None, limit: int,
+                     version: str = "v3") -> Page:
+        """One page of footprints `org` may see, in publication order, after `after` and up to `until`."""
+        document = footprints.c.v3_json if version == "v3" else footprints.c.v2_json
+        with self.engine.connect() as connection:
+            if until is None:
+                until = connection.execute(select(func.coalesce(func.max(footprints.c.seq), 0))).scalar_one()
+            conditions = [footprints.c.seq > after, footprints.c.seq <= until,
+                          or_(footprints.c.public.is_(True),
+                              exists().where(and_(shares.c.seq == footprints.c.seq, shares.c.org == org)))]
+            if version != "v3":
+                conditions.append(document.is_not(None))
+            for kind, values in (("product", filters.product), ("company", filters.company),
+                                 ("classification", filters.classification), ("geography", filters.geography)):
+                if values:
+                    conditions.append(exists().where(and_(
+                        footprint_keys.c.seq == footprints.c.seq, footprint_keys.c.kind == kind,
+                        footprint_keys.c.value.in_([v.lower() for v in values]))))
+            if filters.valid_on is not None:
+                moment = micros(filters.valid_on)
+                conditions += [footprints.c.validity_start_us <= moment, footprints.c.validity_end_us >= moment]
+            if filters.valid_after is not None:
+                conditions.append(footprints.c.validity_start_us > micros(filters.valid_after))
+            if filters.valid_before is not None:
+                conditions.append(footprints.c.validity_end_us < micros(filters.valid_before))
+            if filters.status is not None:
+                conditions.append(func.lower(footprints.c.status) == filters.status.lower())
+            rows = connection.execute(
+                select(footprints.c.seq, document).where(and_(*conditions)).order_by(footprints.c.seq).limit(limit + 1)
+            ).all()
+        return Page([(row[0], row[1]) for row in rows[:limit]], len(rows) > limit, until)
+
+    # --- events
+
+    def record_event(self, event_id: str, source: str, event_type: str, org: str, body: str, now: datetime) -> bool:
+        """Keep a received event; False (and nothing written) if this source sent this id before."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(events).values(event_id=event_id, source=source, type=event_type, org=org,
+                                                         received_us=micros(now), body=body, status="received"))
+        except IntegrityError:
+            return False
+        return True
+
+    def list_events(self, event_type: str | None = None) -> list[dict]:
+        with self.engine.connect() as connection:
+            query = select(events).order_by(events.c.pk)
+            if event_type:
+                query = query.where(events.c.type == event_type)
+            return [dict(row._mapping) for row in connection.execute(query)]
