@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_pact.py
+	$(PY) benchmarks/bench_node.py
 
 clean:
 	rm -rf $(VENV) .pcf-data .pytest_cache

@@ -293,6 +293,8 @@ class NodeStore:
         with self.engine.connect() as connection:
             if until is None:
                 until = connection.execute(select(func.coalesce(func.max(footprints.c.seq), 0))).scalar_one()
+            # Visibility is a correlated EXISTS (one index probe per candidate, and an unfiltered page stops after
+            # `limit` rows); key filters are IN (subquery), so a selective filter starts from its small index range.
             conditions = [footprints.c.seq > after, footprints.c.seq <= until,
                           or_(footprints.c.public.is_(True),
                               exists().where(and_(shares.c.seq == footprints.c.seq, shares.c.org == org)))]
@@ -301,9 +303,8 @@ class NodeStore:
             for kind, values in (("product", filters.product), ("company", filters.company),
                                  ("classification", filters.classification), ("geography", filters.geography)):
                 if values:
-                    conditions.append(exists().where(and_(
-                        footprint_keys.c.seq == footprints.c.seq, footprint_keys.c.kind == kind,
-                        footprint_keys.c.value.in_([v.lower() for v in values]))))
+                    conditions.append(footprints.c.seq.in_(select(footprint_keys.c.seq).where(
+                        footprint_keys.c.kind == kind, footprint_keys.c.value.in_([v.lower() for v in values]))))
             if filters.valid_on is not None:
                 moment = micros(filters.valid_on)
                 conditions += [footprints.c.validity_start_us <= moment, footprints.c.validity_end_us >= moment]
