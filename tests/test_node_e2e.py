@@ -296,3 +296,38 @@ def test_openapi_document_and_docs_page(node):
     assert "/3/footprints" in document["paths"]
     assert "pcfExcludingBiogenicUptake" in document["components"]["schemas"]["CarbonFootprintV3"]["properties"]
     assert "/3/footprints" in requests.get(node.base + "/docs", verify=node.ca, timeout=10).text
+
+
+def test_v2_events_endpoint_accepts_a_v2_request_and_refuses_a_bad_one(node, buyer):
+    good = _event("ProductFootprintRequest.Created", {"pf": {"productIds": ["urn:pact:product:a"]}, "comment": "v2"})
+    response = requests.post(node.base + "/2/events", data=json.dumps(good), verify=node.ca, timeout=10,
+                             headers={**buyer, "Content-Type": "application/cloudevents+json"})
+    assert response.status_code == 200
+    bad = _event("ProductFootprintRequest.Created", {"comment": "no fragment"})
+    response = requests.post(node.base + "/2/events", data=json.dumps(bad), verify=node.ca, timeout=10,
+                             headers={**buyer, "Content-Type": "application/cloudevents+json"})
+    assert response.status_code == 400 and response.json()["code"] == "BadRequest"
+
+
+def test_a_node_on_postgresql_serves_the_same_api(tmp_path):
+    from .test_node_storage import _postgres_url
+
+    url, admin, schema = _postgres_url()
+    store = NodeStore(url)
+    store.init_schema()
+    try:
+        add_clients(store, {"pg": ("pg-secret", "PgCo")})
+        footprint = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-1.json")).footprint
+        publish_footprints(store, [footprint], share_with=("PgCo",))
+        running = start_node(tmp_path, url)
+        try:
+            headers = {"Authorization": f"Bearer {running.token('pg', 'pg-secret')}"}
+            assert ids_of(get(running, "/3/footprints?productId=urn:gtin:5695872369587", headers)) == {footprint.id}
+        finally:
+            running.stop()
+    finally:
+        store.engine.dispose()
+        from sqlalchemy import text
+
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
