@@ -36,6 +36,7 @@ def node(tmp_path_factory):
     store = NodeStore(db_url)
     store.init_schema()
     add_clients(store, {"buyer": ("buyer-secret", "BuyerCo"), "other": ("other-secret", "OtherCo")})
+    store.add_peer("https://buyer.example", "supplier-at-buyer", "secret")  # where answers to the buyer go
     base = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-3.json")).footprint
     base = dataclasses.replace(base, geography_region_or_subregion=None, geography_country=None,
                                geography_country_subdivision=None, product_classifications=())
@@ -243,6 +244,23 @@ def test_each_event_type_is_accepted(node, buyer):
         assert response.status_code == 200 and response.content == b"", response.text
     stored = {e["event_id"] for e in node.store.list_events()}
     assert {e["id"] for e in events} <= stored
+    # the request matched footprint A, shared with the buyer: answered at once, through the outbox
+    from webhooks.outbox import Outbox
+
+    [answer] = [json.loads(i["body"]) for i in Outbox(node.store.engine).items()
+                if json.loads(i["body"])["data"].get("requestEventId") == events[1]["id"]]
+    assert answer["type"].endswith("Fulfilled.v1") and [pf["id"] for pf in answer["data"]["pfs"]] == [node.named["A"]]
+
+
+def test_requests_that_cannot_be_served_are_refused_at_once(node, buyer):
+    node.store.add_products(["urn:pact:product:a", "urn:pact:product:b"])
+    unknown = _event("ProductFootprintRequest.Created", {"productId": ["urn:pact:product:zzz"]})
+    response = post_event(node, buyer, unknown)
+    assert response.status_code == 400 and "unknown product" in response.json()["message"]
+    stranger = {**_event("ProductFootprintRequest.Created", {"productId": ["urn:pact:product:a"]}), "source": "//stranger.example"}
+    response = post_event(node, buyer, stranger)
+    assert response.status_code == 400 and "no credentials" in response.json()["message"]
+    assert not {unknown["id"], stranger["id"]} & {e["event_id"] for e in node.store.list_events()}
 
 
 def test_repeated_event_is_acknowledged_once(node, buyer):

@@ -19,8 +19,9 @@ from exchange.pact import PactValidationError
 
 from .auth import Principal, TokenService
 from .errors import ApiError
-from .events import check_event
+from .events import REQUEST_CREATED, check_event
 from .storage import Filters, NodeStore
+from .workflow import RequestRefused, receive_request
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CURSOR = re.compile(r"^(\d{1,18})\.(\d{1,18})$")
@@ -132,8 +133,13 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
             event = check_event(body, version)
         except PactValidationError as error:
             raise ApiError("BadRequest", "; ".join(str(issue) for issue in error.issues[:10])) from None
-        store.record_event(event["id"], event["source"], event["type"], principal.org,
-                           json.dumps(body), clock())  # a repeated (source, id) is acknowledged and ignored
+        if event["type"] == REQUEST_CREATED and version == "v3":
+            try:
+                receive_request(store, event, principal.org, json.dumps(body), clock())
+            except RequestRefused as refused:
+                raise ApiError("BadRequest", str(refused)) from None
+        else:  # a repeated (source, id) is acknowledged and ignored
+            store.record_event(event["id"], event["source"], event["type"], principal.org, json.dumps(body), clock())
         return Response(status=200)
 
     return blueprint

@@ -36,8 +36,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+
+from webhooks import outbox as webhook_outbox
 
 SCHEMA_VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -90,6 +92,15 @@ events = Table(
     Column("status", String(32), nullable=False, default="received"),
     UniqueConstraint("source", "event_id"),
 )
+
+peers = Table(
+    "peers", metadata,
+    Column("origin", String(1024), primary_key=True),  # scheme://host[:port] of another node
+    Column("client_id", String(255), nullable=False),
+    Column("client_secret", Text, nullable=False),  # needed in clear to authenticate to that node
+    Column("ca_bundle", Text, nullable=True),
+)
+catalogue = Table("catalogue", metadata, Column("product_id", String(512), primary_key=True))
 
 KEY_KINDS = ("product", "company", "classification", "geography")
 
@@ -187,6 +198,7 @@ class NodeStore:
     def init_schema(self) -> None:
         """Create the tables (idempotent) and record the schema version."""
         metadata.create_all(self.engine)
+        webhook_outbox.create_tables(self.engine)
         with self.engine.begin() as connection:
             found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
@@ -220,6 +232,15 @@ class NodeStore:
                 pass  # another worker created it first
             return connection.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one()
 
+    def setting(self, name: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(select(meta.c.value).where(meta.c.key == f"setting:{name}")).scalar()
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(meta.delete().where(meta.c.key == f"setting:{name}"))
+            connection.execute(insert(meta).values(key=f"setting:{name}", value=value))
+
     # --- clients
 
     def add_client(self, client_id: str, secret_hash: str, org: str, now: datetime) -> None:
@@ -237,26 +258,34 @@ class NodeStore:
 
     # --- footprints
 
-    def publish(self, records: Sequence[FootprintRecord], share_with: Iterable[str] = (), public: bool = False) -> None:
+    def transaction(self):
+        """One database transaction for several writes (e.g. publish + outbox event + request status)."""
+        return self.engine.begin()
+
+    def publish(self, records: Sequence[FootprintRecord], share_with: Iterable[str] = (), public: bool = False,
+                connection: Connection | None = None) -> None:
         """Store footprints, all or none; StoreError if one id exists already (footprints are immutable)."""
+        if connection is None:
+            try:
+                with self.engine.begin() as own:
+                    self.publish(records, share_with, public, own)
+            except IntegrityError:
+                raise StoreError("a footprint with one of these ids exists already: footprints are immutable, "
+                                 "publish a change under a new id with precedingPfIds") from None
+            return
         orgs = sorted(set(share_with))
-        try:
-            with self.engine.begin() as connection:
-                for record in records:
-                    seq = connection.execute(insert(footprints).values(
-                        id=record.id.lower(), status=record.status, created_us=micros(record.created),
-                        validity_start_us=micros(record.validity_start), validity_end_us=micros(record.validity_end),
-                        public=public, v3_json=record.v3_json, v2_json=record.v2_json,
-                    )).inserted_primary_key[0]
-                    keys = [{"seq": seq, "kind": kind, "value": value.lower()}
-                            for kind, values in record.keys.items() for value in dict.fromkeys(v.lower() for v in values)]
-                    if keys:
-                        connection.execute(insert(footprint_keys), keys)
-                    if orgs:
-                        connection.execute(insert(shares), [{"seq": seq, "org": org} for org in orgs])
-        except IntegrityError:
-            raise StoreError("a footprint with one of these ids exists already: footprints are immutable, "
-                             "publish a change under a new id with precedingPfIds") from None
+        for record in records:
+            seq = connection.execute(insert(footprints).values(
+                id=record.id.lower(), status=record.status, created_us=micros(record.created),
+                validity_start_us=micros(record.validity_start), validity_end_us=micros(record.validity_end),
+                public=public, v3_json=record.v3_json, v2_json=record.v2_json,
+            )).inserted_primary_key[0]
+            keys = [{"seq": seq, "kind": kind, "value": value.lower()}
+                    for kind, values in record.keys.items() for value in dict.fromkeys(v.lower() for v in values)]
+            if keys:
+                connection.execute(insert(footprint_keys), keys)
+            if orgs:
+                connection.execute(insert(shares), [{"seq": seq, "org": org} for org in orgs])
 
     def share(self, footprint_id: str, orgs: Iterable[str]) -> None:
         with self.engine.begin() as connection:
@@ -321,15 +350,58 @@ class NodeStore:
 
     # --- events
 
-    def record_event(self, event_id: str, source: str, event_type: str, org: str, body: str, now: datetime) -> bool:
-        """Keep a received event; False (and nothing written) if this source sent this id before."""
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(events).values(event_id=event_id, source=source, type=event_type, org=org,
-                                                         received_us=micros(now), body=body, status="received"))
-        except IntegrityError:
-            return False
-        return True
+    def record_event(self, event_id: str, source: str, event_type: str, org: str, body: str, now: datetime,
+                     connection: Connection | None = None) -> int | None:
+        """Keep a received event; its key, or None (nothing written) if this source sent this id before."""
+        if connection is None:
+            try:
+                with self.engine.begin() as own:
+                    return self.record_event(event_id, source, event_type, org, body, now, own)
+            except IntegrityError:
+                return None
+        if connection.execute(select(events.c.pk).where(events.c.source == source, events.c.event_id == event_id)).first():
+            return None
+        return connection.execute(insert(events).values(event_id=event_id, source=source, type=event_type, org=org,
+                                                        received_us=micros(now), body=body, status="received")
+                                  ).inserted_primary_key[0]
+
+    def get_event(self, pk: int) -> dict | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(events).where(events.c.pk == pk)).first()
+        return dict(row._mapping) if row else None
+
+    def set_event_status(self, pk: int, status: str, connection: Connection) -> None:
+        connection.execute(update(events).where(events.c.pk == pk).values(status=status))
+
+    # --- peers (other nodes this one sends events to) and the product catalogue
+
+    def add_peer(self, origin: str, client_id: str, client_secret: str, ca_bundle: str | None = None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(peers.delete().where(peers.c.origin == origin.rstrip("/")))
+            connection.execute(insert(peers).values(origin=origin.rstrip("/"), client_id=client_id,
+                                                    client_secret=client_secret, ca_bundle=ca_bundle))
+
+    def get_peer(self, origin: str) -> dict | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(peers).where(peers.c.origin == origin.rstrip("/"))).first()
+        return dict(row._mapping) if row else None
+
+    def add_products(self, product_ids: Iterable[str]) -> None:
+        with self.engine.begin() as connection:
+            for product_id in {p.lower() for p in product_ids}:
+                if not connection.execute(select(catalogue).where(catalogue.c.product_id == product_id)).first():
+                    connection.execute(insert(catalogue).values(product_id=product_id))
+
+    def product_known(self, product_ids: Iterable[str]) -> bool | None:
+        """Does the node make (or hold a footprint of) any of these products? None when it keeps no catalogue."""
+        wanted = [p.lower() for p in product_ids]
+        with self.engine.connect() as connection:
+            if connection.execute(select(func.count()).select_from(catalogue)).scalar_one() == 0:
+                return None
+            in_catalogue = connection.execute(select(catalogue).where(catalogue.c.product_id.in_(wanted))).first()
+            in_store = connection.execute(select(footprint_keys.c.seq).where(
+                footprint_keys.c.kind == "product", footprint_keys.c.value.in_(wanted))).first()
+        return bool(in_catalogue or in_store)
 
     def list_events(self, event_type: str | None = None) -> list[dict]:
         with self.engine.connect() as connection:
