@@ -444,6 +444,10 @@ class _Resolver:
                 self.fail(f"{where}.unit", f"unit mismatch: {item['unit']} given, {flow!r} is produced in {self.output_units[flow]}")
             return Input("flow", flow, item["amount"], units.unit(item["unit"]).symbol,
                          self.quality(item, "primary"), item.get("packaging", False), item.get("label") or flow)
+        if item["supplier"].startswith(("https://", "http://")):  # a footprint on a supplier's PACT node
+            return Input("supplier", item["supplier"], item["amount"], units.unit(item["unit"]).symbol,
+                         self.quality(item, "supplier"), item.get("packaging", False),
+                         item.get("label") or f"supplier {item['supplier'].rstrip('/').rsplit('/', 1)[-1]}")
         supplier = (self.path.parent / item["supplier"]).resolve()
         if not supplier.is_file():
             self.fail(f"{where}.supplier", f"supplier footprint file not found: {supplier}")

@@ -40,6 +40,7 @@ from lca_models.model import Product, ProductModel
 
 from .brightway_project import SharedDatabases, ensure_shared_databases, open_project
 from .foreground import Foreground, ForegroundActivity, Key, build_foreground
+from .suppliers import SupplierLoader
 
 PACT_SPEC_VERSION = "3.0.3"
 FOOTPRINT_NAMESPACE = uuid.UUID("6f1c2a52-8f0e-4d8e-9a55-3a1f0b6f7c21")
@@ -81,11 +82,14 @@ class Engine:
             self._shared = ensure_shared_databases(self._bw)
         return self._bw, self._shared
 
-    def compute(self, model: ProductModel, gwp: str | None = None) -> list[Footprint]:
-        """One footprint per product of `model`, per its declared unit; ModelError when unsolvable."""
+    def compute(self, model: ProductModel, gwp: str | None = None, suppliers: SupplierLoader | None = None) -> list[Footprint]:
+        """One footprint per product of `model`, per its declared unit; ModelError when unsolvable.
+
+        `suppliers` resolves supplier inputs (files by default; footprint URLs when it can fetch them).
+        """
         gwp = normalise_gwp_set(gwp or model.gwp)
         bw, shared = self._project()
-        foreground = build_foreground(model, shared)
+        foreground = build_foreground(model, shared, suppliers)
         if foreground.name not in bw.databases:
             bw.Database(foreground.name).write(foreground.data, process=True)
         solved = self._solve(foreground, shared, gwp)

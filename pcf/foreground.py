@@ -14,6 +14,8 @@ primary-data share and DQR per line and location- versus market-based electricit
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +26,7 @@ from lca_models.errors import ModelError, ModelErrors, UnitError
 from lca_models.model import DEFAULT_DQR, Input, Process, ProductModel, Quality
 
 from .brightway_project import SharedDatabases
-from .suppliers import SupplierFootprint, load_supplier_footprint
+from .suppliers import SupplierFootprint, SupplierLoader
 
 Key = tuple[str, str]
 
@@ -87,8 +89,20 @@ class Foreground:
         return float(units.convert(declared_amount, symbol, output_unit))
 
 
-def database_name(model: ProductModel) -> str:
-    return f"pcf-model-{model.digest[:16]}"
+def database_name(model: ProductModel, loader: SupplierLoader) -> str:
+    """Keyed by the model digest (supplier files included) and the supplier documents fetched from nodes."""
+    remote = sorted({ref for ref in _supplier_refs(model) if ref.startswith(("https://", "http://"))})
+    if not remote:
+        return f"pcf-model-{model.digest[:16]}"
+    digest = hashlib.sha256(model.digest.encode())
+    for ref in remote:
+        loader.load(ref)
+        digest.update(json.dumps(loader.documents[ref], sort_keys=True).encode())
+    return f"pcf-model-{digest.hexdigest()[:16]}"
+
+
+def _supplier_refs(model: ProductModel) -> list[str]:
+    return [i.ref for p in model.processes for i in p.inputs if i.kind == "supplier"]
 
 
 def _allocation_factors(process: Process) -> list[Decimal]:
@@ -109,9 +123,9 @@ def _allocation_factors(process: Process) -> list[Decimal]:
 
 
 class _Builder:
-    def __init__(self, model: ProductModel, shared: SharedDatabases) -> None:
-        self.model, self.shared = model, shared
-        self.name = database_name(model)
+    def __init__(self, model: ProductModel, shared: SharedDatabases, loader: SupplierLoader) -> None:
+        self.model, self.shared, self.loader = model, shared, loader
+        self.name = database_name(model, loader)
         self.datasets = background.catalogue()
         self.data: dict[Key, dict] = {}
         self.producers: dict[str, Key] = {}
@@ -247,7 +261,7 @@ class _Builder:
         if path in self.supplier_keys:
             key = self.supplier_keys[path]
             return key, self.suppliers[key]
-        supplier = load_supplier_footprint(Path(path))
+        supplier = self.loader.load(path)
         key = (self.name, f"supplier::{len(self.supplier_keys)}")
         self.supplier_keys[path] = key
         self.suppliers[key] = supplier
@@ -270,6 +284,6 @@ def _primary(quality: Quality) -> float:
     return 1.0 if quality.source in ("primary", "supplier") else 0.0
 
 
-def build_foreground(model: ProductModel, shared: SharedDatabases) -> Foreground:
+def build_foreground(model: ProductModel, shared: SharedDatabases, loader: SupplierLoader | None = None) -> Foreground:
     """Brightway data and bookkeeping for `model`; ModelErrors when the model cannot be linked."""
-    return _Builder(model, shared).build()
+    return _Builder(model, shared, loader or SupplierLoader()).build()

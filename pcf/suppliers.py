@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable
 
 from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
 from lca_models.errors import ModelError
@@ -46,8 +47,54 @@ class SupplierFootprint:
         return [(flow, amount) for flow, amount in flows if amount != 0]
 
 
+class SupplierLoader:
+    """Resolves the supplier inputs of a model: PACT files, or (with `fetch`) footprint URLs on supplier nodes.
+
+    Keeps every document it read, so the footprint computed from them can declare its upstream footprints
+    (ids and canonical digests) in a signed provenance extension.
+    """
+
+    def __init__(self, fetch: Callable[[str], dict] | None = None) -> None:
+        self.fetch = fetch
+        self.documents: dict[str, dict] = {}
+        self._loaded: dict[str, SupplierFootprint] = {}
+
+    def load(self, ref: str) -> SupplierFootprint:
+        """The supplier footprint behind `ref` (a file path or a footprint URL), read once."""
+        if ref not in self._loaded:
+            self._loaded[ref] = self._load(ref)
+        return self._loaded[ref]
+
+    def _load(self, ref: str) -> SupplierFootprint:
+        if ref.startswith(("https://", "http://")):
+            if self.fetch is None:
+                raise ModelError(f"supplier footprint {ref} is on a node: run this with node credentials "
+                                 "(`pcf fulfil` uses the node's peers)")
+            try:
+                document = self.fetch(ref)
+            except Exception as exc:  # noqa: BLE001 - any transport failure becomes a clear model error
+                raise ModelError(f"cannot fetch supplier footprint {ref}: {exc}") from None
+            self.documents[ref] = document
+            return _from_document(document, ref)
+        footprint, document = _read_file(Path(ref))
+        self.documents[ref] = document
+        return from_footprint(footprint, Path(ref))
+
+
+def _from_document(document: dict, ref: str) -> SupplierFootprint:
+    try:
+        return from_footprint(load_footprint(document).footprint, Path(ref))
+    except PactValidationError as error:
+        problems = "; ".join(str(issue) for issue in error.issues[:5])
+        raise ModelError(f"not a valid PACT footprint: {problems}", file=ref) from None
+
+
 def load_supplier_footprint(path: Path) -> SupplierFootprint:
     """Read a PACT v3 or v2 file (validated by `exchange.pact`); ModelError naming the file when unusable."""
+    return from_footprint(_read_file(path)[0], path)
+
+
+def _read_file(path: Path) -> tuple[Footprint, dict]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -61,7 +108,7 @@ def load_supplier_footprint(path: Path) -> SupplierFootprint:
     except PactValidationError as error:
         problems = "; ".join(f"{prefix}{issue}" for issue in error.issues[:5])
         raise ModelError(f"not a valid PACT footprint: {problems}", file=str(path)) from None
-    return from_footprint(footprint, path)
+    return footprint, document
 
 
 def from_footprint(footprint: Footprint, path: Path) -> SupplierFootprint:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from flask import Flask, Response, request
+from flask import Flask, Response, json, request
+
+from exchange.pact.signing import jwks
 from werkzeug.exceptions import HTTPException
 
 from .api import make_api_blueprint
@@ -20,6 +22,7 @@ from .auth import AuthError, TokenService
 from .auth_routes import make_auth_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
+from .keys import node_signing_key
 from .storage import NodeStore
 
 
@@ -42,6 +45,20 @@ def _version_of_path(path: str) -> str:
     return "v2" if path.startswith("/2/") else "v3"
 
 
+def _drain(request_, cap: int = 16 * 1024 * 1024) -> None:
+    """Read (and drop) an over-long body, up to `cap`, so the client gets our 413 instead of a reset connection."""
+    stream = request_.environ.get("wsgi.input")
+    remaining = min(request_.content_length or 0, cap)
+    try:
+        while remaining > 0 and stream is not None:
+            chunk = stream.read(min(65536, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+    except OSError:
+        pass
+
+
 def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callable[[], datetime] | None = None) -> Flask:
     """A PACT node app over `store` (opened from `config.db_url` when not given)."""
     store = store or NodeStore(config.db_url)
@@ -57,6 +74,11 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     app.register_blueprint(make_api_blueprint("v3", store, tokens, config, clock), url_prefix="/3")
     app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock), url_prefix="/2")
     app.register_blueprint(make_docs_blueprint())
+
+    @app.get("/.well-known/jwks.json")
+    def jwks_document() -> Response:
+        """The node's public signing keys: what `pcf verify --trust` checks footprint signatures against."""
+        return Response(json.dumps(jwks([node_signing_key(store)])), mimetype="application/json")
 
     @app.get("/health")
     def health() -> Response:
@@ -78,6 +100,8 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
+        if error.code == 413:
+            _drain(request)
         code = {404: "NotFound", 403: "AccessDenied", 500: "InternalError"}.get(error.code, "BadRequest")
         message = {413: f"request body larger than {config.max_body_bytes} bytes"}.get(error.code, error.description)
         return error_response(code, message, _version_of_path(request.path), error.code)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
-from exchange.pact import PactMappingError, to_v2, to_v3
+from exchange.pact import PactMappingError, from_v3, to_v2, to_v3
+from exchange.pact.signing import SigningKey, sign
 from lca_models.footprint import Footprint
 
 from .storage import FootprintRecord
@@ -35,7 +36,18 @@ def footprint_record(footprint: Footprint) -> FootprintRecord:
     )
 
 
-def publish_footprints(store, footprints: list[Footprint], share_with: tuple[str, ...] = (), public: bool = False) -> list[str]:
-    """Store footprints (all or none), shared with `share_with` organisations or public; returns their ids."""
-    store.publish([footprint_record(f) for f in footprints], share_with=share_with, public=public)
+def signed_record(footprint: Footprint, key: SigningKey, signed_at: datetime) -> FootprintRecord:
+    """The stored form of a footprint, its v3 document signed by the node (v2 copies carry the same extension)."""
+    signed = sign(to_v3(footprint), key, signed_at)
+    return footprint_record(from_v3(signed).footprint)
+
+
+def publish_footprints(store, footprints: list[Footprint], share_with: tuple[str, ...] = (), public: bool = False,
+                       signed_at: datetime | None = None) -> list[str]:
+    """Sign and store footprints (all or none), shared with `share_with` organisations or public; returns their ids."""
+    from .keys import node_signing_key
+
+    key = node_signing_key(store)
+    moment = signed_at or datetime.now(timezone.utc)
+    store.publish([signed_record(f, key, moment) for f in footprints], share_with=share_with, public=public)
     return [f.id for f in footprints]
