@@ -32,6 +32,7 @@ from .brightway_project import DATA_DIR_ENV
 from .engine import Engine
 from .node_cli import node, serve
 from .report import print_footprint
+from .workflow_cli import register as register_workflow
 
 DEMO_MODELS = ("steel_mill.yaml", "fastener_maker.yaml", "aluminium_profiles.yaml")
 
@@ -156,6 +157,7 @@ def demo(data_dir: Path | None) -> None:
 
 main.add_command(node)
 main.add_command(serve)
+register_workflow(main)
 
 
 if __name__ == "__main__":

@@ -44,13 +44,14 @@ class RunningNode:
             self.process.kill()
 
 
-def start_node(data_dir: Path, db_url: str, workers: int = 1) -> RunningNode:
+def start_node(data_dir: Path, db_url: str, workers: int = 1, port: int | None = None,
+               extra: tuple[str, ...] = ()) -> RunningNode:
     """Start `pcf serve --self-signed` and wait until it answers over HTTPS."""
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "PCF_DATA_DIR": str(data_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "pcf.cli", "serve", "--db", db_url, "--port", str(port), "--self-signed",
-         "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--workers", str(workers), *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ca = str(data_dir / "tls" / "cert.pem")
     base = f"https://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,7 +23,10 @@ def self_signed_certificate(directory: Path, host: str = "localhost") -> tuple[P
     names = {"localhost", host}
     alt: list[x509.GeneralName] = [x509.DNSName(n) for n in sorted(names) if not _is_ip(n)]
     alt += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in sorted({"127.0.0.1", "::1"} | {n for n in names if _is_ip(n)})]
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "carbon-exchange local node")])
+    # A unique subject per certificate: clients trusting several local nodes in one CA bundle find each issuer by name.
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "carbon-exchange local node"),
+                         x509.NameAttribute(NameOID.SERIAL_NUMBER, secrets.token_hex(8))])
     now = datetime.now(timezone.utc)
     certificate = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())

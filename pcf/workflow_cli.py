@@ -1,0 +1,182 @@
+"""Commands of the tier workflow: `pcf request`, `pcf fulfil`, `pcf reject`, `pcf verify`, and the node's
+inbox, peers, catalogue and delivery (`pcf node requests|inbox|add-peer|add-product|deliver`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import requests
+
+from connectors.pact_client import PactClient, PactClientError
+from exchange.node.events import REQUEST_CREATED
+from exchange.node.workflow import RequestRefused, peer_origin, reject as reject_request
+from exchange.pact import PactValidationError, parse_json
+from exchange.pact.signing import verify_chain
+from lca_models.errors import ModelError
+
+from .brightway_project import DATA_DIR_ENV
+from .engine import Engine
+from .node_cli import _db_option, _fail, _store, node
+from .workflow import compute_and_fulfil, deliverer, request_event, utc_now
+
+
+@click.command()
+@click.option("--node", "node_url", required=True, help="The supplier's node, e.g. https://supplier.example:8443")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True)
+@click.option("--product-id", "product_ids", required=True, multiple=True, help="URN of the product (repeatable).")
+@click.option("--comment")
+@click.option("--reply-to", envvar="PCF_NODE_URL", required=True,
+              help="Your own node's URL: the supplier sends its answer there (env PCF_NODE_URL).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="CA bundle for a self-signed node.")
+def request(node_url: str, client_id: str, client_secret: str, product_ids: tuple[str, ...], comment: str | None,
+            reply_to: str, ca_bundle: str | None) -> None:
+    """Ask a supplier's node for a product footprint (PACT RequestCreated event)."""
+    event = request_event(list(product_ids), reply_to, comment)
+    try:
+        with PactClient(node_url, client_id, client_secret, ca_bundle=ca_bundle) as client:
+            client.send_event(event)
+    except PactClientError as error:
+        _fail(f"{node_url} refused the request: {error.status} {error.code}: {error.message}")
+    click.echo(json.dumps({"requested": list(product_ids), "from": node_url, "requestEventId": event["id"],
+                           "answer_to": event["source"]}))
+
+
+@node.command("requests")
+@_db_option
+def list_requests(db_url: str | None) -> None:
+    """The footprint requests this node received, with their status."""
+    store = _store(db_url)
+    for event in store.list_events(REQUEST_CREATED):
+        data = json.loads(event["body"]).get("data", {})
+        criteria = {k: v for k, v in data.items() if k != "comment"}
+        click.echo(f"{event['pk']:>5}  {event['status']:<9}  from {event['org']} ({event['source']})  "
+                   f"{json.dumps(criteria)}{'  comment: ' + data['comment'] if data.get('comment') else ''}")
+
+
+@node.command()
+@_db_option
+def inbox(db_url: str | None) -> None:
+    """Every event this node received (requests, answers, notifications)."""
+    store = _store(db_url)
+    for event in store.list_events():
+        body = json.loads(event["body"])
+        pfs = [pf.get("id") for pf in body.get("data", {}).get("pfs", [])]
+        click.echo(f"{event['pk']:>5}  {event['type'].rsplit('.', 2)[-2]:<10} {event['status']:<9} from {event['org']} "
+                   f"({event['source']}){'  footprints: ' + ', '.join(pfs) if pfs else ''}")
+
+
+@node.command("add-peer")
+@_db_option
+@click.option("--url", required=True, help="The other node's base URL.")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True)
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False))
+def add_peer(db_url: str | None, url: str, client_id: str, client_secret: str, ca_bundle: str | None) -> None:
+    """Credentials this node uses to send events to (and pull footprints from) another node."""
+    _store(db_url).add_peer(url, client_id, client_secret, str(Path(ca_bundle).resolve()) if ca_bundle else None)
+    click.echo(f"peer {url} added")
+
+
+@node.command("add-product")
+@_db_option
+@click.argument("product_ids", nargs=-1, required=True)
+def add_product(db_url: str | None, product_ids: tuple[str, ...]) -> None:
+    """Products this node makes: requests for anything else are refused at once."""
+    _store(db_url).add_products(product_ids)
+    click.echo(f"{len(product_ids)} product(s) in the catalogue")
+
+
+@node.command()
+@_db_option
+def deliver(db_url: str | None) -> None:
+    """Send every due event of the outbox once (the server does this continuously)."""
+    counts = deliverer(_store(db_url)).run_once()
+    click.echo(json.dumps(counts))
+
+
+@click.command("fulfil")
+@_db_option
+@click.argument("request_id", type=int)
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV)
+def fulfil_command(db_url: str | None, request_id: int, model_path: Path, data_dir: Path | None) -> None:
+    """Compute MODEL (pulling upstream footprints), sign, publish, share with the requester and answer REQUEST_ID."""
+    store = _store(db_url)
+    try:
+        footprints, event_id = compute_and_fulfil(store, request_id, model_path, Engine(data_dir=data_dir))
+    except (ModelError, RequestRefused, PactClientError) as error:
+        _fail(str(error))
+    for footprint in footprints:
+        click.echo(f"fulfilled request {request_id}: {footprint.product_name_company} "
+                   f"{footprint.pcf_excluding_biogenic_uptake} kgCO2e per {footprint.declared_unit_amount} "
+                   f"{footprint.declared_unit_of_measurement} (footprint {footprint.id}); answer {event_id} queued")
+
+
+@click.command("reject")
+@_db_option
+@click.argument("request_id", type=int)
+@click.option("--reason", required=True)
+@click.option("--code", default="NotFound", show_default=True, help="PACT error code sent with the rejection.")
+def reject_command(db_url: str | None, request_id: int, reason: str, code: str) -> None:
+    """Answer REQUEST_ID with a RequestRejected event carrying REASON."""
+    store = _store(db_url)
+    try:
+        event_id = reject_request(store, request_id, reason, utc_now(), code)
+    except RequestRefused as error:
+        _fail(str(error))
+    click.echo(f"rejected request {request_id}; answer {event_id} queued")
+
+
+def _read_json_source(source: str, ca_bundle: str | None, headers: dict | None = None) -> dict:
+    if source.startswith(("https://", "http://")):
+        response = requests.get(source, headers=headers or {}, timeout=15, verify=ca_bundle or True)
+        response.raise_for_status()
+        body = response.json()
+    else:
+        body = parse_json(Path(source).read_bytes())
+    return body["data"] if isinstance(body, dict) and isinstance(body.get("data"), dict) and "pcf" not in body else body
+
+
+@click.command("verify")
+@click.argument("source")
+@click.option("--trust", "trusted", multiple=True, required=True, help="JWKS file or URL of a signer you trust (repeatable).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--credentials", "credentials", multiple=True, metavar="URL=CLIENT_ID:SECRET",
+              help="Credentials for a node whose footprints the chain references (repeatable).")
+def verify_command(source: str, trusted: tuple[str, ...], ca_bundle: str | None, credentials: tuple[str, ...]) -> None:
+    """Check a footprint (file or URL): schema, consistency, signature and, where reachable, its upstream chain."""
+    clients = {}
+    for entry in credentials:
+        url, _, pair = entry.partition("=")
+        client_id, _, secret = pair.partition(":")
+        clients[peer_origin(url)] = PactClient(peer_origin(url), client_id, secret, ca_bundle=ca_bundle, max_retries=1)
+
+    def fetch(footprint_id: str, url: str | None):
+        if not url:
+            return None
+        client = clients.get(peer_origin(url))
+        if client is not None:
+            return client.get_footprint(url.rstrip("/").rsplit("/", 1)[-1])
+        return _read_json_source(url, ca_bundle)
+
+    try:
+        document = fetch("", source) if source.startswith("https://") else _read_json_source(source, ca_bundle)
+        keys = [_read_json_source(t, ca_bundle) for t in trusted]
+    except (OSError, requests.RequestException, PactValidationError, PactClientError, ValueError) as error:
+        _fail(f"cannot read: {error}", status=2)
+
+    checks = verify_chain(document, keys, fetch)
+    for check in checks:
+        click.echo(f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}")
+    if not all(check.ok for check in checks):
+        sys.exit(1)
+
+
+def register(main: click.Group) -> None:
+    for command in (request, fulfil_command, reject_command, verify_command):
+        main.add_command(command)
+
