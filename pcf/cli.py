@@ -139,8 +139,11 @@ def _report_invalid(issues, prefix: str) -> None:
 
 @main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV, help="Where Brightway keeps its project.")
-def demo(data_dir: Path | None) -> None:
-    """Compute the bundled example supply chain: steel mill -> fastener maker, and aluminium profiles."""
+@click.option("--network/--no-network", default=True, show_default=True,
+              help="Also run the three-node request -> fulfil -> verify scenario on loopback.")
+def demo(data_dir: Path | None, network: bool) -> None:
+    """The bundled example chain: footprints of a steel mill, a fastener maker and an aluminium extruder, then
+    three PACT nodes exchanging them (request, compute with upstream data, sign, deliver, verify)."""
     console = Console()
     engine = _engine(data_dir)
     examples = resources.files("lca_models").joinpath("examples")
@@ -153,6 +156,12 @@ def demo(data_dir: Path | None) -> None:
                 _fail(error)
             for footprint in footprints:
                 print_footprint(console, footprint, top=6)
+    if network:
+        from .demo_chain import run_chain_demo
+
+        console.rule("[bold]across tiers: three PACT nodes on this machine")
+        if not run_chain_demo(console, engine):
+            _fail(RuntimeError("the chain did not verify"))
 
 
 main.add_command(node)

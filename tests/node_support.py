@@ -2,74 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
-
-import requests
+from datetime import datetime, timezone
 
 from exchange.node.auth import hash_secret
 from exchange.node.storage import NodeStore
+from pcf.local_nodes import RunningNode, free_port, start_node
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class RunningNode:
-    base: str
-    ca: str
-    db_url: str
-    process: subprocess.Popen
-
-    def token(self, client_id: str, secret: str) -> str:
-        response = requests.post(f"{self.base}/auth/token", data={"grant_type": "client_credentials"},
-                                 auth=(client_id, secret), verify=self.ca, timeout=10)
-        response.raise_for_status()
-        return response.json()["access_token"]
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def start_node(data_dir: Path, db_url: str, workers: int = 1, port: int | None = None,
-               extra: tuple[str, ...] = ()) -> RunningNode:
-    """Start `pcf serve --self-signed` and wait until it answers over HTTPS."""
-    port = port or free_port()
-    env = {**os.environ, "PCF_DATA_DIR": str(data_dir)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pcf.cli", "serve", "--db", db_url, "--port", str(port), "--self-signed",
-         "--workers", str(workers), *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    ca = str(data_dir / "tls" / "cert.pem")
-    base = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"node exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            if Path(ca).exists() and requests.get(f"{base}/health", verify=ca, timeout=2).ok:
-                return RunningNode(base, ca, db_url, process)
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("node did not start within 30 s")
+__all__ = ["RunningNode", "add_clients", "free_port", "start_node"]
 
 
 def add_clients(store: NodeStore, clients: dict[str, tuple[str, str]]) -> None:
-    from datetime import datetime, timezone
-
     for client_id, (secret, org) in clients.items():
         store.add_client(client_id, hash_secret(secret), org, datetime.now(timezone.utc))

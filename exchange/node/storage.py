@@ -287,14 +287,17 @@ class NodeStore:
             if orgs:
                 connection.execute(insert(shares), [{"seq": seq, "org": org} for org in orgs])
 
-    def share(self, footprint_id: str, orgs: Iterable[str]) -> None:
-        with self.engine.begin() as connection:
-            seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar()
-            if seq is None:
-                raise StoreError(f"no footprint {footprint_id}")
-            for org in set(orgs):
-                if not connection.execute(select(shares.c.seq).where(shares.c.seq == seq, shares.c.org == org)).first():
-                    connection.execute(insert(shares).values(seq=seq, org=org))
+    def share(self, footprint_id: str, orgs: Iterable[str], connection: Connection | None = None) -> None:
+        """Make a published footprint visible to more organisations."""
+        if connection is None:
+            with self.engine.begin() as own:
+                return self.share(footprint_id, orgs, own)
+        seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar()
+        if seq is None:
+            raise StoreError(f"no footprint {footprint_id}")
+        for org in set(orgs):
+            if not connection.execute(select(shares.c.seq).where(shares.c.seq == seq, shares.c.org == org)).first():
+                connection.execute(insert(shares).values(seq=seq, org=org))
 
     def deprecate(self, footprint_id: str, v3_json: str, v2_json: str | None) -> bool:
         """Set status Deprecated (the one change the spec allows); False if there is no such footprint."""

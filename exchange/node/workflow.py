@@ -107,8 +107,11 @@ def fulfil(store: NodeStore, request_pk: int, signed_documents: list[dict[str, A
         records.append(FootprintRecord(**{**record.__dict__, "v3_json": json.dumps(document, separators=(",", ":"))}))
     answer = cloud_event(REQUEST_FULFILLED, own_source(store),
                          {"requestEventId": request["event_id"], "pfs": signed_documents}, now)
+    existing = [r for r in records if store.get(r.id) is not None]  # the same model computed before: same id
     with store.transaction() as connection:
-        store.publish(records, share_with=(request["org"],), connection=connection)
+        store.publish([r for r in records if r not in existing], share_with=(request["org"],), connection=connection)
+        for record in existing:
+            store.share(record.id, [request["org"]], connection=connection)
         enqueue(connection, answer["id"], events_url(request["source"]), PACT_EVENT, json.dumps(answer), now)
         store.set_event_status(request_pk, "fulfilled", connection)
     return answer["id"]

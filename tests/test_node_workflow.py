@@ -1,0 +1,86 @@
+"""The data owner's request workflow, in process: answers are one transaction with their outbox event."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from exchange.node.events import REQUEST_CREATED
+from exchange.node.keys import node_signing_key
+from exchange.node.storage import NodeStore
+from exchange.node.workflow import RequestRefused, fulfil, receive_request, reject
+from exchange.pact.signing import sign
+from webhooks.outbox import Outbox
+
+from .pact_support import read_json, shared_pact
+
+NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
+    store.init_schema()
+    store.add_peer("https://buyer.example", "me", "secret")
+    store.set_setting("node-url", "https://supplier.example")
+    return store
+
+
+def created(event_id: str, product: str = "urn:gtin:4712345060507") -> dict:
+    return {"type": REQUEST_CREATED, "specversion": "1.0", "id": event_id, "source": "//buyer.example",
+            "time": "2026-03-01T00:00:00Z", "data": {"productId": [product]}}
+
+
+def request_pk(store: NodeStore, event_id: str) -> int:
+    return next(e["pk"] for e in store.list_events() if e["event_id"] == event_id)
+
+
+def test_fulfilling_publishes_shares_and_queues_the_answer_together(store):
+    receive_request(store, created("r1"), "BuyerCo", "{}", NOW)
+    document = sign(read_json(shared_pact() / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
+    answer_id = fulfil(store, request_pk(store, "r1"), [document], NOW)
+    [item] = Outbox(store.engine).items()
+    body = json.loads(item["body"])
+    assert body["id"] == answer_id and body["source"] == "//supplier.example"
+    assert item["target"] == "https://buyer.example/3/events" and body["data"]["requestEventId"] == "r1"
+    assert store.get(document["id"]).shared_with == frozenset({"BuyerCo"})
+    assert store.get_event(request_pk(store, "r1"))["status"] == "fulfilled"
+    with pytest.raises(RequestRefused, match="fulfilled already"):
+        fulfil(store, request_pk(store, "r1"), [document], NOW)
+
+
+def test_the_same_footprint_answers_a_second_requester(store):
+    document = sign(read_json(shared_pact() / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
+    receive_request(store, created("r1"), "BuyerCo", "{}", NOW)
+    fulfil(store, request_pk(store, "r1"), [document], NOW)
+    receive_request(store, created("r2"), "OtherCo", "{}", NOW)  # not shared with OtherCo: waits for the operator
+    fulfil(store, request_pk(store, "r2"), [document], NOW)
+    assert store.get(document["id"]).shared_with == frozenset({"BuyerCo", "OtherCo"})
+    assert len(Outbox(store.engine).items()) == 2
+
+
+def test_rejecting_queues_a_rejection_with_the_reason(store):
+    receive_request(store, created("r3"), "BuyerCo", "{}", NOW)
+    reject(store, request_pk(store, "r3"), "we stopped making this", NOW)
+    [item] = Outbox(store.engine).items()
+    error = json.loads(item["body"])["data"]["error"]
+    assert error == {"code": "NotFound", "message": "we stopped making this"}
+    assert store.get_event(request_pk(store, "r3"))["status"] == "rejected"
+
+
+def test_a_failed_answer_leaves_no_trace(store):
+    receive_request(store, created("r4"), "BuyerCo", "{}", NOW)
+    document = sign(read_json(shared_pact() / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
+    broken = {**document, "pcf": {**document["pcf"], "fossilGhgEmissions": 1}}  # not valid PACT
+    with pytest.raises(Exception):
+        fulfil(store, request_pk(store, "r4"), [document, broken], NOW)
+    assert Outbox(store.engine).items() == [] and store.count() == 0
+    assert store.get_event(request_pk(store, "r4"))["status"] == "received"
+
+
+def test_a_repeated_request_is_recorded_once(store):
+    receive_request(store, created("r5"), "BuyerCo", "{}", NOW)
+    receive_request(store, created("r5"), "BuyerCo", "{}", NOW)
+    assert [e["event_id"] for e in store.list_events()].count("r5") == 1
