@@ -178,15 +178,18 @@ def test_request_compute_fulfil_pull_and_verify_across_three_tiers(chain, tmp_pa
 
 def test_answer_sent_while_the_buyer_is_down_arrives_once_after_it_returns(chain):
     fastener, builder = chain["fastener"], chain["builder"]
-    builder.run("request", "--node", fastener.url, "--client-id", "builder", "--client-secret", "b-at-fastener",
-                "--product-id", SCREWS, "--reply-to", builder.url, "--ca-bundle", fastener.ca)
     before = len(fulfilled_events(builder))
     builder.stop()
-    # the fastener maker already holds a footprint shared with BuilderCo: this request is answered at once
-    outbox = Outbox(fastener.store().engine)
-    wait_for(lambda: any(i["attempts"] >= 1 and i["status"] == "pending" for i in outbox.items()),
-             what="a failed delivery attempt while the buyer is down")
-    builder.start()
+    try:
+        # the fastener maker already holds a footprint shared with BuilderCo: this request is answered at once,
+        # while the buyer's node is down
+        builder.run("request", "--node", fastener.url, "--client-id", "builder", "--client-secret", "b-at-fastener",
+                    "--product-id", SCREWS, "--reply-to", builder.url, "--ca-bundle", fastener.ca)
+        outbox = Outbox(fastener.store().engine)
+        wait_for(lambda: any(i["attempts"] >= 1 and i["status"] == "pending" for i in outbox.items()),
+                 what="a failed delivery attempt while the buyer is down")
+    finally:
+        builder.start()
     wait_for(lambda: len(fulfilled_events(builder)) == before + 1, timeout=90, what="delivery after the buyer returned")
     time.sleep(3)
     assert len(fulfilled_events(builder)) == before + 1

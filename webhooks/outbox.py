@@ -73,7 +73,7 @@ class Outbox:
     """Claims due messages and records what became of them."""
 
     def __init__(self, engine: Engine, base_delay: timedelta = timedelta(seconds=2),
-                 max_delay: timedelta = timedelta(hours=1), lease: timedelta = timedelta(minutes=2),
+                 max_delay: timedelta = timedelta(hours=1), lease: timedelta = timedelta(seconds=30),
                  horizon: timedelta = RETRY_HORIZON) -> None:
         self.engine, self.base_delay, self.max_delay, self.lease, self.horizon = engine, base_delay, max_delay, lease, horizon
 
