@@ -49,6 +49,12 @@ def print_footprint(console: Console, footprint: Footprint, top: int = 8) -> Non
     if footprint.dqi:
         q = footprint.dqi
         summary.add_row("DQR tech / geo / time", f"{q.technological_dqr} / {q.geographical_dqr} / {q.temporal_dqr}")
+    if footprint.verification:
+        v = footprint.verification
+        parts = [v.coverage, v.provider_name, v.standard_name, v.completed_at.date().isoformat() if v.completed_at else None]
+        summary.add_row("third-party verification", ", ".join(p for p in parts if p) or "declared, no details")
+    else:
+        summary.add_row("third-party verification", "none declared")
     console.print(summary)
     if details and details.contributions:
         table = Table(title=f"top {min(top, len(details.contributions))} contributors", header_style="bold", box=None)

@@ -23,7 +23,8 @@ from exchange.pact.own_extensions import EXTENSION_SPEC_VERSION
 from exchange.pact.signing import PROVENANCE_SCHEMA, canonical_digest, provenance_extension, sign
 from lca_models.footprint import Extension, Footprint
 from lca_models.model_schema import load_model
-from webhooks.delivery import Deliverer, DeliveryError, RETRYABLE_4XX
+from exchange.node.records import STANDARD_WEBHOOK
+from webhooks.delivery import RETRYABLE_4XX, Deliverer, DeliveryError, standard_webhook_transport
 from webhooks.outbox import Outbox, OutboxItem
 
 from .engine import Engine
@@ -63,7 +64,11 @@ def pact_transport(store: NodeStore):
 
 
 def deliverer(store: NodeStore) -> Deliverer:
-    return Deliverer(Outbox(store.engine), {PACT_EVENT: pact_transport(store)})
+    """The node's outbox deliverer: PACT events to peer nodes, Standard Webhooks to subscribers."""
+    return Deliverer(Outbox(store.engine), {
+        PACT_EVENT: pact_transport(store),
+        STANDARD_WEBHOOK: standard_webhook_transport(lambda url: store.subscriptions()[url]),
+    })
 
 
 def request_event(product_ids: list[str], reply_to: str, comment: str | None) -> dict:

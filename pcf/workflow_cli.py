@@ -92,6 +92,19 @@ def add_product(db_url: str | None, product_ids: tuple[str, ...]) -> None:
 
 @node.command()
 @_db_option
+@click.option("--url", required=True, help="Where to POST notices (e.g. your ERP's webhook endpoint).")
+@click.option("--secret", help="Signing secret (whsec_...); generated and printed when not given.")
+def subscribe(db_url: str | None, url: str, secret: str | None) -> None:
+    """Notify URL with Standard Webhooks (webhook-id/-timestamp/-signature) whenever footprints are published."""
+    from webhooks.signing import new_secret
+
+    secret = secret or new_secret()
+    _store(db_url).add_subscription(url, secret)
+    click.echo(json.dumps({"subscribed": url, "secret": secret}))
+
+
+@node.command()
+@_db_option
 def deliver(db_url: str | None) -> None:
     """Send every due event of the outbox once (the server does this continuously)."""
     counts = deliverer(_store(db_url)).run_once()

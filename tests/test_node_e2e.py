@@ -309,6 +309,16 @@ def test_v2_api_serves_the_same_store_with_v2_codes(node, buyer):
     assert get(node, "/2/footprints", {"Authorization": "Bearer junk"}).status_code == 400
 
 
+def test_node_publishes_its_keys_and_extension_schemas_and_signs_what_it_serves(node, buyer):
+    from exchange.pact.signing import verify
+
+    keys = requests.get(node.base + "/.well-known/jwks.json", verify=node.ca, timeout=10).json()
+    schema = requests.get(node.base + "/schemas/signature-extension-1.0.0.json", verify=node.ca, timeout=10).json()
+    assert schema["type"] == "object" and keys["keys"][0]["crv"] == "Ed25519"
+    document = get(node, f"/3/footprints/{node.named['A']}", buyer).json()["data"]
+    assert all(check.ok for check in verify(document, keys) if check.name == "signature")
+
+
 def test_openapi_document_and_docs_page(node):
     document = requests.get(node.base + "/openapi.json", verify=node.ca, timeout=10).json()
     assert "/3/footprints" in document["paths"]

@@ -84,3 +84,40 @@ def test_a_repeated_request_is_recorded_once(store):
     receive_request(store, created("r5"), "BuyerCo", "{}", NOW)
     receive_request(store, created("r5"), "BuyerCo", "{}", NOW)
     assert [e["event_id"] for e in store.list_events()].count("r5") == 1
+
+
+def test_subscribers_get_signed_standard_webhooks_when_footprints_are_published(store):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from exchange.node.records import publish_footprints
+    from exchange.pact import from_v3
+    from pcf.workflow import deliverer
+    from webhooks.signing import new_secret, verify_webhook
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        secret = new_secret()
+        url = f"http://127.0.0.1:{server.server_port}/erp/hooks"
+        store.add_subscription(url, secret)
+        footprint = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-3.json")).footprint
+        publish_footprints(store, [footprint], share_with=("BuyerCo",))
+        assert deliverer(store).run_once()["delivered"] == 1
+        [(headers, body)] = received
+        assert verify_webhook(secret, headers, body) == {"type": "footprint.published", "timestamp": json.loads(body)["timestamp"],
+                                                         "data": {"pfIds": [footprint.id]}}
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -80,6 +80,16 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
         """The node's public signing keys: what `pcf verify --trust` checks footprint signatures against."""
         return Response(json.dumps(jwks([node_signing_key(store)])), mimetype="application/json")
 
+    @app.get("/schemas/<name>.json")
+    def extension_schema(name: str) -> Response:
+        """The published JSON Schemas of this toolkit's PACT extensions (signature, provenance)."""
+        from importlib import resources
+
+        if name not in ("signature-extension-1.0.0", "provenance-extension-1.0.0"):
+            raise ApiError("NotFound", f"no schema {name}")
+        text = resources.files("exchange").joinpath("pact", "schemas", f"{name}.json").read_text(encoding="utf-8")
+        return Response(text, mimetype="application/schema+json")
+
     @app.get("/health")
     def health() -> Response:
         """A trivial JSON endpoint: liveness, and the baseline of the node benchmark."""

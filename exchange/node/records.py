@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from exchange.pact import PactMappingError, from_v3, to_v2, to_v3
@@ -49,5 +50,22 @@ def publish_footprints(store, footprints: list[Footprint], share_with: tuple[str
 
     key = node_signing_key(store)
     moment = signed_at or datetime.now(timezone.utc)
-    store.publish([signed_record(f, key, moment) for f in footprints], share_with=share_with, public=public)
+    records = [signed_record(f, key, moment) for f in footprints]
+    with store.transaction() as connection:
+        store.publish(records, share_with=share_with, public=public, connection=connection)
+        notify_published(store, connection, [r.id for r in records], moment)
     return [f.id for f in footprints]
+
+
+STANDARD_WEBHOOK = "standard-webhook"  # outbox kind: a signed POST to a subscriber (Standard Webhooks)
+
+
+def notify_published(store, connection, footprint_ids: list[str], now: datetime) -> None:
+    """Queue a `footprint.published` notice for every webhook subscriber, in the caller's transaction."""
+    from webhooks.outbox import enqueue
+
+    for url in store.subscriptions(connection):
+        message_id = f"msg_{uuid.uuid4().hex}"
+        body = json.dumps({"type": "footprint.published", "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           "data": {"pfIds": footprint_ids}})
+        enqueue(connection, message_id, url, STANDARD_WEBHOOK, body, now)

@@ -101,6 +101,11 @@ peers = Table(
     Column("ca_bundle", Text, nullable=True),
 )
 catalogue = Table("catalogue", metadata, Column("product_id", String(512), primary_key=True))
+subscriptions = Table(  # non-PACT subscribers (e.g. an ERP) notified by Standard Webhooks when footprints are published
+    "subscriptions", metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("secret", Text, nullable=False),
+)
 
 KEY_KINDS = ("product", "company", "classification", "geography")
 
@@ -405,6 +410,18 @@ class NodeStore:
             in_store = connection.execute(select(footprint_keys.c.seq).where(
                 footprint_keys.c.kind == "product", footprint_keys.c.value.in_(wanted))).first()
         return bool(in_catalogue or in_store)
+
+    def add_subscription(self, url: str, secret: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(subscriptions.delete().where(subscriptions.c.url == url))
+            connection.execute(insert(subscriptions).values(url=url, secret=secret))
+
+    def subscriptions(self, connection: Connection | None = None) -> dict[str, str]:
+        """url -> signing secret of every webhook subscriber."""
+        if connection is None:
+            with self.engine.connect() as own:
+                return self.subscriptions(own)
+        return {row.url: row.secret for row in connection.execute(select(subscriptions))}
 
     def list_events(self, event_type: str | None = None) -> list[dict]:
         with self.engine.connect() as connection:

@@ -20,7 +20,7 @@ from exchange.pact import from_v3
 from webhooks.outbox import enqueue
 
 from .events import REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED
-from .records import footprint_record
+from .records import footprint_record, notify_published
 from .storage import Filters, FootprintRecord, NodeStore
 
 PACT_EVENT = "pact-event"  # outbox kind: a CloudEvent POSTed to another node's /3/events with a bearer token
@@ -114,6 +114,7 @@ def fulfil(store: NodeStore, request_pk: int, signed_documents: list[dict[str, A
             store.share(record.id, [request["org"]], connection=connection)
         enqueue(connection, answer["id"], events_url(request["source"]), PACT_EVENT, json.dumps(answer), now)
         store.set_event_status(request_pk, "fulfilled", connection)
+        notify_published(store, connection, [r.id for r in records if r not in existing], now)
     return answer["id"]
 
 
