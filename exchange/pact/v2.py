@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from lca_models.footprint import DataQualityIndicators, Footprint, Verification
-from lca_models.footprint_json import computed_to_dict
 
 from . import own_extensions as own
 from .errors import PactIssue, PactMappingError, PactValidationError
@@ -21,7 +20,7 @@ from .fields import datetime_text, decimal_text
 from .rules import check_v2
 from .schema_base import _Invalid, load_with
 from .v2_schema import CROSS_SECTORAL_STANDARDS, DECLARED_UNITS, ProductFootprintV2
-from .v3 import LoadedFootprint, read_extensions, carbon_objects, extension_json, json_value
+from .v3 import LoadedFootprint, carbon_objects, json_value, read_extensions, write_extensions
 
 SPEC_VERSION = "2.3.3"
 _SCHEMA = ProductFootprintV2()
@@ -213,17 +212,7 @@ def to_v2(footprint: Footprint, validate: bool = True) -> dict[str, Any]:
         elif footprint.verification.provider_name:
             pcf["assurance"] = _assurance(footprint.verification)
     document["pcf"] = pcf
-    extensions = list(own.without(footprint.extensions, own.V2_ORIGINAL))
-    for ext in extensions[:]:
-        if ext.data_schema == own.UNKNOWN_FIELDS and str(ext.data.get("specVersion", "")).startswith("2"):
-            left = own.restore_unknown(document, dict(ext.data["fields"]))
-            extensions.remove(ext)
-            if left:
-                extensions.append(own.unknown_extension(ext.data["specVersion"], left))
-    if footprint.computed is not None:
-        extensions.append(own.make(own.COMPUTED, computed_to_dict(footprint.computed)))
-    if extensions:
-        document["extensions"] = [extension_json(e) for e in extensions]
+    write_extensions(document, footprint, list(own.without(footprint.extensions, own.V2_ORIGINAL)), "2")
     if validate:
         validate_v2(document)
     return document

@@ -17,12 +17,13 @@ from .v3_schema import (
     COUNTRY,
     IPCC_AR,
     REGIONS,
-    RULE_OPERATORS,
     SPEC_VERSION,
     STATUSES,
     SUBDIVISION,
     DataModelExtensionV3,
+    EmissionFactorSourceV3,
     OneOf,
+    ProductOrSectorSpecificRuleV3,
 )
 
 DECLARED_UNITS = ("liter", "kilogram", "cubic meter", "kilowatt hour", "megajoule", "ton kilometer", "square meter")
@@ -37,15 +38,9 @@ DQR = {"low": Decimal(1), "high": Decimal(3)}  # components.schemas.FloatBetween
 PERCENT = {"low": Decimal(0), "high": Decimal(100)}
 
 
-class ProductOrSectorSpecificRuleV2(PactSchema):
-    operator = Text(required=True, validate=OneOf(RULE_OPERATORS))
-    ruleNames = UniqueList(Text(non_empty=True), min_items=1, required=True)
-    otherOperatorName = Text(non_empty=True)
-
-
-class EmissionFactorDatabasesV2(PactSchema):
-    name = Text(non_empty=True, required=True)
-    version = Text(non_empty=True, required=True)
+# v2's ProductOrSectorSpecificRule and EmissionFactorDatabases have the same fields as their v3 successors.
+ProductOrSectorSpecificRuleV2 = ProductOrSectorSpecificRuleV3
+EmissionFactorDatabasesV2 = EmissionFactorSourceV3
 
 
 class DataQualityIndicatorsV2(PactSchema):

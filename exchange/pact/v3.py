@@ -130,15 +130,10 @@ def _fields_json(footprint: Footprint, table: tuple) -> dict[str, Any]:
     return document
 
 
-def to_v3(footprint: Footprint, validate: bool = True) -> dict[str, Any]:
-    """The footprint as a PACT v3 ProductFootprint; PactValidationError if it would not be valid."""
-    document = _fields_json(footprint, PRODUCT_FIELDS)
-    if not footprint.spec_version.startswith("3."):
-        document["specVersion"] = SPEC_VERSION
-    document["pcf"] = _fields_json(footprint, CARBON_FIELDS)
-    extensions = list(footprint.extensions)
-    for extension in extensions[:]:  # unknown fields a v3 peer sent go back where they were
-        if extension.data_schema == own.UNKNOWN_FIELDS and str(extension.data.get("specVersion", "")).startswith("3"):
+def write_extensions(document: dict, footprint: Footprint, extensions: list[Extension], major: str) -> None:
+    """Put unknown fields a peer of this major version sent back where they were; write the other extensions."""
+    for extension in extensions[:]:
+        if extension.data_schema == own.UNKNOWN_FIELDS and str(extension.data.get("specVersion", "")).startswith(major):
             left = own.restore_unknown(document, dict(extension.data["fields"]))
             extensions.remove(extension)
             if left:
@@ -147,6 +142,15 @@ def to_v3(footprint: Footprint, validate: bool = True) -> dict[str, Any]:
         extensions.append(own.make(own.COMPUTED, computed_to_dict(footprint.computed)))
     if extensions:
         document["extensions"] = [extension_json(e) for e in extensions]
+
+
+def to_v3(footprint: Footprint, validate: bool = True) -> dict[str, Any]:
+    """The footprint as a PACT v3 ProductFootprint; PactValidationError if it would not be valid."""
+    document = _fields_json(footprint, PRODUCT_FIELDS)
+    if not footprint.spec_version.startswith("3."):
+        document["specVersion"] = SPEC_VERSION
+    document["pcf"] = _fields_json(footprint, CARBON_FIELDS)
+    write_extensions(document, footprint, list(footprint.extensions), "3")
     if validate:
         validate_v3(document)
     return document
