@@ -278,6 +278,11 @@ class NodeStore:
                 raise StoreError("a footprint with one of these ids exists already: footprints are immutable, "
                                  "publish a change under a new id with precedingPfIds") from None
             return
+        ids = [record.id.lower() for record in records]
+        taken = connection.execute(select(footprints.c.id).where(footprints.c.id.in_(ids))).scalars().all()
+        if taken or len(set(ids)) != len(ids):
+            raise StoreError(f"footprint(s) {', '.join(sorted(set(taken)) or ids)} exist already (or repeat in the batch): "
+                             "footprints are immutable, publish a change under a new id with precedingPfIds")
         orgs = sorted(set(share_with))
         for record in records:
             seq = connection.execute(insert(footprints).values(
