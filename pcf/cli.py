@@ -29,6 +29,7 @@ from lca_models.footprint_json import footprints_to_json
 from lca_models.model_schema import load_model
 
 from .brightway_project import DATA_DIR_ENV
+from .cbam_cli import cbam
 from .engine import Engine
 from .node_cli import node, serve
 from .report import print_footprint
@@ -166,6 +167,7 @@ def demo(data_dir: Path | None, network: bool) -> None:
 
 main.add_command(node)
 main.add_command(serve)
+main.add_command(cbam)
 register_workflow(main)
 
 
