@@ -45,17 +45,23 @@ def peer_client(store: NodeStore, url: str, **options) -> PactClient:
 
 
 def pact_transport(store: NodeStore):
-    """Outbox transport for PACT events: POST to the target node's /3/events with a bearer token.
+    """Outbox transport for PACT events: POST to the target's `/3/events` (or `/2/events`) with a bearer token.
 
     The outbox does the retrying, so the client makes one attempt; 4xx refusals are permanent.
     """
     clients: dict[str, PactClient] = {}
 
     def send(item: OutboxItem) -> None:
-        origin = peer_origin(item.target)
+        base, version_path, _ = item.target.rsplit("/", 2)  # https://host[:port][/subpath] / 3|2 / events
+        version = "v2" if version_path == "2" else "v3"
         try:
-            client = clients.get(origin) or clients.setdefault(origin, peer_client(store, item.target, max_retries=0))
-            client.send_event(json.loads(item.body))
+            if base not in clients:
+                peer = store.get_peer(peer_origin(base))
+                if peer is None:
+                    raise PactClientError(None, None, f"no credentials for {peer_origin(base)}", item.target)
+                clients[base] = PactClient(base, peer["client_id"], peer["client_secret"], ca_bundle=peer["ca_bundle"],
+                                           auth_base_url=peer_origin(base), max_retries=0)
+            clients[base].send_event(json.loads(item.body), version=version)
         except PactClientError as error:
             permanent = error.status is not None and 400 <= error.status < 500 and error.status not in RETRYABLE_4XX
             raise DeliveryError(f"{item.target}: {error.status} {error.code}: {error.message}", permanent) from None

@@ -121,3 +121,26 @@ def test_subscribers_get_signed_standard_webhooks_when_footprints_are_published(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_v2_request_is_answered_in_v2_at_the_requesters_v2_endpoint(store):
+    v2_request = {**created("r6"), "data": {"pf": {"productIds": ["urn:gtin:4712345060507"]}, "comment": "v2 buyer"}}
+    receive_request(store, v2_request, "BuyerCo", json.dumps(v2_request), NOW)
+    document = sign(read_json(shared_pact() / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
+    fulfil(store, request_pk(store, "r6"), [document], NOW)
+    [item] = Outbox(store.engine).items()
+    answer = json.loads(item["body"])
+    assert item["target"] == "https://buyer.example/2/events"
+    assert "pCfExcludingBiogenic" in answer["data"]["pfs"][0]["pcf"]  # the v2 form
+
+
+def test_a_v2_request_matching_a_shared_footprint_is_answered_at_once(store):
+    from exchange.node.records import publish_footprints
+    from exchange.pact import from_v3
+
+    footprint = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-2.json")).footprint
+    publish_footprints(store, [footprint], share_with=("BuyerCo",))
+    v2_request = {**created("r7"), "data": {"pf": {"productIds": ["urn:gtin:4712345060507"]}}}
+    receive_request(store, v2_request, "BuyerCo", json.dumps(v2_request), NOW)
+    [item] = Outbox(store.engine).items()
+    assert item["target"].endswith("/2/events") and json.loads(item["body"])["data"]["pfs"][0]["id"] == footprint.id

@@ -133,7 +133,7 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
             event = check_event(body, version)
         except PactValidationError as error:
             raise ApiError("BadRequest", "; ".join(str(issue) for issue in error.issues[:10])) from None
-        if event["type"] == REQUEST_CREATED and version == "v3":
+        if event["type"] == REQUEST_CREATED:
             try:
                 receive_request(store, event, principal.org, json.dumps(body), clock())
             except RequestRefused as refused:

@@ -39,8 +39,21 @@ def origin_of_source(source: str) -> str:
     return "https:" + source.rstrip("/")
 
 
-def events_url(source: str) -> str:
-    return origin_of_source(source) + "/3/events"
+def events_url(source: str, version: str = "v3") -> str:
+    return origin_of_source(source) + ("/2/events" if version == "v2" else "/3/events")
+
+
+def request_version(data: dict) -> str:
+    """A v2 RequestCreated carries a ProductFootprint fragment in `pf`; v3 carries the criteria directly."""
+    return "v2" if isinstance(data.get("pf"), dict) else "v3"
+
+
+def criteria(data: dict) -> dict:
+    """The request's criteria in v3 form (a v2 fragment's productIds and companyIds become productId/companyId)."""
+    if request_version(data) == "v3":
+        return data
+    fragment = data["pf"]
+    return {"productId": fragment.get("productIds", []), "companyId": fragment.get("companyIds", [])}
 
 
 def peer_origin(url: str) -> str:
@@ -69,16 +82,17 @@ def own_source(store: NodeStore) -> str:
 
 
 def receive_request(store: NodeStore, event: dict, org: str, body: str, now: datetime) -> None:
-    """Record a RequestCreated event; refuse it at once, or answer it straight away when possible."""
-    data = event["data"]
-    target = events_url(event["source"])
+    """Record a RequestCreated event (v3, or v2 with its fragment); refuse it at once, or answer it when possible."""
+    version = request_version(event["data"])
+    data = criteria(event["data"])
+    target = events_url(event["source"], version)
     if store.get_peer(peer_origin(target)) is None:
         raise RequestRefused(f"this node has no credentials for {peer_origin(target)}: it cannot send the answer; "
                              "ask its operator to add your node as a peer")
     product_ids = data.get("productId", ())
     if product_ids and store.product_known(product_ids) is False:
         raise RequestRefused(f"unknown product(s): {', '.join(product_ids)}")
-    page = store.list_visible(org, filters_of(data), 0, None, 100)
+    page = store.list_visible(org, filters_of(data), 0, None, 100, version)
     with store.transaction() as connection:
         request_pk = store.record_event(event["id"], event["source"], REQUEST_CREATED, org, body, now, connection)
         if request_pk is None or not page.items:
@@ -99,20 +113,29 @@ def _pending_request(store: NodeStore, request_pk: int) -> dict:
 
 
 def fulfil(store: NodeStore, request_pk: int, signed_documents: list[dict[str, Any]], now: datetime) -> str:
-    """Publish the footprints (shared with the requester), queue RequestFulfilled, close the request: one transaction."""
+    """Publish the footprints (shared with the requester), queue RequestFulfilled, close the request: one transaction.
+
+    A v2 request is answered with the v2 form of the footprints, at the requester's /2/events.
+    """
     request = _pending_request(store, request_pk)
+    version = request_version(json.loads(request["body"]).get("data", {}))
     records: list[FootprintRecord] = []
     for document in signed_documents:
         record = footprint_record(from_v3(document).footprint)
         records.append(FootprintRecord(**{**record.__dict__, "v3_json": json.dumps(document, separators=(",", ":"))}))
-    answer = cloud_event(REQUEST_FULFILLED, own_source(store),
-                         {"requestEventId": request["event_id"], "pfs": signed_documents}, now)
+    if version == "v2":
+        if any(record.v2_json is None for record in records):
+            raise RequestRefused("the request came in PACT v2, which cannot express this footprint (e.g. no CPC code)")
+        pfs = [json.loads(record.v2_json) for record in records]
+    else:
+        pfs = signed_documents
+    answer = cloud_event(REQUEST_FULFILLED, own_source(store), {"requestEventId": request["event_id"], "pfs": pfs}, now)
     existing = [r for r in records if store.get(r.id) is not None]  # the same model computed before: same id
     with store.transaction() as connection:
         store.publish([r for r in records if r not in existing], share_with=(request["org"],), connection=connection)
         for record in existing:
             store.share(record.id, [request["org"]], connection=connection)
-        enqueue(connection, answer["id"], events_url(request["source"]), PACT_EVENT, json.dumps(answer), now)
+        enqueue(connection, answer["id"], events_url(request["source"], version), PACT_EVENT, json.dumps(answer), now)
         store.set_event_status(request_pk, "fulfilled", connection)
         notify_published(store, connection, [r.id for r in records if r not in existing], now)
     return answer["id"]
@@ -121,9 +144,11 @@ def fulfil(store: NodeStore, request_pk: int, signed_documents: list[dict[str, A
 def reject(store: NodeStore, request_pk: int, message: str, now: datetime, code: str = "NotFound") -> str:
     """Queue RequestRejected with a PACT error body and close the request, in one transaction."""
     request = _pending_request(store, request_pk)
+    version = request_version(json.loads(request["body"]).get("data", {}))
+    code = "NoSuchFootprint" if version == "v2" and code == "NotFound" else code
     answer = cloud_event(REQUEST_REJECTED, own_source(store),
                          {"requestEventId": request["event_id"], "error": {"code": code, "message": message}}, now)
     with store.transaction() as connection:
-        enqueue(connection, answer["id"], events_url(request["source"]), PACT_EVENT, json.dumps(answer), now)
+        enqueue(connection, answer["id"], events_url(request["source"], version), PACT_EVENT, json.dumps(answer), now)
         store.set_event_status(request_pk, "rejected", connection)
     return answer["id"]
