@@ -81,9 +81,7 @@ def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, 
         product_model = load_model(model)
         footprints = _engine(data_dir).compute(product_model, gwp)
         document = _pact_document(footprints, fmt) if fmt else None
-    except (ModelError, PactMappingError) as error:
-        _fail(error)
-    except PactValidationError as error:  # our own output failed the schema: a bug, reported plainly
+    except (ModelError, PactMappingError, PactValidationError) as error:  # the last: our output failed the schema
         _fail(error)
     if json_out:
         json_out.write_text(footprints_to_json(footprints), encoding="utf-8")
