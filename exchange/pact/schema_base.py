@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from .compiled import Fallback, compile_schema
-from .errors import PactIssue, pointer
+from .errors import PactIssue, PactValidationError, pointer
 
 
 class PactSchema(Schema):
@@ -84,14 +84,15 @@ def issues_from_messages(messages: Any, path: tuple = ()) -> list[PactIssue]:
 _COMPILED: dict[int, Any] = {}
 
 
-def load_with(schema: Schema, document: Any, strict: bool) -> tuple[dict, dict[str, Any]]:
-    """Validate `document` with `schema`: (loaded data, unknown fields by pointer), or `_Invalid` with issues.
+def validate(schema: Schema, rules, document: Any, strict: bool) -> tuple[dict, dict[str, Any], list[PactIssue]]:
+    """(loaded data, unknown fields by pointer, warnings) of `document`; PactValidationError listing every error.
 
-    Valid documents take the compiled fast path (`compiled.py`); anything it refuses goes through the
-    full marshmallow load, which names every problem at its pointer.
+    Valid documents take the compiled fast path (`compiled.py`); anything it refuses goes through the full
+    marshmallow load, which names every problem at its pointer. `rules(data)` then gives the cross-field
+    (errors, warnings) the spec text states.
     """
     if not isinstance(document, dict):
-        raise _Invalid([PactIssue("", f"must be a JSON object, not {type(document).__name__}")])
+        raise PactValidationError([PactIssue("", f"must be a JSON object, not {type(document).__name__}")])
     fast = _COMPILED.get(id(schema))
     if fast is None:
         fast = _COMPILED[id(schema)] = compile_schema(schema)
@@ -100,21 +101,16 @@ def load_with(schema: Schema, document: Any, strict: bool) -> tuple[dict, dict[s
         data = fast(document, (), unknown)
     except Fallback:
         data = None
-    if data is not None and not (strict and unknown):
-        return data, unknown
-    clean, unknown = split_unknown(document, schema)
-    issues = [PactIssue(p, "unknown field (strict mode)") for p in unknown] if strict else []
-    try:
-        data = schema.load(clean)
-    except ValidationError as exc:
-        issues.extend(issues_from_messages(exc.messages))
-    if issues:
-        raise _Invalid(issues)
-    return data, unknown
-
-
-class _Invalid(Exception):
-    """Internal: carries issues from schema loading to the public loaders."""
-
-    def __init__(self, issues: list[PactIssue]) -> None:
-        self.issues = issues
+    if data is None or (strict and unknown):
+        clean, unknown = split_unknown(document, schema)
+        issues = [PactIssue(p, "unknown field (strict mode)") for p in unknown] if strict else []
+        try:
+            data = schema.load(clean)
+        except ValidationError as exc:
+            issues.extend(issues_from_messages(exc.messages))
+        if issues:
+            raise PactValidationError(issues)
+    errors, warnings = rules(data)
+    if errors:
+        raise PactValidationError(errors)
+    return data, unknown, warnings

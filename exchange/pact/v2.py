@@ -15,12 +15,12 @@ from typing import Any
 from lca_models.footprint import DataQualityIndicators, Footprint, Verification
 
 from . import own_extensions as own
-from .errors import PactIssue, PactMappingError, PactValidationError
+from .errors import PactIssue, PactMappingError
 from .fields import datetime_text, decimal_text
 from .rules import check_v2
-from .schema_base import _Invalid, load_with
+from .schema_base import validate
 from .v2_schema import CROSS_SECTORAL_STANDARDS, DECLARED_UNITS, ProductFootprintV2
-from .v3 import LoadedFootprint, carbon_objects, json_value, read_extensions, write_extensions
+from .v3 import LoadedFootprint, carbon_objects, footprint_kwargs, json_value, read_extensions, write_extensions
 
 SPEC_VERSION = "2.3.3"
 _SCHEMA = ProductFootprintV2()
@@ -80,27 +80,14 @@ def _verification_from_v2(assurance: dict) -> Verification:
 
 def validate_v2(document: Any, strict: bool = False) -> tuple[dict, dict[str, Any], list[PactIssue]]:
     """(loaded data, unknown fields by pointer, warnings); PactValidationError listing every error."""
-    try:
-        data, unknown = load_with(_SCHEMA, document, strict)
-    except _Invalid as invalid:
-        raise PactValidationError(invalid.issues) from None
-    errors, warnings = check_v2(data)
-    if errors:
-        raise PactValidationError(errors)
-    return data, unknown, warnings
+    return validate(_SCHEMA, check_v2, document, strict)
 
 
 def from_v2(document: Any, strict: bool = False) -> LoadedFootprint:
     """Read a PACT v2 ProductFootprint into the canonical footprint (v3 semantics)."""
     data, unknown, warnings = validate_v2(document, strict)
     pcf = data["pcf"]
-    kwargs: dict[str, Any] = {}
-    for name, attribute in SAME_PRODUCT:
-        if name in data:
-            kwargs[attribute] = tuple(data[name]) if isinstance(data[name], list) else data[name]
-    for name, attribute in SAME_CARBON:
-        if name in pcf:
-            kwargs[attribute] = tuple(pcf[name]) if isinstance(pcf[name], list) else pcf[name]
+    kwargs = footprint_kwargs(data, SAME_PRODUCT) | footprint_kwargs(pcf, SAME_CARBON)
     kwargs["spec_version"] = "3.0.3"  # the canonical footprint speaks v3; the v2 version is kept below
     kwargs["comment"] = data["comment"] or None
     kwargs["boundary_processes_description"] = pcf["boundaryProcessesDescription"] or None

@@ -27,7 +27,7 @@ from . import own_extensions as own
 from .errors import PactIssue, PactValidationError, pointer
 from .fields import datetime_text, decimal_text
 from .rules import check_v3
-from .schema_base import _Invalid, load_with
+from .schema_base import validate
 from .v3_schema import ProductFootprintV3
 
 SPEC_VERSION = "3.0.3"
@@ -161,14 +161,7 @@ def to_v3(footprint: Footprint, validate: bool = True) -> dict[str, Any]:
 
 def validate_v3(document: Any, strict: bool = False) -> tuple[dict, dict[str, Any], list[PactIssue]]:
     """(loaded data, unknown fields by pointer, warnings); PactValidationError listing every error."""
-    try:
-        data, unknown = load_with(_SCHEMA, document, strict)
-    except _Invalid as invalid:
-        raise PactValidationError(invalid.issues) from None
-    errors, warnings = check_v3(data)
-    if errors:
-        raise PactValidationError(errors)
-    return data, unknown, warnings
+    return validate(_SCHEMA, check_v3, document, strict)
 
 
 def read_extensions(data: dict) -> tuple[tuple[Extension, ...], Any]:
@@ -185,7 +178,8 @@ def read_extensions(data: dict) -> tuple[tuple[Extension, ...], Any]:
     return tuple(extensions), computed
 
 
-def footprint_kwargs(data: dict, pcf: dict, table: tuple) -> dict[str, Any]:
+def footprint_kwargs(data: dict, table: tuple) -> dict[str, Any]:
+    """Footprint attributes for the (PACT name, attribute) pairs of `table` present in `data`; lists become tuples."""
     kwargs = {}
     for name, attribute in table:
         if name in data:
@@ -218,10 +212,10 @@ def from_v3(document: Any, strict: bool = False) -> LoadedFootprint:
     """Read a PACT v3 ProductFootprint; strict mode refuses unknown fields, lenient keeps them."""
     data, unknown, warnings = validate_v3(document, strict)
     pcf = data["pcf"]
-    kwargs = footprint_kwargs(data, pcf, PRODUCT_FIELDS)
+    kwargs = footprint_kwargs(data, PRODUCT_FIELDS)
     carbon = {name: value for name, value in pcf.items()
               if name not in ("productOrSectorSpecificRules", "secondaryEmissionFactorSources", "dqi", "verification")}
-    kwargs.update(footprint_kwargs(carbon, pcf, CARBON_FIELDS))
+    kwargs.update(footprint_kwargs(carbon, CARBON_FIELDS))
     kwargs.update(carbon_objects(pcf))
     extensions, computed = read_extensions(data)
     if unknown:
