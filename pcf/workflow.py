@@ -35,13 +35,14 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def peer_client(store: NodeStore, url: str, **options) -> PactClient:
-    """A client for the node serving `url`, with the credentials this node keeps for it."""
-    origin = peer_origin(url)
+def peer_client(store: NodeStore, base_url: str, **options) -> PactClient:
+    """A client for the node at `base_url` (its origin, or origin + subpath), with the credentials kept for it."""
+    origin = peer_origin(base_url)
     peer = store.get_peer(origin)
     if peer is None:
-        raise PactClientError(None, None, f"no credentials for {origin}: add it with `pcf node add-peer`", url)
-    return PactClient(origin, peer["client_id"], peer["client_secret"], ca_bundle=peer["ca_bundle"], **options)
+        raise PactClientError(None, None, f"no credentials for {origin}: add it with `pcf node add-peer`", base_url)
+    return PactClient(base_url, peer["client_id"], peer["client_secret"], auth_base_url=origin,
+                      ca_bundle=peer["ca_bundle"], **options)
 
 
 def pact_transport(store: NodeStore):
@@ -56,11 +57,7 @@ def pact_transport(store: NodeStore):
         version = "v2" if version_path == "2" else "v3"
         try:
             if base not in clients:
-                peer = store.get_peer(peer_origin(base))
-                if peer is None:
-                    raise PactClientError(None, None, f"no credentials for {peer_origin(base)}", item.target)
-                clients[base] = PactClient(base, peer["client_id"], peer["client_secret"], ca_bundle=peer["ca_bundle"],
-                                           auth_base_url=peer_origin(base), max_retries=0)
+                clients[base] = peer_client(store, base, max_retries=0)
             clients[base].send_event(json.loads(item.body), version=version)
         except PactClientError as error:
             permanent = error.status is not None and 400 <= error.status < 500 and error.status not in RETRYABLE_4XX
@@ -102,7 +99,11 @@ def with_provenance(footprint: Footprint, loader: SupplierLoader) -> Footprint:
 
 def compute_and_fulfil(store: NodeStore, request_pk: int, model_path: Path, engine: Engine) -> tuple[list[Footprint], str]:
     """Compute the model (pulling node-hosted supplier footprints), sign, publish, share and answer the request."""
-    loader = SupplierLoader(fetch=lambda url: peer_client(store, url).get_footprint(url.rstrip("/").rsplit("/", 1)[-1]))
+    def fetch(url: str) -> dict:  # https://node[/subpath]/3/footprints/<id>
+        base, _, footprint_id = url.rstrip("/").rpartition("/3/footprints/")
+        return peer_client(store, base).get_footprint(footprint_id)
+
+    loader = SupplierLoader(fetch=fetch)
     footprints = engine.compute(load_model(model_path), suppliers=loader)
     key = node_signing_key(store)
     now = utc_now()

@@ -16,9 +16,10 @@ from .storage import FootprintRecord
 DEFAULT_VALIDITY = timedelta(days=3 * 365 + 1)
 
 
-def footprint_record(footprint: Footprint) -> FootprintRecord:
-    """The stored form of a footprint; the v2 document is kept where v2 can express the footprint."""
-    v3 = json.dumps(to_v3(footprint), ensure_ascii=False, separators=(",", ":"))
+def footprint_record(document: dict) -> FootprintRecord:
+    """The stored form of a (signed) v3 document, kept as sent; its v2 form where v2 can express the footprint."""
+    footprint = from_v3(document).footprint
+    v3 = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     try:
         v2 = json.dumps(to_v2(footprint), ensure_ascii=False, separators=(",", ":"))
     except PactMappingError:
@@ -39,8 +40,7 @@ def footprint_record(footprint: Footprint) -> FootprintRecord:
 
 def signed_record(footprint: Footprint, key: SigningKey, signed_at: datetime) -> FootprintRecord:
     """The stored form of a footprint, its v3 document signed by the node (v2 copies carry the same extension)."""
-    signed = sign(to_v3(footprint), key, signed_at)
-    return footprint_record(from_v3(signed).footprint)
+    return footprint_record(sign(to_v3(footprint), key, signed_at))
 
 
 def publish_footprints(store, footprints: list[Footprint], share_with: tuple[str, ...] = (), public: bool = False,

@@ -3,8 +3,8 @@
 Footprints are stored as their validated PACT JSON (v3 always, v2 where v2 can express them), so serving a
 list is string assembly, not re-marshalling. Filterable values (product, company, classification ids and
 geographies, lower-cased) sit in a key table; validity bounds are integers (microseconds since the epoch, UTC)
-so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2): only
-`status` may change, to Deprecated. Every write is one transaction: nothing is ever half-written.
+so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2); setting
+`status` to Deprecated, the one change the spec allows, has no command yet. Every write is one transaction: nothing is ever half-written.
 The schema carries a version number in `meta` so a later release can migrate an existing database.
 """
 
@@ -308,13 +308,6 @@ class NodeStore:
         for org in set(orgs):
             if not connection.execute(select(shares.c.seq).where(shares.c.seq == seq, shares.c.org == org)).first():
                 connection.execute(insert(shares).values(seq=seq, org=org))
-
-    def deprecate(self, footprint_id: str, v3_json: str, v2_json: str | None) -> bool:
-        """Set status Deprecated (the one change the spec allows); False if there is no such footprint."""
-        with self.engine.begin() as connection:
-            result = connection.execute(update(footprints).where(footprints.c.id == footprint_id.lower()).values(
-                status="Deprecated", v3_json=v3_json, v2_json=v2_json))
-        return result.rowcount == 1
 
     def get(self, footprint_id: str) -> StoredFootprint | None:
         with self.engine.connect() as connection:

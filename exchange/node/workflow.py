@@ -16,12 +16,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from exchange.pact import from_v3
 from webhooks.outbox import enqueue
 
 from .events import REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED
 from .records import footprint_record, notify_published
-from .storage import Filters, FootprintRecord, NodeStore
+from .storage import Filters, NodeStore
 
 PACT_EVENT = "pact-event"  # outbox kind: a CloudEvent POSTed to another node's /3/events with a bearer token
 _SOURCE = re.compile(r"^//([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\])(:\d{1,5})?(/[^\s?#]*)?$")
@@ -119,10 +118,7 @@ def fulfil(store: NodeStore, request_pk: int, signed_documents: list[dict[str, A
     """
     request = _pending_request(store, request_pk)
     version = request_version(json.loads(request["body"]).get("data", {}))
-    records: list[FootprintRecord] = []
-    for document in signed_documents:
-        record = footprint_record(from_v3(document).footprint)
-        records.append(FootprintRecord(**{**record.__dict__, "v3_json": json.dumps(document, separators=(",", ":"))}))
+    records = [footprint_record(document) for document in signed_documents]
     if version == "v2":
         if any(record.v2_json is None for record in records):
             raise RequestRefused("the request came in PACT v2, which cannot express this footprint (e.g. no CPC code)")
