@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -24,21 +23,11 @@ from exchange.node.storage import NodeStore
 from exchange.pact.signing import jwks, verify_chain
 
 from .engine import Engine
-from .local_nodes import RunningNode, free_port, start_node
+from .local_nodes import RunningNode, free_port, start_node, wait_for
 from .workflow import compute_and_fulfil, request_event
 
 HRC = "urn:pact:product:example-steel:hrc-s235jr"
 SCREWS = "urn:pact:product:example-fasteners:hex-m8x40-88-zn"
-
-
-def _wait(predicate, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise RuntimeError("the demo timed out waiting for an event")
 
 
 def _answers(store: NodeStore) -> list[dict]:
@@ -46,7 +35,7 @@ def _answers(store: NodeStore) -> list[dict]:
 
 
 def _pending(store: NodeStore, product: str) -> int:
-    return _wait(lambda: next((e["pk"] for e in store.list_events() if e["type"].endswith("Created.v1")
+    return wait_for(lambda: next((e["pk"] for e in store.list_events() if e["type"].endswith("Created.v1")
                                and product in e["body"] and e["status"] == "received"), None))
 
 
@@ -92,7 +81,7 @@ def run_chain_demo(console: Console, engine: Engine) -> bool:
         with resources.as_file(resources.files("lca_models").joinpath("examples", "steel_mill.yaml")) as path:
             [steel], _ = compute_and_fulfil(stores["mill"], steel_request, path, engine)
         console.print(f"   mill computed {steel.pcf_excluding_biogenic_uptake} kgCO2e/kg on Brightway, signed it and sent it")
-        [answer] = _wait(lambda: _answers(stores["fastener"]))
+        [answer] = wait_for(lambda: _answers(stores["fastener"]))
         steel_id = answer["data"]["pfs"][0]["id"]
         stores["mill"].share(steel_id, ["BuilderCo"])
         console.print(f"   fastener maker received footprint {steel_id}")
@@ -108,7 +97,7 @@ def run_chain_demo(console: Console, engine: Engine) -> bool:
                       "signed, shared with BuilderCo, answer queued in the outbox")
 
         console.print("[bold]4.[/] machine builder receives the answer and pulls the footprint")
-        [delivered] = _wait(lambda: _answers(stores["builder"]))
+        [delivered] = wait_for(lambda: _answers(stores["builder"]))
         screws_id = delivered["data"]["pfs"][0]["id"]
         with PactClient(urls["fastener"], "builder", "builder@fastener", ca_bundle=nodes["fastener"].ca) as client:
             pulled = client.get_footprint(screws_id)

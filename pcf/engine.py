@@ -39,7 +39,7 @@ from lca_models.gwp import elementary_flows, normalise_gwp_set
 from lca_models.model import Product, ProductModel
 
 from .brightway_project import SharedDatabases, ensure_shared_databases, open_project
-from .foreground import Foreground, ForegroundActivity, Key, build_foreground
+from .foreground import Foreground, ForegroundActivity, Key, LineItem, build_foreground
 from .suppliers import SupplierLoader
 
 PACT_SPEC_VERSION = "3.0.3"
@@ -63,6 +63,14 @@ class _Solved:
     ids: dict[Key, int]
     flow_of_row: dict[int, str]
     scores: dict[Key, float]
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A line item of the foreground and what it contributes, kgCO2e per declared unit."""
+
+    item: LineItem
+    kgco2e: float
 
 
 class Engine:
@@ -165,9 +173,9 @@ class Engine:
         pcf_excluding = fossil + luc + bio_non_co2
         lines = list(self._lines(foreground.activities, supply, solved, gwp))
         contributions = _contributions(lines, pcf_excluding)
-        packaging = sum((c for (_, _, c, _, _, pack, _) in lines if pack), 0.0)
-        has_packaging = any(pack for (*_, pack, _) in lines)
-        aircraft = sum((c for (_, _, c, _, _, _, air) in lines if air), 0.0)
+        packaging = sum((line.kgco2e for line in lines if line.item.packaging), 0.0)
+        has_packaging = any(line.item.packaging for line in lines)
+        aircraft = sum((line.kgco2e for line in lines if line.item.aircraft), 0.0)
         electricity = self._electricity(foreground.activities, supply, solved, pcf_excluding)
         suppliers = tuple(s.id for s in foreground.suppliers.values() if s.id)
         return Footprint(
@@ -237,7 +245,7 @@ class Engine:
         return co2e, kg
 
     def _lines(self, activities: list[ForegroundActivity], supply: dict[Key, float], solved: _Solved, gwp: str):
-        """(label, kind, kgCO2e, quality, primary fraction, packaging, aircraft) per line item."""
+        """Each line item with the kgCO2e it contributes per declared unit."""
         flows = elementary_flows()
         for activity in activities:
             scale = supply[activity.key]
@@ -249,8 +257,7 @@ class Engine:
                     per_unit = float(flow.gwp[gwp]) if flow.counts_in_pcf else 0.0
                 else:
                     per_unit = solved.scores[item.target]
-                yield (item.label, item.kind, scale * item.amount * per_unit, item.quality, item.primary_fraction,
-                       item.packaging, item.aircraft)
+                yield _Line(item, scale * item.amount * per_unit)
 
     def _electricity(self, activities, supply, solved: _Solved, pcf_excluding: Decimal) -> ElectricityResult:
         kwh = location = market = 0.0
@@ -272,8 +279,8 @@ class Engine:
 
 def _contributions(lines, pcf_excluding: Decimal) -> tuple[Contribution, ...]:
     totals: dict[tuple[str, str], float] = defaultdict(float)
-    for label, kind, value, *_ in lines:
-        totals[(label, kind)] += value
+    for line in lines:
+        totals[(line.item.label, line.item.kind)] += line.kgco2e
     ranked = sorted(totals.items(), key=lambda kv: -abs(kv[1]))
     return tuple(
         Contribution(label, kind, to_decimal(value), to_decimal(value / float(pcf_excluding), 4) if pcf_excluding else Decimal(0))
@@ -284,22 +291,23 @@ def _contributions(lines, pcf_excluding: Decimal) -> tuple[Contribution, ...]:
 
 def _primary_share(lines) -> Decimal | None:
     """PACT primary data share (percent): the part of the footprint computed from primary data."""
-    weight = sum(abs(value) for _, _, value, *_ in lines)
+    weight = sum(abs(line.kgco2e) for line in lines)
     if not weight:
         return None
-    primary = sum(abs(value) * fraction for _, _, value, _, fraction, *_ in lines)
+    primary = sum(abs(line.kgco2e) * line.item.primary_fraction for line in lines)
     return to_decimal(100 * primary / weight, 4)
 
 
 def _dqi(lines) -> DataQualityIndicators | None:
     """DQR per dimension, weighted by each line's absolute contribution (PACT Methodology v3 Sec. 4.2)."""
-    weight = sum(abs(value) for _, _, value, *_ in lines)
+    weight = sum(abs(line.kgco2e) for line in lines)
     if not weight:
         return None
     dims = [0.0, 0.0, 0.0]
-    for _, _, value, quality, *_ in lines:
-        for i, score in enumerate((quality.dqr.technological, quality.dqr.geographical, quality.dqr.temporal)):
-            dims[i] += abs(value) * float(score)
+    for line in lines:
+        dqr = line.item.quality.dqr
+        for i, score in enumerate((dqr.technological, dqr.geographical, dqr.temporal)):
+            dims[i] += abs(line.kgco2e) * float(score)
     return DataQualityIndicators(*(to_decimal(d / weight, 3) for d in dims))
 
 

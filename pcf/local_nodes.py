@@ -41,6 +41,17 @@ class RunningNode:
             self.process.kill()
 
 
+def wait_for(predicate, timeout: float = 60.0, what: str = "a condition"):
+    """Poll `predicate` until it returns something truthy (and return that); TimeoutError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
 def start_node(data_dir: Path, db_url: str, workers: int = 1, port: int | None = None,
                extra: tuple[str, ...] = ()) -> RunningNode:
     """Start `pcf serve --self-signed` on 127.0.0.1 and wait until it answers over HTTPS."""

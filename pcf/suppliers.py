@@ -89,11 +89,6 @@ def _from_document(document: dict, ref: str) -> SupplierFootprint:
         raise ModelError(f"not a valid PACT footprint: {problems}", file=ref) from None
 
 
-def load_supplier_footprint(path: Path) -> SupplierFootprint:
-    """Read a PACT v3 or v2 file (validated by `exchange.pact`); ModelError naming the file when unusable."""
-    return from_footprint(_read_file(path)[0], path)
-
-
 def _read_file(path: Path) -> tuple[Footprint, dict]:
     try:
         raw = path.read_bytes()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from connectors.pact_client import PactClient
 from exchange.node.storage import NodeStore
 from webhooks.outbox import Outbox
 
-from .node_support import RunningNode, free_port, start_node
+from pcf.local_nodes import RunningNode, free_port, start_node, wait_for
 
 HRC = "urn:pact:product:example-steel:hrc-s235jr"
 SCREWS = "urn:pact:product:example-fasteners:hex-m8x40-88-zn"
@@ -72,16 +71,6 @@ class Site:
 
     def store(self) -> NodeStore:
         return NodeStore(self.db)
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def fulfilled_events(site: Site) -> list[dict]:
