@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ModelError(ValueError):
     """A product model that cannot be used: `path` is where in the file, `reason` what is wrong."""
@@ -35,3 +37,24 @@ class UnitError(ValueError):
 
 class DataError(ValueError):
     """A bundled data file that is malformed: a bug in the package, reported with file and row."""
+
+
+def validation_errors(messages: Any, file: str | None = None) -> ModelErrors:
+    """marshmallow's nested error messages -> one ModelError per problem, each with its path
+    ("processes[2].inputs[0].amount") and the file: every schema in the project reports the same way."""
+    return ModelErrors([ModelError(str(reason), where, file) for where, reason in _flatten(messages)])
+
+
+def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(messages, list):
+        return [(path, str(m)) for m in messages]
+    found = []
+    for key, value in messages.items():
+        if key == "_schema":
+            child = path
+        elif isinstance(key, int):
+            child = f"{path}[{key}]"
+        else:
+            child = f"{path}.{key}" if path else str(key)
+        found.extend(_flatten(value, child))
+    return found

@@ -17,6 +17,9 @@ from .footprint import Offset  # one type for a retired credit, in the model and
 DATA_SOURCES = ("primary", "supplier", "secondary")
 ALLOCATION_METHODS = ("mass", "economic", "physical", "system_expansion")
 INSTRUMENT_TYPES = ("green_certificate", "ppa", "onsite_pv")
+# GHG Protocol Corporate Standard Scope 1 source categories (ISO 14064-1 5.2.4 direct emissions)
+FUEL_CATEGORIES = ("stationary", "mobile")
+EMISSION_CATEGORIES = ("process", "fugitive")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,31 @@ class Input:
     quality: Quality
     packaging: bool = False
     label: str = ""  # how contribution analysis names it
+    meter: str | None = None  # meter id whose readings give `amount` (pcf factory meters)
+    cbam_precursor: CbamPrecursor | None = None  # a purchased CBAM good (dataset or supplier inputs only)
+
+
+@dataclass(frozen=True)
+class CbamPrecursor:
+    """A purchased input that is itself a CBAM good: what its embedded emissions are looked up by (docs/cbam.md).
+
+    Without `see_direct` the good takes its IR 2025/2621 Annex I default value for `cn_code` and `country`;
+    with it, the SEE its producer communicated (tCO2e per tonne).
+    """
+
+    cn_code: str
+    country: str
+    see_direct: Decimal | None = None
+    see_indirect: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CbamMarker:
+    """Marks a process as a CBAM production process (IR 2025/2547 Art. 4) making `output`, the good."""
+
+    goods_category: str  # one of lca_models.cbam_installation.GOODS_CATEGORIES
+    route: str  # one of PRODUCTION_ROUTES[goods_category]
+    output: str  # the flow that is the good; the process's other outputs are co-products
 
 
 @dataclass(frozen=True)
@@ -88,6 +116,7 @@ class Electricity:
     amount_kwh: Decimal
     instruments: tuple[Instrument, ...]
     quality: Quality
+    meter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +126,8 @@ class Fuel:
     fuel: str
     amount_gj: Decimal
     quality: Quality
+    category: str = "stationary"  # one of FUEL_CATEGORIES: the plant inventory's Scope 1 source category
+    meter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +137,8 @@ class Emission:
     substance: str
     amount_kg: Decimal
     quality: Quality
+    category: str = "process"  # one of EMISSION_CATEGORIES: the plant inventory's Scope 1 source category
+    meter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +151,7 @@ class Process:
     electricity: tuple[Electricity, ...] = ()
     fuels: tuple[Fuel, ...] = ()
     emissions: tuple[Emission, ...] = ()
+    cbam: CbamMarker | None = None  # a CBAM production process; the PCF ignores it
 
 
 @dataclass(frozen=True)

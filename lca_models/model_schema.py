@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -21,13 +22,18 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from . import background, units
-from .errors import ModelError, ModelErrors, UnitError
+from .cbam_installation import GOODS_CATEGORIES, PRODUCTION_ROUTES
+from .errors import ModelError, ModelErrors, UnitError, validation_errors
 from .gwp import GWP_SETS, elementary_flows
 from .model import (
     ALLOCATION_METHODS,
     DATA_SOURCES,
     DEFAULT_DQR,
+    EMISSION_CATEGORIES,
+    FUEL_CATEGORIES,
     INSTRUMENT_TYPES,
+    CbamMarker,
+    CbamPrecursor,
     Dqr,
     Electricity,
     Emission,
@@ -81,6 +87,23 @@ class _Quantity(_Strict):
     unit = fields.String(required=True, validate=_known_unit)
     source = fields.String(validate=validate.OneOf(DATA_SOURCES))
     dqr = fields.Nested(DqrSchema)
+    meter = fields.String(validate=_ID)  # the meter whose readings give this amount (pcf factory meters)
+
+
+class CbamPrecursorSchema(_Strict):
+    """A purchased CBAM good: its default value is looked up by CN code and country, unless its SEE is given."""
+
+    cn_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{4}|\d{6}|\d{8})$",
+                                                                    error="a CN code has 4, 6 or 8 digits"))
+    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166-1 alpha-2, e.g. CN"))
+    see_direct = fields.Decimal(validate=_NON_NEGATIVE)  # tCO2e/t, as the producer communicated it
+    see_indirect = fields.Decimal(validate=_NON_NEGATIVE)
+
+    @validates_schema
+    def _direct_with_indirect(self, data: dict, **kwargs: Any) -> None:
+        if "see_indirect" in data and "see_direct" not in data:
+            raise ValidationError("see_indirect needs see_direct (without both, the default value is used)",
+                                  "see_indirect")
 
 
 class InputSchema(_Quantity):
@@ -89,6 +112,7 @@ class InputSchema(_Quantity):
     supplier = fields.String()
     packaging = fields.Boolean(load_default=False)
     label = fields.String()
+    cbam_precursor = fields.Nested(CbamPrecursorSchema)
 
     @validates_schema
     def _one_origin(self, data: dict, **kwargs: Any) -> None:
@@ -123,11 +147,13 @@ class ElectricitySchema(_Quantity):
 
 class FuelSchema(_Quantity):
     fuel = fields.String(required=True)
+    category = fields.String(load_default="stationary", validate=validate.OneOf(FUEL_CATEGORIES))
 
 
 class EmissionSchema(_Quantity):
     substance = fields.String(required=True)
     unit = fields.String(required=True, validate=_unit_of("mass"))
+    category = fields.String(load_default="process", validate=validate.OneOf(EMISSION_CATEGORIES))
 
 
 class SubstitutionSchema(_Strict):
@@ -143,6 +169,14 @@ class OutputSchema(_Strict):
     price = fields.Decimal(validate=_NON_NEGATIVE)
     physical = fields.Decimal(validate=_NON_NEGATIVE)
     substitutes = fields.Nested(SubstitutionSchema)
+
+
+class CbamSchema(_Strict):
+    """Marks a CBAM production process; goods category and route are checked with did-you-mean by the resolver."""
+
+    goods_category = fields.String(required=True)
+    route = fields.String()  # required when the category has several routes
+    output = fields.String()  # the good; default the process's first output
 
 
 class AllocationSchema(_Strict):
@@ -161,6 +195,7 @@ class ProcessSchema(_Strict):
     electricity = fields.List(fields.Nested(ElectricitySchema), load_default=list)
     fuels = fields.List(fields.Nested(FuelSchema), load_default=list)
     emissions = fields.List(fields.Nested(EmissionSchema), load_default=list)
+    cbam = fields.Nested(CbamSchema)
 
 
 class ProductSchema(_Strict):
@@ -220,22 +255,6 @@ class ModelSchema(_Strict):
     offsets = fields.List(fields.Nested(OffsetSchema), load_default=list)
 
 
-def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
-    """marshmallow's nested error dict -> [("processes[2].inputs[0].amount", "must be > 0"), ...]."""
-    if isinstance(messages, list):
-        return [(path, str(m)) for m in messages]
-    found = []
-    for key, value in messages.items():
-        if key == "_schema":
-            child = path
-        elif isinstance(key, int):
-            child = f"{path}[{key}]"
-        else:
-            child = f"{path}.{key}" if path else str(key)
-        found.extend(_flatten(value, child))
-    return found
-
-
 def _did_you_mean(word: str, candidates: list[str]) -> str:
     close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.5)
     if not close:
@@ -276,7 +295,7 @@ def load_model(path: str | Path) -> ProductModel:
     try:
         data = ModelSchema().load(document)
     except ValidationError as exc:
-        raise ModelErrors([ModelError(msg, where, str(path)) for where, msg in _flatten(exc.messages)]) from None
+        raise validation_errors(exc.messages, str(path)) from None
     return _Resolver(data, path, document).build()
 
 
@@ -295,9 +314,19 @@ class _Resolver:
         self.flows = elementary_flows()
         self.supplier_files: list[Path] = []
         self.output_units: dict[str, str] = {}
+        self.meters: dict[str, str] = {}  # meter id -> where it is first used
 
     def fail(self, where: str, reason: str) -> None:
         self.errors.append(ModelError(reason, where, str(self.path)))
+
+    def meter(self, where: str, item: dict) -> str | None:
+        """A meter feeds one activity line: the same id on two lines would count its readings twice."""
+        meter_id = item.get("meter")
+        if meter_id is not None:
+            if meter_id in self.meters:
+                self.fail(f"{where}.meter", f"meter {meter_id!r} already feeds {self.meters[meter_id]}")
+            self.meters.setdefault(meter_id, where)
+        return meter_id
 
     def quality(self, item: dict, default_source: str) -> Quality:
         source = item.get("source", default_source)
@@ -378,7 +407,38 @@ class _Resolver:
             electricity=tuple(self._electricity(f"{where}.electricity[{j}]", e) for j, e in enumerate(p["electricity"])),
             fuels=tuple(self._fuel(f"{where}.fuels[{j}]", f) for j, f in enumerate(p["fuels"])),
             emissions=tuple(self._emission(f"{where}.emissions[{j}]", e) for j, e in enumerate(p["emissions"])),
+            cbam=self._cbam(f"{where}.cbam", p["cbam"], outputs) if "cbam" in p else None,
         )
+
+    def _cbam(self, where: str, marker: dict, outputs: tuple[Output, ...]) -> CbamMarker | None:
+        """The CBAM marker of a process: a known goods category and route, and an output measurable in tonnes."""
+        category = marker["goods_category"]
+        if category not in GOODS_CATEGORIES:
+            self.fail(f"{where}.goods_category", f"unknown CBAM goods category {category!r}"
+                      f"{_did_you_mean(category, list(GOODS_CATEGORIES))}")
+            return None
+        routes = PRODUCTION_ROUTES[category]
+        route = marker.get("route", routes[0] if len(routes) == 1 else None)
+        if route is None:
+            self.fail(f"{where}.route", f"{category} has several production routes: give one of {', '.join(routes)}")
+            return None
+        if route not in routes:
+            self.fail(f"{where}.route", f"unknown production route {route!r} for {category}"
+                      f"{_did_you_mean(route, list(routes))} (routes: {', '.join(routes)})")
+            return None
+        flow = marker.get("output", outputs[0].flow)
+        good = next((o for o in outputs if o.flow == flow), None)
+        if good is None:
+            self.fail(f"{where}.output", f"{flow!r} is not an output of this process"
+                      f"{_did_you_mean(flow, [o.flow for o in outputs])}")
+            return None
+        functional = "energy" if category == "Electricity (export to EU)" else "mass"
+        if units.dimension(good.unit) != functional and not (functional == "mass" and good.mass_kg_per_unit):
+            self.fail(f"{where}.output", f"the activity level of {category} is counted in "
+                      f"{'MWh' if functional == 'energy' else 'tonnes'}: {flow!r} is produced in {good.unit}"
+                      f"{'' if functional == 'energy' else ' (give its mass_kg)'}")
+            return None
+        return CbamMarker(category, route, flow)
 
     def _outputs(self, where: str, p: dict) -> list[Output]:
         method = p["allocation"]["method"] if p.get("allocation") else None
@@ -429,9 +489,22 @@ class _Resolver:
             quality=self.quality(item, default_source),
             packaging=item.get("packaging", False) or (dataset is not None and dataset.category == "packaging"),
             label=item.get("label") or label or dataset_id,
+            meter=self.meter(where, item),
         )
 
     def _input(self, where: str, item: dict) -> Input:
+        line = self._origin_input(where, item)
+        precursor = item.get("cbam_precursor")
+        if precursor is None:
+            return line
+        if line.kind == "flow":
+            self.fail(f"{where}.cbam_precursor", "cbam_precursor is for purchased inputs (dataset or supplier): a flow "
+                      "made in the model is a precursor when the process making it has a cbam marker")
+        elif units.dimension(item["unit"]) != "mass":
+            self.fail(f"{where}.unit", f"a CBAM precursor is counted in tonnes: {item['unit']} is not a mass unit")
+        return replace(line, cbam_precursor=CbamPrecursor(**precursor))
+
+    def _origin_input(self, where: str, item: dict) -> Input:
         if "dataset" in item:
             self.dataset(f"{where}.dataset", item["dataset"])
             return self._dataset_input(where, item["dataset"], item, "secondary")
@@ -443,18 +516,20 @@ class _Resolver:
             elif units.dimension(item["unit"]) != units.dimension(self.output_units[flow]):
                 self.fail(f"{where}.unit", f"unit mismatch: {item['unit']} given, {flow!r} is produced in {self.output_units[flow]}")
             return Input("flow", flow, item["amount"], units.unit(item["unit"]).symbol,
-                         self.quality(item, "primary"), item.get("packaging", False), item.get("label") or flow)
+                         self.quality(item, "primary"), item.get("packaging", False), item.get("label") or flow,
+                         self.meter(where, item))
         if item["supplier"].startswith(("https://", "http://")):  # a footprint on a supplier's PACT node
             return Input("supplier", item["supplier"], item["amount"], units.unit(item["unit"]).symbol,
                          self.quality(item, "supplier"), item.get("packaging", False),
-                         item.get("label") or f"supplier {item['supplier'].rstrip('/').rsplit('/', 1)[-1]}")
+                         item.get("label") or f"supplier {item['supplier'].rstrip('/').rsplit('/', 1)[-1]}",
+                         self.meter(where, item))
         supplier = (self.path.parent / item["supplier"]).resolve()
         if not supplier.is_file():
             self.fail(f"{where}.supplier", f"supplier footprint file not found: {supplier}")
         self.supplier_files.append(supplier)
         return Input("supplier", str(supplier), item["amount"], units.unit(item["unit"]).symbol,
                      self.quality(item, "supplier"), item.get("packaging", False),
-                     item.get("label") or f"supplier {Path(item['supplier']).stem}")
+                     item.get("label") or f"supplier {Path(item['supplier']).stem}", self.meter(where, item))
 
     def _electricity(self, where: str, e: dict) -> Electricity:
         grid_id = f"grid:{e['grid']}"
@@ -467,19 +542,19 @@ class _Resolver:
         covered = sum((ins.amount_kwh for ins in instruments), Decimal(0))
         if covered > kwh:
             self.fail(f"{where}.instruments", f"instruments cover {covered} kWh, more than the {kwh} kWh consumed")
-        return Electricity(e["grid"], kwh, instruments, self.quality(e, "primary"))
+        return Electricity(e["grid"], kwh, instruments, self.quality(e, "primary"), self.meter(where, e))
 
     def _fuel(self, where: str, f: dict) -> Fuel:
         fuel_id = f["fuel"]
         if not self.dataset(f"{where}.fuel", f"fuel:{fuel_id}"):
-            return Fuel(fuel_id, f["amount"], self.quality(f, "primary"))
+            return self._fuel_line(where, f, fuel_id, f["amount"])
         props = self.fuels[fuel_id]
         dim = units.dimension(f["unit"])
         amount = f["amount"]
         if dim in ("volume", "gas volume"):
             if props.density_kg_per_m3 is None:
                 self.fail(f"{where}.unit", f"no density for {fuel_id!r}: give the amount in GJ or tonnes")
-                return Fuel(fuel_id, amount, self.quality(f, "primary"))
+                return self._fuel_line(where, f, fuel_id, amount)
             amount = units.convert(amount, f["unit"], "m3" if dim == "volume" else "Nm3") * props.density_kg_per_m3
             dim, unit = "mass", "kg"
         else:
@@ -487,17 +562,21 @@ class _Resolver:
         if dim == "mass":
             if props.ncv_gj_per_t is None:
                 self.fail(f"{where}.unit", f"no net calorific value for {fuel_id!r}: give the amount in GJ")
-                return Fuel(fuel_id, amount, self.quality(f, "primary"))
+                return self._fuel_line(where, f, fuel_id, amount)
             gj = units.convert(amount, unit, "t") * props.ncv_gj_per_t
         else:
             gj = self.convert(f"{where}.unit", amount, unit, "GJ")
-        return Fuel(fuel_id, gj, self.quality(f, "primary"))
+        return self._fuel_line(where, f, fuel_id, gj)
+
+    def _fuel_line(self, where: str, f: dict, fuel_id: str, gj: Decimal) -> Fuel:
+        return Fuel(fuel_id, gj, self.quality(f, "primary"), f["category"], self.meter(where, f))
 
     def _emission(self, where: str, e: dict) -> Emission:
         substance = e["substance"]
         if substance not in self.flows:
             self.fail(f"{where}.substance", f"unknown substance {substance!r}{_did_you_mean(substance, list(self.flows))}")
-        return Emission(substance, units.convert(e["amount"], e["unit"], "kg"), self.quality(e, "primary"))
+        return Emission(substance, units.convert(e["amount"], e["unit"], "kg"), self.quality(e, "primary"),
+                        e["category"], self.meter(where, e))
 
     def _product(self, i: int, p: dict) -> Product:
         where = f"products[{i}]"
