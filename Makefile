@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_pact.py
 	$(PY) benchmarks/bench_node.py
+	$(PY) benchmarks/bench_cbam.py
 
 clean:
 	rm -rf $(VENV) .pcf-data .pytest_cache

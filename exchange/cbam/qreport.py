@@ -2,7 +2,7 @@
 
     qreport_xml(declarant, goods) -> bytes              built with lxml, validated against schema/QReport_ver23.00.xsd
     write_qreport(declarant, goods, path) -> Path        the same, written only once it validates
-    read_goods_csv(path) -> list[ImportedGood]           cn_code,origin_country,net_mass_t,installation_id,...
+    read_goods(path) -> list[ImportedGood]               .csv or .xlsx: cn_code,origin_country,net_mass_t,...
 
 Beyond the XSD this module enforces: quarter Q1-Q4, ISO 3166-1 alpha-2 country codes (two uppercase letters), CN
 codes of exactly 8 digits, positive net mass, non-negative SEE, and decimals rounded half-up to the fractionDigits
@@ -17,7 +17,6 @@ embedded emissions (tCO2e/t). The registry code-list values the XSD leaves free 
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import tempfile
@@ -26,11 +25,13 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from lxml import etree
 
+from ..safe_xml import XmlInputError, parse_xml
 from .errors import CbamError
+from .goods_input import Row, read_rows
 
 NS = "http://xmlns.ec.eu/BusinessObjects/CBAM/Types/V1"
 XSD_NAME = "QReport_ver23.00.xsd"
@@ -287,9 +288,9 @@ def validate_qreport(xml: bytes, xsd: str | os.PathLike[str] | None = None) -> N
     """CbamError naming line, element path and XSD rule for every violation; `xsd` defaults to the bundled one."""
     schema = _schema(str(Path(xsd) if xsd else _schema_dir() / XSD_NAME))
     try:
-        document = etree.fromstring(xml)
-    except etree.XMLSyntaxError as exc:
-        raise CbamError(f"QReport is not well-formed XML: {exc}") from None
+        document = parse_xml(xml, "QReport")  # hardened: no DTD, entities or network (docs/security.md)
+    except XmlInputError as exc:
+        raise CbamError(str(exc)) from None
     if schema.validate(document):
         return
     problems = [f"line {e.line}, {_readable_path(document, e.path)}: {e.message.replace('{' + NS + '}', '')}"
@@ -331,70 +332,57 @@ def write_qreport(declarant: Declarant, goods: Sequence[ImportedGood], path: str
     return target
 
 
-# --- goods CSV -------------------------------------------------------------------------------------------------------
+# --- goods list (CSV or Excel) -------------------------------------------------------------------------------------
 
-def _decimal_cell(text: str, line: int, column: str) -> Decimal:
+def decimal_cell(text: str, where: str, column: str) -> Decimal:
+    """The cell as a finite Decimal; CbamError naming row and column otherwise."""
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise CbamError(f"row {line}, column {column}: {text!r} is not a number") from None
+        raise CbamError(f"{where}, column {column}: {text!r} is not a number") from None
     if not value.is_finite():
-        raise CbamError(f"row {line}, column {column}: {text!r} is not a finite number")
+        raise CbamError(f"{where}, column {column}: {text!r} is not a finite number")
     return value
 
 
-def _parse_row(record: Mapping[str, str | None], line: int) -> ImportedGood:
-    cell = {k: (record.get(k) or "").strip() for k in (*GOODS_COLUMNS, *OPTIONAL_GOODS_COLUMNS)}
+def parse_good(row: Row) -> ImportedGood:
+    """One goods-list row as an ImportedGood, with the checks of `_check_good` phrased per row and column."""
+    cell, where = row.cells, row.where
     for column in GOODS_COLUMNS:
         if not cell[column]:
-            raise CbamError(f"row {line}, column {column}: empty")
+            raise CbamError(f"{where}, column {column}: empty")
     if not _CN.fullmatch(cell["cn_code"]):
-        raise CbamError(f"row {line}, column cn_code: {cell['cn_code']!r} is not a CN code of exactly 8 digits")
+        raise CbamError(f"{where}, column cn_code: {cell['cn_code']!r} is not a CN code of exactly 8 digits")
     for column in ("origin_country", "installation_country"):
         if not _COUNTRY.fullmatch(cell[column]):
-            raise CbamError(f"row {line}, column {column}: {cell[column]!r} is not an ISO 3166-1 alpha-2 code "
+            raise CbamError(f"{where}, column {column}: {cell[column]!r} is not an ISO 3166-1 alpha-2 code "
                             f"(two uppercase letters)")
     value_type = cell["value_type"].lower()
     if value_type not in CODES["determination"]:
-        raise CbamError(f"row {line}, column value_type: {cell['value_type']!r} is not 'actual' or 'default'")
-    mass = _decimal_cell(cell["net_mass_t"], line, "net_mass_t")
+        raise CbamError(f"{where}, column value_type: {cell['value_type']!r} is not 'actual' or 'default'")
+    mass = decimal_cell(cell["net_mass_t"], where, "net_mass_t")
     if mass <= 0:
-        raise CbamError(f"row {line}, column net_mass_t: {cell['net_mass_t']} must be positive")
+        raise CbamError(f"{where}, column net_mass_t: {cell['net_mass_t']} must be positive")
     see = {}
     for column in ("see_direct", "see_indirect"):
-        see[column] = _decimal_cell(cell[column], line, column)
+        see[column] = decimal_cell(cell[column], where, column)
         if see[column] < 0:
-            raise CbamError(f"row {line}, column {column}: {cell[column]} must not be negative")
+            raise CbamError(f"{where}, column {column}: {cell[column]} must not be negative")
     return ImportedGood(
         cn_code=cell["cn_code"], origin_country=cell["origin_country"], net_mass_t=mass,
         installation_id=cell["installation_id"], installation_name=cell["installation_name"],
         installation_country=cell["installation_country"], see_direct=see["see_direct"],
-        see_indirect=see["see_indirect"], value_type=value_type, installation_city=cell["installation_city"] or None,
+        see_indirect=see["see_indirect"], value_type=value_type,
+        installation_city=cell.get("installation_city") or None,
     )
 
 
-def read_goods_csv(path: str | os.PathLike[str]) -> list[ImportedGood]:
-    """Imported goods from a CSV with header cn_code,origin_country,net_mass_t,installation_id,installation_name,
-    installation_country,see_direct,see_indirect,value_type (optional installation_city). Errors name the row
-    (the file's line number, header = 1) and the column."""
-    source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise CbamError(f"{source}: cannot read ({exc.strerror or exc})") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in GOODS_COLUMNS if c not in header]
-    if missing:
-        raise CbamError(f"{source}: row 1 (header): missing column(s) {', '.join(missing)}")
-    reader.fieldnames = header
-    goods = [_parse_row(record, reader.line_num) for record in _records(reader)]
-    if not goods:
-        raise CbamError(f"{source}: no goods (only a header)")
-    return goods
+def read_goods(path: str | os.PathLike[str]) -> list[ImportedGood]:
+    """Imported goods from a CSV or an .xlsx (first sheet) with the header cn_code,origin_country,net_mass_t,
+    installation_id,installation_name,installation_country,see_direct,see_indirect,value_type (optional
+    installation_city), columns in any order. Errors name the file, the sheet for Excel, the row (header = 1)
+    and the column."""
+    return [parse_good(row) for row in read_rows(path, GOODS_COLUMNS, OPTIONAL_GOODS_COLUMNS)]
 
 
-def _records(reader: csv.DictReader) -> Iterable[Mapping[str, str | None]]:
-    for record in reader:
-        if any((v or "").strip() for v in record.values() if isinstance(v, str)):
-            yield record
+read_goods_csv = read_goods  # the name from before Excel support (tests and callers); both read by suffix
