@@ -31,6 +31,7 @@ from lca_models.model_schema import load_model
 from .brightway_project import DATA_DIR_ENV
 from .cbam_cli import cbam
 from .engine import Engine
+from .factory.cli import factory, print_demo as print_factory_demo
 from .node_cli import node, serve
 from .report import print_footprint
 from .workflow_cli import register as register_workflow
@@ -155,6 +156,9 @@ def demo(data_dir: Path | None, network: bool) -> None:
                 _fail(error)
             for footprint in footprints:
                 print_footprint(console, footprint, top=6)
+    with resources.as_file(examples.joinpath(DEMO_MODELS[0])) as path:
+        console.rule(f"[bold]{DEMO_MODELS[0]}: the plant's inventory and zero-carbon assessment")
+        print_factory_demo(console, engine, path)
     if network:
         from .demo_chain import run_chain_demo
 
@@ -166,6 +170,7 @@ def demo(data_dir: Path | None, network: bool) -> None:
 main.add_command(node)
 main.add_command(serve)
 main.add_command(cbam)
+main.add_command(factory)
 register_workflow(main)
 
 
