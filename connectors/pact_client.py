@@ -25,6 +25,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
+from webhooks.outbound import OutboundRefused, guarded_session
+
 __all__ = ["PactClient", "PactClientError"]
 
 EVENT_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
@@ -116,7 +118,8 @@ class PactClient:
         self.timeout, self.max_retries = timeout, max_retries
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        # the default session refuses non-public targets unless allowed (webhooks.outbound, docs/security.md)
+        self._session = session if session is not None else guarded_session()
         self._sleep, self._random, self._clock = sleep, random, clock
         self._token_endpoint: str | None = None
         self._access_token: str | None = None
@@ -145,6 +148,8 @@ class PactClient:
     def _attempt(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
             response = self._session.request(method, url, timeout=self.timeout, verify=self._verify, **kwargs)
+        except OutboundRefused as error:  # before ConnectionError: a forbidden address is not transient
+            raise PactClientError(None, None, f"refused by the outbound policy: {error}", url) from None
         except requests.exceptions.SSLError as error:
             # A certificate that does not verify will not verify on the next attempt either.
             raise PactClientError(None, None, f"TLS error: {error}", url) from None

@@ -56,6 +56,11 @@ def start_node(data_dir: Path, db_url: str, workers: int = 1, port: int | None =
                extra: tuple[str, ...] = ()) -> RunningNode:
     """Start `pcf serve --self-signed` on 127.0.0.1 and wait until it answers over HTTPS."""
     port = port or free_port()
+    # Local nodes talk to each other on loopback, which the outbound policy refuses by default: allow it
+    # explicitly, for this process (its clients) and the node's (its delivery). docs/security.md.
+    allowed = os.environ.get("PCF_OUTBOUND_ALLOW", "")
+    if "loopback" not in allowed.lower().split(","):
+        os.environ["PCF_OUTBOUND_ALLOW"] = ",".join(part for part in (allowed, "loopback") if part)
     env = {**os.environ, "PCF_DATA_DIR": str(data_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "pcf.cli", "serve", "--db", db_url, "--port", str(port), "--self-signed",

@@ -19,6 +19,7 @@ from exchange.pact import PactValidationError, footprints_in, load_footprint, pa
 from lca_models.errors import ModelError
 from lca_models.footprint import Footprint
 from lca_models.units import PACT_DECLARED_UNITS
+from webhooks.outbound import OutboundRefused, check_url
 
 @dataclass(frozen=True)
 class SupplierFootprint:
@@ -70,6 +71,10 @@ class SupplierLoader:
             if self.fetch is None:
                 raise ModelError(f"supplier footprint {ref} is on a node: run this with node credentials "
                                  "(`pcf fulfil` uses the node's peers)")
+            try:
+                check_url(ref)  # a model must not point the node at internal addresses (docs/security.md)
+            except OutboundRefused as exc:
+                raise ModelError(f"supplier footprint URL refused: {exc}") from None
             try:
                 document = self.fetch(ref)
             except Exception as exc:  # noqa: BLE001 - any transport failure becomes a clear model error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -10,6 +11,10 @@ import pytest
 import yaml
 
 from pcf.engine import Engine
+
+# The test nodes, receivers and scripted servers all listen on 127.0.0.1: the suite allows loopback outbound
+# requests explicitly (the default policy refuses them: webhooks/outbound.py, docs/security.md).
+os.environ.setdefault("PCF_OUTBOUND_ALLOW", "loopback")
 
 COMPANY = {"name": "Test Works Ltd", "ids": ["urn:pact:company:test-works"]}
 PERIOD = {"start": "2025-01-01", "end": "2025-12-31"}

@@ -208,11 +208,12 @@ def test_get_a_shared_footprint(node, buyer):
     assert response.json()["data"]["id"] == node.named["A"]
 
 
-def test_get_unknown_is_404_and_other_orgs_private_is_403(node, buyer):
+def test_get_unknown_and_other_orgs_private_get_the_same_access_denied(node, buyer):
+    # spec: no permission MUST be AccessDenied; NoSuchFootprint is a MAY, so an unknown id answers the same
     missing = get(node, f"/3/footprints/{uuid.uuid4()}", buyer)
-    assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
-    denied = get(node, f"/3/footprints/{node.private_other}", buyer)
-    assert denied.status_code == 403 and denied.json()["code"] == "AccessDenied"
+    assert missing.status_code == 403 and missing.json()["code"] == "AccessDenied"
+    denied = get(node, f"/3/footprints/{node.private_other}", buyer)  # hidden: indistinguishable from missing
+    assert denied.status_code == 403 and denied.json() == missing.json()
     for response in (missing, denied):
         assert_response_valid(response.json(), "v3", "/3/footprints/{id}", status=response.status_code)
 
@@ -305,7 +306,7 @@ def test_v2_api_serves_the_same_store_with_v2_codes(node, buyer):
     assert listing.status_code == 200
     assert_response_valid(listing.json(), "v2", "/2/footprints")
     missing = get(node, f"/2/footprints/{uuid.uuid4()}", buyer)
-    assert missing.status_code == 404 and missing.json()["code"] == "NoSuchFootprint"
+    assert missing.status_code == 403 and missing.json()["code"] == "AccessDenied"  # v2 8.7: as in v3
     assert get(node, "/2/footprints", {"Authorization": "Bearer junk"}).status_code == 400
 
 

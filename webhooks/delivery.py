@@ -16,6 +16,7 @@ from typing import Callable
 
 import requests
 
+from .outbound import OutboundRefused, guarded_session
 from .outbox import Outbox, OutboxItem
 from .signing import sign_headers
 
@@ -31,9 +32,13 @@ class DeliveryError(Exception):
 
 
 def post_json(url: str, body: str, headers: dict[str, str], verify: bool | str = True, timeout: float = 15.0) -> None:
-    """POST a JSON body; DeliveryError unless the receiver answers 2xx."""
+    """POST a JSON body; DeliveryError unless the receiver answers 2xx. A target (or redirect) the outbound
+    policy refuses is retried like an unreachable one: the operator may allow it, and nothing is lost meanwhile."""
     try:
-        response = requests.post(url, data=body.encode("utf-8"), headers=headers, verify=verify, timeout=timeout)
+        with guarded_session() as session:
+            response = session.post(url, data=body.encode("utf-8"), headers=headers, verify=verify, timeout=timeout)
+    except OutboundRefused as exc:
+        raise DeliveryError(f"refused by the outbound policy: {exc}") from None
     except requests.RequestException as exc:
         raise DeliveryError(f"{url}: {exc.__class__.__name__}: {exc}") from None
     if 200 <= response.status_code < 300:

@@ -50,6 +50,8 @@ def _query(config, version: str) -> tuple[Filters, int, int, int | None]:
     single: dict[str, str] = {}
     after, until, limit = 0, None, config.page_size
     for raw_name, value in request.args.items(multi=True):
+        if "\x00" in raw_name or "\x00" in value:  # no identifier holds NUL, and PostgreSQL text cannot
+            raise ApiError("BadRequest", "query parameters must not contain NUL characters")
         name = raw_name.lower()
         if name.startswith("x-"):
             continue  # vendor filters of other implementations: ignored
@@ -82,6 +84,17 @@ def _query(config, version: str) -> tuple[Filters, int, int, int | None]:
     return filters, limit, after, until
 
 
+def _holds_nul(value) -> bool:
+    """Does a parsed JSON value hold a NUL character in any string (key or value)?"""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def _next_link(after: int, until: int) -> str:
     """Absolute URL on the request's own host (spec: `host` of the target equals the request's)."""
     params = [(k, v) for k, v in request.args.items(multi=True) if k.lower() != CURSOR]
@@ -112,9 +125,10 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
         if not _UUID.match(footprint_id):
             raise ApiError("BadRequest", "the footprint id must be a UUID")
         stored = store.get(footprint_id)
-        if stored is None:
-            raise ApiError("NotFound", "The specified footprint does not exist.")
-        if not (stored.public or principal.org in stored.shared_with):
+        # A footprint the caller may not see MUST be answered AccessDenied (v3 and v2 "Action GetFootprint");
+        # NoSuchFootprint is only a MAY, so an unknown id gets the same answer: a different status would tell
+        # other organisations which ids exist (docs/security.md, isolation).
+        if stored is None or not (stored.public or principal.org in stored.shared_with):
             raise ApiError("AccessDenied", "Access denied")
         document = stored.v3_json if version == "v3" else stored.v2_json
         if document is None:
@@ -129,6 +143,8 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
         body = request.get_json(silent=True, force=True)
         if body is None:
             raise ApiError("BadRequest", "the body is not JSON")
+        if _holds_nul(body):  # "\u0000" parses to NUL, which PostgreSQL text columns cannot store
+            raise ApiError("BadRequest", "the event must not contain NUL characters (\\u0000)")
         try:
             event = check_event(body, version)
         except PactValidationError as error:

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from flask import Flask, Response, json, request
+from sqlalchemy.exc import DataError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 from exchange.pact.signing import jwks
-from werkzeug.exceptions import HTTPException
 
 from .api import make_api_blueprint
 from .auth import AuthError, TokenService
@@ -65,7 +66,7 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     store.check_schema()
     clock = clock or _utc_now
     tokens = TokenService(store, config.token_lifetime, clock)
-    app = Flask("carbon-exchange-node")
+    app = Flask("carbon-exchange-node", static_folder=None)  # no static files: no file-serving route
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.extensions["pact"] = {"store": store, "tokens": tokens, "config": config, "clock": clock}
@@ -115,6 +116,22 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
         code = {404: "NotFound", 403: "AccessDenied", 500: "InternalError"}.get(error.code, "BadRequest")
         message = {413: f"request body larger than {config.max_body_bytes} bytes"}.get(error.code, error.description)
         return error_response(code, message, _version_of_path(request.path), error.code)
+
+    @app.errorhandler(DataError)
+    def data_refused(error: DataError) -> Response:
+        """A value the database cannot store or compare (e.g. out of range): the client's input, so a 400."""
+        app.logger.warning("database refused a value on %s %s: %s", request.method, request.path, error.orig)
+        return error_response("BadRequest", "a value in the request cannot be stored or compared",
+                              _version_of_path(request.path))
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> Response:
+        """The database is busy past its timeout (SQLite) or unreachable: 503 with Retry-After, not a 500."""
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        response = error_response("InternalError", "the database is busy or unavailable; retry shortly",
+                                  _version_of_path(request.path), 503)
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -39,6 +39,8 @@ def make_auth_blueprint(tokens: TokenService) -> Blueprint:
         client_id, secret = basic if basic else (form.get("client_id"), form.get("client_secret"))
         if not client_id or secret is None:
             return _oauth_error("invalid_client", "client authentication is missing", 401)
+        if "\x00" in client_id:  # no client id holds NUL (PostgreSQL text cannot): the same answer as unknown
+            return _oauth_error("invalid_client", "Authentication failed", 401)
         try:
             principal = tokens.authenticate(client_id, secret)
         except AuthError as error:

@@ -25,6 +25,7 @@ ERROR = {"type": "object", "required": ["code", "message"],
 
 
 def _operation(summary: str, schema: str | None, errors: tuple[int, ...], params: list | None = None) -> dict:
+    # 413: body over NodeConfig.max_body_bytes; 503 (with Retry-After): the database busy past its timeout
     responses = {str(code): {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                  for code in errors}
     ok = {"description": "success"}
@@ -53,7 +54,8 @@ def openapi_document() -> dict:
     spec.components.schema("Error", ERROR)
     spec.components.security_scheme("BearerAuth", {"type": "oauth2", "flows": {"clientCredentials": {
         "tokenUrl": "/auth/token", "scopes": {"footprint:list": "list footprints", "footprint:read": "read a footprint"}}}})
-    filters = [{"name": name, "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True}
+    filters = [{"name": name, "in": "query", "schema": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "explode": True}
                for name in ("productId", "companyId", "geography", "classification")]
     filters += [{"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}}
                 for name in ("validOn", "validAfter", "validBefore")]
@@ -62,16 +64,64 @@ def openapi_document() -> dict:
     for prefix, footprint in (("/3", "ProductFootprint"), ("/2", "ProductFootprintV2")):
         listing = {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": f"#/components/schemas/{footprint}"}}}}
         single = {"type": "object", "required": ["data"], "properties": {"data": {"$ref": f"#/components/schemas/{footprint}"}}}
-        spec.path(path=f"{prefix}/footprints", operations={"get": _operation("Action ListFootprints", listing, (400, 401, 403, 500), filters)})
+        spec.path(path=f"{prefix}/footprints", operations={"get": _operation("Action ListFootprints", listing, (400, 401, 403, 500, 503), filters)})
         spec.path(path=f"{prefix}/footprints/{{id}}", operations={"get": _operation(
-            "Action GetFootprint", single, (400, 401, 403, 404, 500),
+            "Action GetFootprint", single, (400, 401, 403, 500, 503),
             [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}])})
-        events = _operation("Action Events", None, (400, 401, 403, 500))
+        events = _operation("Action Events", None, (400, 401, 403, 413, 500, 503))
         events["requestBody"] = {"content": {"application/cloudevents+json": {"schema": {"$ref": "#/components/schemas/CloudEvent"}}}}
         spec.path(path=f"{prefix}/events", operations={"post": events})
-    spec.path(path="/auth/token", operations={"post": {"summary": "Action Authenticate (OAuth2 client credentials)",
-                                                       "responses": {"200": {"description": "access token"}, "400": {"description": "RFC 6749 5.2"}, "401": {"description": "RFC 6749 5.2"}}}})
-    return spec.to_dict()
+    oauth_error = {"application/json": {"schema": {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string"}, "error_description": {"type": "string"}}}}}
+    token = {"type": "object", "required": ["access_token", "token_type"], "properties": {
+        "access_token": {"type": "string"}, "token_type": {"type": "string"}, "expires_in": {"type": "integer"}}}
+    form = {"type": "object", "required": ["grant_type"], "properties": {
+        "grant_type": {"type": "string", "enum": ["client_credentials"]}, "client_id": {"type": "string"},
+        "client_secret": {"type": "string"}}}
+    spec.path(path="/auth/token", operations={"post": {
+        "summary": "Action Authenticate (OAuth2 client credentials; HTTP Basic or form credentials)",
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
+        "responses": {"200": {"description": "access token", "content": {"application/json": {"schema": token}}},
+                      "400": {"description": "RFC 6749 5.2", "content": oauth_error},
+                      "401": {"description": "RFC 6749 5.2", "content": oauth_error}}}})
+    _public_paths(spec)
+    return _open_objects(spec.to_dict())
+
+
+def _public_paths(spec: APISpec) -> None:
+    """The unauthenticated endpoints, so that the document (and the fuzz test driven by it) covers every route of
+    the API; the operator's HTML dashboard is not part of the API."""
+    def get(summary: str, media: str, schema: dict, errors: tuple[int, ...] = ()) -> dict:
+        responses = {"200": {"description": summary, "content": {media: {"schema": schema}}}}
+        responses.update({str(code): {"description": "error", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}}} for code in errors})
+        return {"get": {"summary": summary, "security": [], "responses": responses}}
+
+    json_object = {"type": "object"}
+    spec.path(path="/health", operations=get("Liveness", "application/json", {
+        "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}))
+    spec.path(path="/.well-known/openid-configuration", operations=get(
+        "OpenID provider configuration (token endpoint discovery)", "application/json", {
+            "type": "object", "required": ["issuer", "token_endpoint"], "properties": {
+                "issuer": {"type": "string"}, "token_endpoint": {"type": "string"}}}))
+    spec.path(path="/.well-known/jwks.json", operations=get("The node's public signing keys (JWKS)", "application/json", {
+        "type": "object", "required": ["keys"], "properties": {"keys": {"type": "array", "items": json_object}}}))
+    schemas = get("A JSON Schema of this toolkit's PACT extensions", "application/schema+json", json_object, (404,))
+    schemas["get"]["parameters"] = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+    spec.path(path="/schemas/{name}.json", operations=schemas)
+    spec.path(path="/openapi.json", operations=get("This document", "application/json", json_object))
+    spec.path(path="/docs", operations=get("This document as a web page", "text/html", {"type": "string"}))
+
+
+def _open_objects(node):
+    """Drop apispec's `additionalProperties: false` (from marshmallow's RAISE): the node stores and serves
+    documents as sent, unknown fields included, as the official PACT OpenAPI allows (it never closes objects)."""
+    if isinstance(node, dict):
+        return {key: _open_objects(value) for key, value in node.items()
+                if not (key == "additionalProperties" and value is False)}
+    if isinstance(node, list):
+        return [_open_objects(item) for item in node]
+    return node
 
 
 def make_docs_blueprint() -> Blueprint:

@@ -172,22 +172,40 @@ class Page:
     until: int  # the snapshot bound every page of this listing uses
 
 
+READ_ONLY = "pcf_read_only"  # execution option of the store's read engine: see _sqlite_begin
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # how long a SQLite transaction waits for another's write lock
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, decides how transactions begin
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Write transactions take SQLite's write lock at BEGIN (IMMEDIATE), where busy_timeout waits for it.
+
+    A deferred transaction that reads and then writes cannot wait: when another writer committed in between,
+    SQLite answers "database is locked" at once (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout. So every
+    transaction is IMMEDIATE except on the store's read engine (execution option READ_ONLY), whose plain BEGIN
+    lets readers run beside a writer under WAL. This is the one place SQLITE_BUSY is handled."""
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for `url`: SQLite gets WAL and a busy timeout; `postgresql://` uses psycopg 3."""
+    """An engine for `url`: SQLite gets WAL, a busy timeout and immediate write transactions; `postgresql://`
+    uses psycopg 3."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -197,6 +215,7 @@ class NodeStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_db_engine(url)
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})  # same pool; for read-only work
 
     # --- schema
 
@@ -214,7 +233,7 @@ class NodeStore:
     def check_schema(self) -> None:
         """Refuse to serve a database that was never initialised or is from a newer release."""
         try:
-            with self.engine.connect() as connection:
+            with self.reader.connect() as connection:
                 found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
         except Exception as exc:  # noqa: BLE001 - any driver error here means "not a node database"
             raise StoreError(f"not an initialised node database ({self.url}): run `pcf node init` ({exc.__class__.__name__})") from None
@@ -238,7 +257,7 @@ class NodeStore:
             return connection.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one()
 
     def setting(self, name: str) -> str | None:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             return connection.execute(select(meta.c.value).where(meta.c.key == f"setting:{name}")).scalar()
 
     def set_setting(self, name: str, value: str) -> None:
@@ -257,7 +276,7 @@ class NodeStore:
             raise StoreError(f"client {client_id!r} exists already") from None
 
     def get_client(self, client_id: str) -> ClientRecord | None:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             row = connection.execute(select(clients).where(clients.c.client_id == client_id)).first()
         return ClientRecord(row.client_id, row.secret_hash, row.org) if row else None
 
@@ -310,22 +329,23 @@ class NodeStore:
                 connection.execute(insert(shares).values(seq=seq, org=org))
 
     def get(self, footprint_id: str) -> StoredFootprint | None:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             row = connection.execute(select(footprints).where(footprints.c.id == footprint_id.lower())).first()
-            if row is None:
-                return None
-            orgs = connection.execute(select(shares.c.org).where(shares.c.seq == row.seq)).scalars().all()
+            # the shares query runs for a missing id too: the same work whether or not the id exists (timing)
+            orgs = connection.execute(select(shares.c.org).where(shares.c.seq == (row.seq if row else -1))).scalars().all()
+        if row is None:
+            return None
         return StoredFootprint(row.seq, row.id, row.status, row.public, row.v3_json, row.v2_json, frozenset(orgs))
 
     def count(self) -> int:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             return connection.execute(select(func.count()).select_from(footprints)).scalar_one()
 
     def list_visible(self, org: str, filters: Filters, after: int, until: int | None, limit: int,
                      version: str = "v3") -> Page:
         """One page of footprints `org` may see, in publication order, after `after` and up to `until`."""
         document = footprints.c.v3_json if version == "v3" else footprints.c.v2_json
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             if until is None:
                 until = connection.execute(select(func.coalesce(func.max(footprints.c.seq), 0))).scalar_one()
             # Visibility is a correlated EXISTS (one index probe per candidate, and an unfiltered page stops after
@@ -372,7 +392,7 @@ class NodeStore:
                                   ).inserted_primary_key[0]
 
     def get_event(self, pk: int) -> dict | None:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             row = connection.execute(select(events).where(events.c.pk == pk)).first()
         return dict(row._mapping) if row else None
 
@@ -388,7 +408,7 @@ class NodeStore:
                                                     client_secret=client_secret, ca_bundle=ca_bundle))
 
     def get_peer(self, origin: str) -> dict | None:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             row = connection.execute(select(peers).where(peers.c.origin == origin.rstrip("/"))).first()
         return dict(row._mapping) if row else None
 
@@ -401,7 +421,7 @@ class NodeStore:
     def product_known(self, product_ids: Iterable[str]) -> bool | None:
         """Does the node make (or hold a footprint of) any of these products? None when it keeps no catalogue."""
         wanted = [p.lower() for p in product_ids]
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             if connection.execute(select(func.count()).select_from(catalogue)).scalar_one() == 0:
                 return None
             in_catalogue = connection.execute(select(catalogue).where(catalogue.c.product_id.in_(wanted))).first()
@@ -417,12 +437,12 @@ class NodeStore:
     def subscriptions(self, connection: Connection | None = None) -> dict[str, str]:
         """url -> signing secret of every webhook subscriber."""
         if connection is None:
-            with self.engine.connect() as own:
+            with self.reader.connect() as own:
                 return self.subscriptions(own)
         return {row.url: row.secret for row in connection.execute(select(subscriptions))}
 
     def list_events(self, event_type: str | None = None) -> list[dict]:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             query = select(events).order_by(events.c.pk)
             if event_type:
                 query = query.where(events.c.type == event_type)
