@@ -26,14 +26,20 @@ from exchange.pact import (
 from lca_models.errors import ModelError
 from lca_models.footprint import Footprint
 from lca_models.footprint_json import footprints_to_json
+from lca_models.model import ProductModel
 from lca_models.model_schema import load_model
 
 from .brightway_project import DATA_DIR_ENV
 from .cbam_cli import cbam
+from .dashboard_cli import admin_password
 from .engine import Engine
+from .factory.assess import assess, assessment_html, load_criteria
 from .factory.cli import factory, print_demo as print_factory_demo
+from .factory.inventory import build_inventory
 from .node_cli import node, serve
 from .report import print_footprint
+from .report_html import ReportSection, write_report
+from .scope3_cli import scope3
 from .workflow_cli import register as register_workflow
 
 DEMO_MODELS = ("steel_mill.yaml", "fastener_maker.yaml", "aluminium_profiles.yaml")
@@ -71,9 +77,12 @@ def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="File for the --format document.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the canonical footprints (all computed details) as JSON.")
 @click.option("--top", default=8, show_default=True, help="How many contributors to list.")
+@click.option("--report", "report_out", type=click.Path(path_type=Path), help="Write a self-contained HTML report (docs/report.md).")
+@click.option("--criteria", type=click.Path(path_type=Path),
+              help="Zero-carbon criteria for the report's plant section (default: the bundled, illustrative file).")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV, help="Where Brightway keeps its project.")
 def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, json_out: Path | None, top: int,
-            data_dir: Path | None) -> None:
+            report_out: Path | None, criteria: Path | None, data_dir: Path | None) -> None:
     """Compute the cradle-to-gate footprint of every product in MODEL (YAML or JSON)."""
     console = Console()
     if not model.is_file():
@@ -82,10 +91,16 @@ def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, 
         product_model = load_model(model)
         footprints = _engine(data_dir).compute(product_model, gwp)
         document = _pact_document(footprints, fmt) if fmt else None
+        plant = _plant_section(product_model, gwp, criteria) if report_out else None
     except (ModelError, PactMappingError, PactValidationError) as error:  # the last: our output failed the schema
         _fail(error)
     if json_out:
         json_out.write_text(footprints_to_json(footprints), encoding="utf-8")
+    if report_out:
+        try:
+            write_report(report_out, footprints, source=str(model), extra_sections=[plant])
+        except OSError as exc:
+            _fail(ModelError(f"cannot write the report: {exc.strerror or exc}", file=str(report_out)), status=2)
     if document is not None and output is None:
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
@@ -93,9 +108,19 @@ def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, 
         print_footprint(console, footprint, top)
     if json_out:
         console.print(f"wrote {len(footprints)} footprint(s) to {json_out}")
+    if report_out:
+        console.print(f"wrote the HTML report to {report_out}")
     if document is not None:
         output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"wrote {fmt} to {output}")
+
+
+def _plant_section(model: ProductModel, gwp: str | None, criteria: Path | None) -> ReportSection:
+    """The plant's zero-carbon assessment for the HTML report: the same model, its inventory against the criteria."""
+    if criteria is not None and not criteria.is_file():
+        raise ModelError("file not found", file=str(criteria))
+    result = assess(build_inventory(model, gwp), load_criteria(criteria))
+    return ReportSection("Plant inventory and zero-carbon assessment", assessment_html(result))
 
 
 @main.command()
@@ -167,10 +192,12 @@ def demo(data_dir: Path | None, network: bool) -> None:
             _fail(RuntimeError("the chain did not verify"))
 
 
+node.add_command(admin_password)
 main.add_command(node)
 main.add_command(serve)
 main.add_command(cbam)
 main.add_command(factory)
+main.add_command(scope3)
 register_workflow(main)
 
 

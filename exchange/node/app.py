@@ -21,6 +21,7 @@ from exchange.pact.signing import jwks
 from .api import make_api_blueprint
 from .auth import AuthError, TokenService
 from .auth_routes import make_auth_blueprint
+from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
 from .keys import node_signing_key
@@ -75,6 +76,7 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     app.register_blueprint(make_api_blueprint("v3", store, tokens, config, clock), url_prefix="/3")
     app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock), url_prefix="/2")
     app.register_blueprint(make_docs_blueprint())
+    app.register_blueprint(make_dashboard_blueprint(store), url_prefix="/dashboard")
 
     @app.get("/.well-known/jwks.json")
     def jwks_document() -> Response:

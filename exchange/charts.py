@@ -1,0 +1,55 @@
+"""Contribution charts as inline SVG, for the HTML footprint report (pcf) and the node dashboard (exchange).
+
+It lives at the exchange layer because both may import it (exchange may not import pcf). matplotlib renders
+offline with text drawn as paths, so the SVG needs no font, and the XML prolog, DOCTYPE and metadata (which name
+w3.org / purl.org URLs) are stripped: the markup is embedded in a page that must render with no network access.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+
+_PROLOG = re.compile(r"^.*?(?=<svg\b)", re.S)
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
+_COMMENTS = re.compile(r"\s*<!--.*?-->", re.S)  # matplotlib repeats each label as a comment
+_LABEL_CHARS = 48
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
+
+
+def contribution_svg(items: Sequence[tuple[str, Decimal | float]], unit_label: str, top: int = 10) -> str:
+    """A horizontal bar chart of the largest contributors (by absolute value), the rest summed as one bar.
+
+    `items` are (label, value) pairs, e.g. a footprint's contributions in kgCO2e per declared unit; negative
+    values (credits) are drawn to the left in another colour. Returns `<svg ...>...</svg>` markup.
+    """
+    from matplotlib.figure import Figure  # imported here: only pages that draw a chart pay for matplotlib
+
+    ranked = sorted(((label, float(value)) for label, value in items), key=lambda item: -abs(item[1]))
+    shown, rest = ranked[:top], ranked[top:]
+    if rest:
+        shown.append((f"{len(rest)} other contributors", sum(value for _, value in rest)))
+    shown.reverse()  # largest at the top
+    height = 0.9 + 0.36 * max(len(shown), 1)
+    figure = Figure(figsize=(8.0, height), dpi=96)
+    axes = figure.add_subplot()
+    labels = [_short(label) for label, _ in shown]
+    values = [value for _, value in shown]
+    colours = ["#2a7f62" if value >= 0 else "#c0504d" for value in values]
+    axes.barh(range(len(values)), values, color=colours)
+    axes.set_yticks(range(len(values)), labels=labels, fontsize=8)
+    axes.axvline(0, color="#444444", linewidth=0.8)
+    axes.set_xlabel(unit_label, fontsize=9)
+    axes.tick_params(axis="x", labelsize=8)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = _COMMENTS.sub("", _METADATA.sub("", _PROLOG.sub("", buffer.getvalue(), count=1)))
+    return svg.replace("<svg ", '<svg role="img" aria-label="contribution chart" class="chart" ', 1)

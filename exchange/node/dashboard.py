@@ -1,0 +1,200 @@
+"""A small server-rendered web UI for the node's operator: footprints, requests in and out, verification.
+
+Who may look: only the node's admin. Everything shown here (every footprint, whoever it is shared with, every
+request and who sent it) is commercially sensitive, and PACT clients are other companies, so a client credential
+does not open the dashboard; a password set with `pcf node admin-password` does (stored as a scrypt hash in the
+node database, checked in constant time). Without that password the dashboard stays closed. The UI only reads:
+answering requests stays with the `pcf fulfil` / `pcf reject` commands.
+
+The session is Flask's signed cookie, keyed with a per-node secret kept in the database (so every worker accepts
+it), Secure + HttpOnly + SameSite=Strict, 8 hours; the login and logout forms carry a CSRF token. Templates are
+Jinja (autoescaped), charts are the same inline SVG as the HTML report: no build step, no script, no CDN.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache, wraps
+from typing import Any, Callable
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import desc, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from exchange.charts import contribution_svg
+from exchange.pact import PactMappingError, PactValidationError, load_footprint
+from exchange.pact.signing import jwks, verify
+from webhooks.outbox import Outbox
+
+from .events import REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED
+from .keys import node_signing_key
+from .storage import NodeStore, footprints, shares
+
+ADMIN_HASH_SETTING = "dashboard-admin-password"
+SESSION_KEY_NAME = "dashboard-session-key"
+MIN_PASSWORD_LENGTH = 12
+LIST_LIMIT = 200  # rows per table: the dashboard is an overview, the API and CLI hold the rest
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def set_admin_password(store: NodeStore, password: str) -> None:
+    """Set (or replace) the dashboard password; ValueError when shorter than MIN_PASSWORD_LENGTH."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the admin password must have at least {MIN_PASSWORD_LENGTH} characters")
+    store.set_setting(ADMIN_HASH_SETTING, generate_password_hash(password, method="scrypt"))
+
+
+def _when(micros: int | None) -> str:
+    return "" if micros is None else (_EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _event_kind(event_type: str) -> str:
+    return {REQUEST_CREATED: "request", REQUEST_FULFILLED: "answer: fulfilled",
+            REQUEST_REJECTED: "answer: rejected"}.get(event_type, event_type.rsplit(".", 2)[-2])
+
+
+def _signature_summary(document: Any, trusted: dict) -> tuple[bool | None, str]:
+    """(ok, detail) of the signature check against this node's own key; None when unsigned."""
+    checks = {check.name: check for check in verify(document, trusted)}
+    signature = checks["signature"]
+    if signature.detail == "no signature extension":
+        return None, "unsigned"
+    return signature.ok, signature.detail
+
+
+def _footprint_row(document_text: str, public: bool, orgs: list[str], trusted: dict) -> dict:
+    document = json.loads(document_text)
+    pcf = document.get("pcf", {})
+    ok, detail = _signature_summary(document, trusted)
+    return {"id": document.get("id"), "name": document.get("productNameCompany"),
+            "product_ids": document.get("productIds", []), "status": document.get("status"),
+            "pcf": pcf.get("pcfExcludingBiogenicUptake"),
+            "unit": f"{pcf.get('declaredUnitAmount')} {pcf.get('declaredUnitOfMeasurement')}",
+            "visible_to": "public" if public else (", ".join(sorted(orgs)) or "nobody"),
+            "signature_ok": ok, "signature": detail, "created": document.get("created")}
+
+
+def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
+    """The dashboard under /dashboard; registering it sets the app's session key and cookie policy."""
+    blueprint = Blueprint("dashboard", __name__, template_folder="templates")
+
+    @blueprint.record_once
+    def configure(state) -> None:
+        app = state.app
+        app.secret_key = store.secret(SESSION_KEY_NAME, lambda: secrets.token_urlsafe(48))
+        app.config.update(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+                          SESSION_COOKIE_PATH="/dashboard", PERMANENT_SESSION_LIFETIME=timedelta(hours=8))
+
+    def trusted() -> dict:
+        return jwks([node_signing_key(store)])
+
+    def csrf_token() -> str:
+        if "csrf" not in session:
+            session["csrf"] = secrets.token_urlsafe(32)
+        return session["csrf"]
+
+    def check_csrf() -> None:
+        sent = request.form.get("csrf", "")
+        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+            abort(Response("the form expired: reload the page and try again", status=400, mimetype="text/plain"))
+
+    def admin_only(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if not session.get("admin"):
+                return redirect(url_for("dashboard.login", next=request.path))
+            return view(*args, **kwargs)
+        return guarded
+
+    @blueprint.context_processor
+    def common() -> dict:
+        return {"csrf_token": csrf_token, "logged_in": bool(session.get("admin"))}
+
+    @blueprint.route("/login", methods=["GET", "POST"])
+    def login():
+        configured = store.setting(ADMIN_HASH_SETTING)
+        error, status = None, 200
+        if request.method == "POST":
+            check_csrf()
+            password = request.form.get("password", "")
+            # the dummy hash keeps a closed dashboard's answer as slow as a wrong password's
+            if check_password_hash(configured or _dummy_hash(), password) and configured:
+                session.clear()
+                session.permanent = True
+                session["admin"] = True
+                target = request.args.get("next", "")
+                return redirect(target if target.startswith("/dashboard/") else url_for("dashboard.index"))
+            error, status = "wrong password", 401
+        return render_template("dashboard/login.html", configured=bool(configured), error=error), status
+
+    @blueprint.post("/logout")
+    def logout():
+        check_csrf()
+        session.clear()
+        return redirect(url_for("dashboard.login"))
+
+    @blueprint.get("/")
+    @admin_only
+    def index():
+        key = trusted()
+        with store.reader.connect() as connection:
+            rows = connection.execute(select(footprints.c.seq, footprints.c.v3_json, footprints.c.public)
+                                      .order_by(desc(footprints.c.seq)).limit(LIST_LIMIT)).all()
+            orgs: dict[int, list[str]] = {}
+            if rows:
+                for seq, org in connection.execute(select(shares.c.seq, shares.c.org)
+                                                   .where(shares.c.seq.in_([r.seq for r in rows]))):
+                    orgs.setdefault(seq, []).append(org)
+        listed = [_footprint_row(r.v3_json, r.public, orgs.get(r.seq, []), key) for r in rows]
+        received = []
+        for event in reversed(store.list_events()[-LIST_LIMIT:]):
+            body = json.loads(event["body"])
+            data = body.get("data", {}) if isinstance(body.get("data"), dict) else {}
+            received.append({"pk": event["pk"], "kind": _event_kind(event["type"]), "status": event["status"],
+                             "org": event["org"], "source": event["source"], "received": _when(event["received_us"]),
+                             "criteria": {k: v for k, v in data.items() if k not in ("comment", "pfs", "pf")},
+                             "comment": data.get("comment"),
+                             "footprints": [pf.get("id") for pf in data.get("pfs", []) if isinstance(pf, dict)]})
+        outgoing = []
+        for item in reversed(Outbox(store.engine).items()[-LIST_LIMIT:]):
+            try:
+                body = json.loads(item["body"])
+            except ValueError:
+                body = {}
+            outgoing.append({"pk": item["pk"], "kind": _event_kind(str(body.get("type", item["kind"]))),
+                             "target": item["target"], "status": item["status"], "attempts": item["attempts"],
+                             "created": _when(item["created_us"]), "delivered": _when(item["delivered_us"]),
+                             "error": item["last_error"]})
+        return render_template("dashboard/index.html", footprints=listed, total=store.count(),
+                               requests=[e for e in received if e["kind"] == "request"],
+                               answers=[e for e in received if e["kind"] != "request"], outgoing=outgoing,
+                               limit=LIST_LIMIT)
+
+    @blueprint.get("/footprints/<footprint_id>")
+    @admin_only
+    def footprint(footprint_id: str):
+        stored = store.get(footprint_id)
+        if stored is None:
+            return render_template("dashboard/missing.html", footprint_id=footprint_id), 404
+        document = json.loads(stored.v3_json)
+        checks = verify(document, trusted())
+        try:
+            loaded = load_footprint(document).footprint
+        except (PactValidationError, PactMappingError):
+            loaded = None
+        chart = None
+        if loaded is not None and loaded.computed and loaded.computed.contributions:
+            unit = f"kgCO2e per {loaded.declared_unit_amount.normalize():f} {loaded.declared_unit_of_measurement}"
+            chart = contribution_svg([(c.label, c.kgco2e) for c in loaded.computed.contributions], unit)
+        return render_template("dashboard/footprint.html", document=document, footprint=loaded, checks=checks,
+                               chart=chart, stored=stored, pretty=json.dumps(document, indent=2, ensure_ascii=False))
+
+    return blueprint
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return generate_password_hash("carbon-exchange dashboard: no password set", method="scrypt")
