@@ -26,6 +26,8 @@ import yaml
 from exchange.cbam import CbamError, Declarant, DeclarationDeclarant, declaration, default_value, \
     read_declaration_goods, read_goods, write_declaration, write_qreport
 
+from .progress import progress
+
 
 def _fail(message: str, status: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
@@ -71,10 +73,12 @@ def qreport_cmd(goods_csv: Path, declarant_file: Path, output: Path) -> None:
     data = _read_yaml(declarant_file)
     try:
         declarant = Declarant.from_mapping(data)
-        goods = read_goods(goods_csv)
+        with progress(f"reading {goods_csv.name}"):
+            goods = read_goods(goods_csv)
         if not output.parent.is_dir():
             _fail(f"{output.parent}: no such directory")
-        path = write_qreport(declarant, goods, output)
+        with progress(f"building the QReport for {len(goods):,} good(s), validating it against the XSD"):
+            path = write_qreport(declarant, goods, output)
     except CbamError as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -106,9 +110,13 @@ def declaration_cmd(goods_file: Path, declarant_file: Path, year: int, certifica
         if not target.parent.is_dir():
             _fail(f"{target.parent}: no such directory")
     try:
-        result = declaration(DeclarationDeclarant.from_mapping(data, year), year, read_declaration_goods(goods_file),
-                             price)
-        write_declaration(result, output, csv_output)
+        declarant = DeclarationDeclarant.from_mapping(data, year)
+        with progress(f"reading {goods_file.name}") as steps:
+            goods = read_declaration_goods(goods_file)
+            steps.phase(f"the declaration over {len(goods):,} line(s)")
+            result = declaration(declarant, year, goods, price)
+            steps.phase(f"writing {output.name}")
+            write_declaration(result, output, csv_output)
     except CbamError as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -131,12 +139,13 @@ def _installation(model: Path):
     from pcf.cbam_model import installation_from_model, is_product_model
 
     try:
-        if model.suffix.lower() == ".xlsx":
-            return import_template(model)
-        if is_product_model(model):
-            return installation_from_model(load_model(model))
-        installation = load_installation(model)
-        problems = check_products(installation)
+        with progress(f"reading {model.name}"):
+            if model.suffix.lower() == ".xlsx":
+                return import_template(model)
+            if is_product_model(model):
+                return installation_from_model(load_model(model))
+            installation = load_installation(model)
+            problems = check_products(installation)
     except (CbamError, ModelError) as exc:
         _fail(str(exc))
     if problems:
@@ -184,7 +193,8 @@ def see_cmd(model: Path, data_dir: Path | None) -> None:
 
     installation = _installation(model)
     try:
-        result = compute_see(installation, data_dir)
+        with progress(f"solving {len(installation.processes)} process(es) on Brightway"):
+            result = compute_see(installation, data_dir)
     except (ModelError, CbamError) as exc:
         _fail(str(exc))
     table = Table(title=f"CBAM specific embedded emissions (tCO2e/t): {installation.name} ({installation.country})")

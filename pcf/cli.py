@@ -37,6 +37,7 @@ from .factory.assess import assess, assessment_html, load_criteria
 from .factory.cli import factory, print_demo as print_factory_demo
 from .factory.inventory import build_inventory
 from .node_cli import node, serve
+from .progress import progress
 from .report import print_footprint
 from .report_html import ReportSection, write_report
 from .scope3_cli import scope3
@@ -88,10 +89,16 @@ def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, 
     if not model.is_file():
         _fail(ModelError("file not found", file=str(model)), status=2)
     try:
-        product_model = load_model(model)
-        footprints = _engine(data_dir).compute(product_model, gwp)
-        document = _pact_document(footprints, fmt) if fmt else None
-        plant = _plant_section(product_model, gwp, criteria) if report_out else None
+        with progress(f"reading {model.name}") as steps:
+            product_model = load_model(model)
+            footprints = _engine(data_dir).compute(product_model, gwp, steps=steps)
+            document = plant = None
+            if fmt:
+                steps.phase(f"converting to {fmt} and validating")
+                document = _pact_document(footprints, fmt)
+            if report_out:
+                steps.phase("plant inventory and assessment for the report")
+                plant = _plant_section(product_model, gwp, criteria)
     except (ModelError, PactMappingError, PactValidationError) as error:  # the last: our output failed the schema
         _fail(error)
     if json_out:
@@ -176,7 +183,8 @@ def demo(data_dir: Path | None, network: bool) -> None:
         with resources.as_file(examples.joinpath(name)) as path:
             console.rule(f"[bold]{name}")
             try:
-                footprints = engine.compute(load_model(path))
+                with progress(f"reading {name}") as steps:
+                    footprints = engine.compute(load_model(path), steps=steps)
             except ModelError as error:
                 _fail(error)
             for footprint in footprints:

@@ -40,6 +40,7 @@ from lca_models.model import Product, ProductModel
 
 from .brightway_project import SharedDatabases, ensure_shared_databases, open_project
 from .foreground import Foreground, ForegroundActivity, Key, LineItem, build_foreground
+from .progress import SILENT, Steps
 from .suppliers import SupplierLoader
 
 PACT_SPEC_VERSION = "3.0.3"
@@ -90,18 +91,30 @@ class Engine:
             self._shared = ensure_shared_databases(self._bw)
         return self._bw, self._shared
 
-    def compute(self, model: ProductModel, gwp: str | None = None, suppliers: SupplierLoader | None = None) -> list[Footprint]:
+    def compute(self, model: ProductModel, gwp: str | None = None, suppliers: SupplierLoader | None = None,
+                steps: Steps = SILENT) -> list[Footprint]:
         """One footprint per product of `model`, per its declared unit; ModelError when unsolvable.
 
         `suppliers` resolves supplier inputs (files by default; footprint URLs when it can fetch them).
+        `steps` hears the phases as they start (the first run of a data dir spends seconds writing the
+        background) and each product's footprint as it is built.
         """
         gwp = normalise_gwp_set(gwp or model.gwp)
+        steps.phase("opening the Brightway project")
         bw, shared = self._project()
+        steps.phase("building the foreground (supplier footprints included)")
         foreground = build_foreground(model, shared, suppliers)
         if foreground.name not in bw.databases:
+            steps.phase("writing the foreground database")
             bw.Database(foreground.name).write(foreground.data, process=True)
+        steps.phase("solving on Brightway")
         solved = self._solve(foreground, shared, gwp)
-        return [self._footprint(model, product, foreground, solved, gwp) for product in model.products]
+        steps.phase("building footprints", total=len(model.products))
+        footprints = []
+        for product in model.products:
+            footprints.append(self._footprint(model, product, foreground, solved, gwp))
+            steps.advance()
+        return footprints
 
     # --- Brightway
 

@@ -2,7 +2,8 @@
 
 Input problems (a bad row, a currency without a rate, an unset credential variable) stop the command before any
 node is called, with one line per problem and exit 1; an unreachable supplier does not: it is reported, its lines
-are estimated and flagged, and the rest is computed. The progress bar (stderr) is shown only on a terminal.
+are estimated and flagged, and the rest is computed. The progress bar (stderr, pcf/progress.py) is shown only on a
+terminal.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connectors.scope3 import Pulled, assess, pull_footprints
 from connectors.scope3_inputs import Scope3InputError, read_purchases, read_suppliers
 from connectors.scope3_output import write_csv, write_xlsx
+
+from .progress import progress
 
 
 def _fail(error: Exception, status: int = 1) -> None:
@@ -43,17 +44,14 @@ def scope3(purchases: Path, suppliers_file: Path | None, output: Path, workers: 
         _fail(ValueError(f"{output}: the output must end in .xlsx or .csv"))
     if not output.parent.is_dir():
         _fail(ValueError(f"{output}: directory {output.parent} does not exist"), status=2)
-    console = Console(stderr=True)
     try:
         config = read_suppliers(suppliers_file)
         lines = read_purchases(purchases, config)
         asked = sorted({p.supplier for p in lines if p.supplier in config.suppliers})
-        with Progress(TextColumn("pulling footprints"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True, disable=not console.is_terminal) as progress:
-            task = progress.add_task("pull", total=len(asked))
+        with progress(f"pulling footprints from {len(asked)} supplier node(s)", total=len(asked)) as steps:
 
             def done(pulled: Pulled) -> None:
-                progress.advance(task)
+                steps.advance()
 
             pulled = pull_footprints(config, lines, done, max_workers=workers, retries=retries)
     except Scope3InputError as error:

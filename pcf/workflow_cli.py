@@ -20,6 +20,7 @@ from lca_models.errors import ModelError
 from .brightway_project import DATA_DIR_ENV
 from .engine import Engine
 from .node_cli import _db_option, _fail, _store, node
+from .progress import progress
 from .workflow import compute_and_fulfil, deliverer, request_event, utc_now
 
 
@@ -182,7 +183,13 @@ def verify_command(source: str, trusted: tuple[str, ...], ca_bundle: str | None,
     except (OSError, requests.RequestException, PactValidationError, PactClientError, ValueError) as error:
         _fail(f"cannot read: {error}", status=2)
 
-    checks = verify_chain(document, keys, fetch)
+    with progress("verifying; upstream footprints asked for") as steps:
+
+        def fetch_counted(footprint_id: str, url: str | None):
+            steps.advance()
+            return fetch(footprint_id, url)
+
+        checks = verify_chain(document, keys, fetch_counted)
     for check in checks:
         click.echo(f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}")
     if not all(check.ok for check in checks):

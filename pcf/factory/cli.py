@@ -25,6 +25,7 @@ from lca_models.model_schema import load_model
 
 from ..brightway_project import DATA_DIR_ENV
 from ..engine import Engine
+from ..progress import SILENT, Steps, progress
 from . import assess as assessment
 from . import inventory as inv
 from . import meters as meter_data
@@ -61,10 +62,11 @@ def factory() -> None:
     """The plant view of a factory model: GHG inventory, zero-carbon assessment, scenarios, meter data."""
 
 
-def plant_inventory(engine: Engine, model: ProductModel, gwp: str | None = None) -> tuple[inv.Inventory, inv.Conservation]:
+def plant_inventory(engine: Engine, model: ProductModel, gwp: str | None = None,
+                    steps: Steps = SILENT) -> tuple[inv.Inventory, inv.Conservation]:
     """The inventory and its conservation check against the engine's product footprints."""
     inventory = inv.build_inventory(model, gwp)
-    return inventory, inv.conservation(inventory, engine.compute(model, gwp))
+    return inventory, inv.conservation(inventory, engine.compute(model, gwp, steps=steps))
 
 
 @factory.command("inventory")
@@ -79,7 +81,8 @@ def inventory_cmd(model: Path, gwp: str | None, json_out: Path | None, registry:
     """Plant GHG inventory of MODEL for its reference period: Scopes 1-3, energy, renewable share, offsets."""
     product_model = _model(model)
     try:
-        inventory, check = plant_inventory(Engine(data_dir=data_dir), product_model, gwp)
+        with progress("plant inventory") as steps:
+            inventory, check = plant_inventory(Engine(data_dir=data_dir), product_model, gwp, steps)
         if registry is not None:
             period = f"{inventory.period_start.date()}/{inventory.period_end.date()}"
             recorded = OffsetRegistry(registry).record(inventory.company, period, product_model.offsets)
@@ -146,7 +149,8 @@ def scenario_cmd(model: Path, settings: tuple[str, ...], name: str, cost_per_t: 
         else:
             cost = _decimal(cost_per_t) if cost_per_t is not None else None
             variants = (scenarios.Scenario(name, scenarios.parse_settings(list(settings)), cost),)
-        comparison = scenarios.run(Engine(data_dir=data_dir), product_model, variants, gwp)
+        with progress("solving the scenarios") as steps:
+            comparison = scenarios.run(Engine(data_dir=data_dir), product_model, variants, gwp, steps)
     except ModelError as error:
         _fail(error)
     console = Console()
@@ -181,7 +185,8 @@ def meters_cmd(model: Path, readings: Path, meters_file: Path, output: Path | No
             _fail(ModelError("file not found", file=str(path)), status=2)
     try:
         setup = meter_data.load_meters(meters_file)
-        report = meter_data.read_meters(readings, setup, product_model, allow_gaps)
+        with progress(f"reading {readings.name}") as steps:
+            report = meter_data.read_meters(readings, setup, product_model, allow_gaps, steps)
     except ModelError as error:
         _fail(error)
     console = Console()
@@ -206,7 +211,7 @@ def meters_cmd(model: Path, readings: Path, meters_file: Path, output: Path | No
 
 def print_demo(console: Console, engine: Engine, model_path: Path) -> None:
     """`pcf demo`: the example factory's plant inventory and zero-carbon assessment, concisely."""
-    model = load_model(model_path)
-    inventory, check = plant_inventory(engine, model)
+    with progress("plant inventory") as steps:
+        inventory, check = plant_inventory(engine, load_model(model_path), steps=steps)
     print_inventory(console, inventory, check)
     print_assessment(console, assessment.assess(inventory, assessment.load_criteria()))

@@ -32,6 +32,8 @@ from lca_models.errors import ModelError, ModelErrors, UnitError, validation_err
 from lca_models.model import ProductModel
 from lca_models.model_schema import load_model
 
+from ..progress import SILENT, Steps
+
 COLUMNS = ("meter_id", "timestamp", "value", "unit")
 KINDS = ("cumulative", "interval")
 LINE_SECTIONS = ("inputs", "transport", "waste", "electricity", "fuels", "emissions")
@@ -144,8 +146,9 @@ def _period(model: ProductModel, offset: timezone) -> tuple[datetime, datetime]:
             datetime(end.year, end.month, end.day, tzinfo=offset) + timedelta(days=1))
 
 
-def read_meters(csv_path: Path, setup: MeterSetup, model: ProductModel, allow_gaps: bool = False) -> MeterReport:
-    """Totals per meter for the model's period, and every problem found in the readings."""
+def read_meters(csv_path: Path, setup: MeterSetup, model: ProductModel, allow_gaps: bool = False,
+                steps: Steps = SILENT) -> MeterReport:
+    """Totals per meter for the model's period, and every problem found in the readings (`steps`: rows read)."""
     try:
         text = csv_path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -158,7 +161,9 @@ def read_meters(csv_path: Path, setup: MeterSetup, model: ProductModel, allow_ga
     totals = {meter_id: MeterTotal(meter) for meter_id, meter in setup.meters.items()}
     readings: dict[str, list[_Reading]] = defaultdict(list)
     stray: list[Issue] = []
+    steps.phase(f"rows read from {csv_path.name}")
     for line, row in enumerate(reader, start=2):
+        steps.advance()
         meter_id = (row.get("meter_id") or "").strip()
         if meter_id not in totals:
             stray.append(Issue(meter_id or "?", line, "unknown meter", "not declared in the meters file"))
@@ -166,8 +171,10 @@ def read_meters(csv_path: Path, setup: MeterSetup, model: ProductModel, allow_ga
         reading = _parse(line, row, totals[meter_id], period)
         if reading is not None:
             readings[meter_id].append(reading)
+    steps.phase("checking each meter's series", total=len(totals))
     for meter_id, result in totals.items():
         _summarise(result, sorted(readings[meter_id], key=lambda r: (r.at, r.line)), period, allow_gaps)
+        steps.advance()
     stray += _check_model_meters(model, setup)
     issues = tuple(stray) + tuple(i for r in totals.values() for i in r.issues)
     return MeterReport(str(csv_path), period, totals, tuple(sorted(issues, key=lambda i: (i.line or 0, i.meter))))

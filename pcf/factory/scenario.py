@@ -36,6 +36,7 @@ from lca_models.model import DEFAULT_DQR, Electricity, Emission, Instrument, Pro
 
 from ..engine import Engine
 from ..foreground import MARKET_ONLY_INSTRUMENTS
+from ..progress import SILENT, Steps
 from .inventory import Inventory, build_inventory
 
 SCENARIO_SCHEME = "scenario"
@@ -260,11 +261,18 @@ def evaluate(engine: Engine, model: ProductModel, name: str, gwp: str | None = N
     return Outcome(name, build_inventory(model, gwp), pcf, cost)
 
 
-def run(engine: Engine, model: ProductModel, scenarios: tuple[Scenario, ...], gwp: str | None = None) -> Comparison:
+def run(engine: Engine, model: ProductModel, scenarios: tuple[Scenario, ...], gwp: str | None = None,
+        steps: Steps = SILENT) -> Comparison:
     """The baseline and every scenario (each applied to the baseline, not to the previous scenario)."""
     variants = [(s, apply_settings(model, s.settings)) for s in scenarios]  # every bad setting before any solve
+    steps.phase(f"solving the baseline and {len(variants)} scenario(s)", total=len(variants) + 1)
     baseline = evaluate(engine, model, "baseline", gwp)
-    return Comparison(baseline, tuple(evaluate(engine, m, s.name, gwp, s.abatement_cost_per_t) for s, m in variants))
+    steps.advance()
+    outcomes = []
+    for scenario, variant in variants:
+        outcomes.append(evaluate(engine, variant, scenario.name, gwp, scenario.abatement_cost_per_t))
+        steps.advance()
+    return Comparison(baseline, tuple(outcomes))
 
 
 def deltas(baseline: Outcome, scenario: Outcome) -> dict[str, Decimal]:
