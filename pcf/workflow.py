@@ -16,7 +16,7 @@ from pathlib import Path
 from connectors.pact_client import PactClient, PactClientError
 from exchange.node.events import REQUEST_CREATED
 from exchange.node.keys import node_signing_key
-from exchange.node.storage import NodeStore
+from exchange.node.storage import FAILED_TO_SEND, SENT, NodeStore, SentRequest
 from exchange.node.workflow import PACT_EVENT, fulfil, peer_origin
 from exchange.pact import to_v3
 from exchange.pact.own_extensions import EXTENSION_SPEC_VERSION
@@ -82,6 +82,13 @@ def request_event(product_ids: list[str], reply_to: str, comment: str | None) ->
     source = "//" + reply_to.split("://", 1)[-1].rstrip("/")
     return {"type": REQUEST_CREATED, "specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
             "time": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
+
+
+def sent_request(event: dict, node_url: str, failure: str | None = None) -> SentRequest:
+    """What the requester's node keeps of a RequestCreated it POSTed to `node_url` (or failed to, with why)."""
+    data = event["data"]
+    return SentRequest(event["id"], node_url, {k: v for k, v in data.items() if k != "comment"}, data.get("comment"),
+                       utc_now(), FAILED_TO_SEND if failure else SENT, answer={"reason": failure} if failure else None)
 
 
 def with_provenance(footprint: Footprint, loader: SupplierLoader) -> Footprint:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 import requests
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.pact_client import PactClient, PactClientError
 from exchange.node.events import REQUEST_CREATED
+from exchange.node.storage import NodeStore, StoreError
 from exchange.node.workflow import RequestRefused, peer_origin, reject as reject_request
 from exchange.pact import PactValidationError, parse_json
 from exchange.pact.signing import verify_chain
@@ -19,12 +21,37 @@ from lca_models.errors import ModelError
 
 from .brightway_project import DATA_DIR_ENV
 from .engine import Engine
-from .node_cli import _db_option, _fail, _store, node
+from .node_cli import _db_option, _fail, _store, default_db_url, node
 from .progress import progress
-from .workflow import compute_and_fulfil, deliverer, request_event, utc_now
+from .workflow import compute_and_fulfil, deliverer, request_event, sent_request, utc_now
+
+
+def _local_store(db_url: str | None) -> NodeStore | None:
+    """The requester's own node database, to record what it sends; None (said in one line) when there is none."""
+    url = db_url or default_db_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        click.echo(f"note: no local node database at {url}: the request is not recorded (`pcf node init`)", err=True)
+        return None
+    store = NodeStore(url)
+    try:
+        store.check_schema()
+    except StoreError as error:
+        click.echo(f"note: the request is not recorded: {error}", err=True)
+        return None
+    return store
+
+
+def _record(store: NodeStore | None, event: dict, node_url: str, failure: str | None = None) -> None:
+    if store is None:
+        return
+    try:
+        store.record_sent_request(sent_request(event, node_url, failure))
+    except (StoreError, SQLAlchemyError) as error:  # the request was (or was not) sent all the same
+        click.echo(f"note: the request is not recorded: {error.__class__.__name__}: {error}", err=True)
 
 
 @click.command()
+@_db_option
 @click.option("--node", "node_url", required=True, help="The supplier's node, e.g. https://supplier.example:8443")
 @click.option("--client-id", required=True)
 @click.option("--client-secret", required=True)
@@ -33,24 +60,38 @@ from .workflow import compute_and_fulfil, deliverer, request_event, utc_now
 @click.option("--reply-to", envvar="PCF_NODE_URL", required=True,
               help="Your own node's URL: the supplier sends its answer there (env PCF_NODE_URL).")
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="CA bundle for a self-signed node.")
-def request(node_url: str, client_id: str, client_secret: str, product_ids: tuple[str, ...], comment: str | None,
-            reply_to: str, ca_bundle: str | None) -> None:
-    """Ask a supplier's node for a product footprint (PACT RequestCreated event)."""
+def request(db_url: str | None, node_url: str, client_id: str, client_secret: str, product_ids: tuple[str, ...],
+            comment: str | None, reply_to: str, ca_bundle: str | None) -> None:
+    """Ask a supplier's node for a product footprint (PACT RequestCreated event); your node (--db) records it, and
+    its status changes when the answer arrives (`pcf node requests --sent`, the dashboard)."""
+    store = _local_store(db_url)
     event = request_event(list(product_ids), reply_to, comment)
     try:
         with PactClient(node_url, client_id, client_secret, ca_bundle=ca_bundle) as client:
             client.send_event(event)
     except PactClientError as error:
-        _fail(f"{node_url} refused the request: {error.status} {error.code}: {error.message}")
+        reason = f"{node_url} refused the request: {error.status} {error.code}: {error.message}"
+        _record(store, event, node_url, reason)
+        _fail(reason)
+    _record(store, event, node_url)
     click.echo(json.dumps({"requested": list(product_ids), "from": node_url, "requestEventId": event["id"],
                            "answer_to": event["source"]}))
 
 
 @node.command("requests")
 @_db_option
-def list_requests(db_url: str | None) -> None:
-    """The footprint requests this node received, with their status."""
+@click.option("--sent", is_flag=True, help="The requests this node sent (`pcf request`) and their answers instead.")
+def list_requests(db_url: str | None, sent: bool) -> None:
+    """The footprint requests this node received (or, with --sent, sent), with their status."""
     store = _store(db_url)
+    if sent:
+        for item in store.list_sent_requests():
+            answered = f"  answered {item.answered:%Y-%m-%d %H:%M:%S}Z: {json.dumps(item.answer)}" if item.answered else ""
+            failed = f"  {item.answer['reason']}" if item.status == "failed-to-send" and item.answer else ""
+            click.echo(f"{item.event_id}  {item.status:<14}  to {item.target}  {json.dumps(item.criteria)}"
+                       f"{'  comment: ' + item.comment if item.comment else ''}  sent {item.created:%Y-%m-%d %H:%M:%S}Z"
+                       f"{answered}{failed}")
+        return
     for event in store.list_events(REQUEST_CREATED):
         data = json.loads(event["body"]).get("data", {})
         criteria = {k: v for k, v in data.items() if k != "comment"}

@@ -21,7 +21,7 @@ from .auth import Principal, TokenService
 from .errors import ApiError
 from .events import REQUEST_CREATED, check_event
 from .storage import Filters, NodeStore
-from .workflow import RequestRefused, receive_request
+from .workflow import RequestRefused, receive_other, receive_request
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CURSOR = re.compile(r"^(\d{1,18})\.(\d{1,18})$")
@@ -155,7 +155,7 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
             except RequestRefused as refused:
                 raise ApiError("BadRequest", str(refused)) from None
         else:  # a repeated (source, id) is acknowledged and ignored
-            store.record_event(event["id"], event["source"], event["type"], principal.org, json.dumps(body), clock())
+            receive_other(store, event, principal.org, json.dumps(body), clock())
         return Response(status=200)
 
     return blueprint

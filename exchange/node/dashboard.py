@@ -51,6 +51,10 @@ def _when(micros: int | None) -> str:
     return "" if micros is None else (_EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _stamp(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _event_kind(event_type: str) -> str:
     return {REQUEST_CREATED: "request", REQUEST_FULFILLED: "answer: fulfilled",
             REQUEST_REJECTED: "answer: rejected"}.get(event_type, event_type.rsplit(".", 2)[-2])
@@ -168,7 +172,11 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
                              "target": item["target"], "status": item["status"], "attempts": item["attempts"],
                              "created": _when(item["created_us"]), "delivered": _when(item["delivered_us"]),
                              "error": item["last_error"]})
-        return render_template("dashboard/index.html", footprints=listed, total=store.count(),
+        sent = [{"event_id": r.event_id, "status": r.status, "target": r.target, "criteria": r.criteria,
+                 "comment": r.comment, "created": _stamp(r.created),
+                 "answered": _stamp(r.answered), "answer": r.answer or {}}
+                for r in store.list_sent_requests(LIST_LIMIT)]
+        return render_template("dashboard/index.html", footprints=listed, total=store.count(), sent=sent,
                                requests=[e for e in received if e["kind"] == "request"],
                                answers=[e for e in received if e["kind"] != "request"], outgoing=outgoing,
                                limit=LIST_LIMIT)

@@ -5,11 +5,13 @@ list is string assembly, not re-marshalling. Filterable values (product, company
 geographies, lower-cased) sit in a key table; validity bounds are integers (microseconds since the epoch, UTC)
 so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2); setting
 `status` to Deprecated, the one change the spec allows, has no command yet. Every write is one transaction: nothing is ever half-written.
-The schema carries a version number in `meta` so a later release can migrate an existing database.
+The schema carries a version number in `meta` so a later release can migrate an existing database. The node also
+keeps the requests its operator sent to suppliers (`sent_requests`); the answer event closes one in its own transaction.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
@@ -41,7 +43,9 @@ from sqlalchemy.exc import IntegrityError
 
 from webhooks import outbox as webhook_outbox
 
-SCHEMA_VERSION = 1
+from .events import REQUEST_FULFILLED, REQUEST_REJECTED
+
+SCHEMA_VERSION = 2  # 2: sent_requests (created on an existing version-1 database by `pcf node init`)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 metadata = MetaData()
@@ -107,7 +111,21 @@ subscriptions = Table(  # non-PACT subscribers (e.g. an ERP) notified by Standar
     Column("secret", Text, nullable=False),
 )
 
+sent_requests = Table(  # footprint requests this node's operator sent to suppliers (`pcf request`), and their answers
+    "sent_requests", metadata,
+    Column("event_id", String(255), primary_key=True),  # the RequestCreated CloudEvent id: answers quote it
+    Column("target", String(2048), nullable=False),  # the supplier's node URL it was POSTed to
+    Column("criteria", Text, nullable=False),  # JSON: the request's data without the comment
+    Column("comment", Text, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # sent | fulfilled | rejected | failed-to-send
+    Column("answered_us", BigInteger, nullable=True),
+    Column("answer", Text, nullable=True),  # JSON: {"pfIds": [...]}, {"code", "message"} or {"reason"} (send failed)
+)
+
 KEY_KINDS = ("product", "company", "classification", "geography")
+SENT, FULFILLED, REJECTED, FAILED_TO_SEND = "sent", "fulfilled", "rejected", "failed-to-send"
+_ANSWER_TYPES = (REQUEST_FULFILLED, REQUEST_REJECTED)
 
 
 def micros(moment: datetime) -> int:
@@ -163,6 +181,32 @@ class StoredFootprint:
     v3_json: str
     v2_json: str | None
     shared_with: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """A request this node sent, and what became of it."""
+
+    event_id: str
+    target: str
+    criteria: dict
+    comment: str | None
+    created: datetime
+    status: str  # SENT | FULFILLED | REJECTED | FAILED_TO_SEND
+    answered: datetime | None = None
+    answer: dict | None = None  # {"pfIds": [...]}, {"code": ..., "message": ...} or {"reason": ...}
+
+
+def answer_of(event_type: str, data: dict) -> tuple[str, dict]:
+    """(status, answer details) of a validated RequestFulfilled / RequestRejected event's data."""
+    if event_type == REQUEST_FULFILLED:
+        return FULFILLED, {"pfIds": [pf.get("id") for pf in data.get("pfs", []) if isinstance(pf, dict)]}
+    error = data.get("error", {})
+    return REJECTED, {"code": error.get("code"), "message": error.get("message")}
+
+
+def _when(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
 @dataclass(frozen=True)
@@ -229,6 +273,8 @@ class NodeStore:
                 connection.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
             elif int(found) > SCHEMA_VERSION:
                 raise StoreError(f"database schema version {found} is newer than this release ({SCHEMA_VERSION})")
+            elif int(found) < SCHEMA_VERSION:  # the missing tables were created above: that is the whole migration
+                connection.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
     def check_schema(self) -> None:
         """Refuse to serve a database that was never initialised or is from a newer release."""
@@ -239,6 +285,9 @@ class NodeStore:
             raise StoreError(f"not an initialised node database ({self.url}): run `pcf node init` ({exc.__class__.__name__})") from None
         if found is None:
             raise StoreError(f"not an initialised node database ({self.url}): run `pcf node init`")
+        if int(found) < SCHEMA_VERSION:
+            raise StoreError(f"database schema version {found}, this release needs {SCHEMA_VERSION}: "
+                             "run `pcf node init` to upgrade it")
         if int(found) != SCHEMA_VERSION:
             raise StoreError(f"database schema version {found}, this release needs {SCHEMA_VERSION}")
 
@@ -399,6 +448,57 @@ class NodeStore:
     def set_event_status(self, pk: int, status: str, connection: Connection) -> None:
         connection.execute(update(events).where(events.c.pk == pk).values(status=status))
 
+    # --- requests this node sent
+
+    def record_sent_request(self, request: SentRequest) -> SentRequest:
+        """Keep a request this node sent (or failed to send). An answer that arrived before it was recorded (a
+        supplier that answers at once can be quicker than the requester's write) is applied in the same
+        transaction. Returns the request as stored; StoreError if this event id was recorded before."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(sent_requests).values(
+                    event_id=request.event_id, target=request.target, criteria=json.dumps(request.criteria),
+                    comment=request.comment, created_us=micros(request.created), status=request.status,
+                    answered_us=None if request.answered is None else micros(request.answered),
+                    answer=None if request.answer is None else json.dumps(request.answer)))
+                early = connection.execute(
+                    select(events.c.type, events.c.body, events.c.received_us)
+                    .where(events.c.type.in_(_ANSWER_TYPES), events.c.body.contains(request.event_id, autoescape=True))
+                    .order_by(events.c.pk)).all()
+                for row in early:
+                    data = json.loads(row.body).get("data", {})
+                    if isinstance(data, dict) and data.get("requestEventId") == request.event_id:
+                        status, answer = answer_of(row.type, data)
+                        self.mark_request_answered(request.event_id, status, answer, _when(row.received_us), connection)
+                        break
+        except IntegrityError:
+            raise StoreError(f"request {request.event_id} was recorded already") from None
+        return self.get_sent_request(request.event_id)
+
+    def mark_request_answered(self, event_id: str, status: str, answer: dict, now: datetime,
+                              connection: Connection) -> bool:
+        """Close a sent request with its answer, inside the caller's transaction (the one storing the answer
+        event). The first answer wins; True when this call changed a request, False for an unknown or
+        already answered id."""
+        changed = connection.execute(
+            update(sent_requests)
+            .where(sent_requests.c.event_id == event_id, sent_requests.c.answered_us.is_(None))
+            .values(status=status, answered_us=micros(now), answer=json.dumps(answer)))
+        return changed.rowcount == 1
+
+    def get_sent_request(self, event_id: str) -> SentRequest | None:
+        with self.reader.connect() as connection:
+            row = connection.execute(select(sent_requests).where(sent_requests.c.event_id == event_id)).first()
+        return _sent_request(row) if row else None
+
+    def list_sent_requests(self, limit: int | None = None, connection: Connection | None = None) -> list[SentRequest]:
+        """Requests this node sent, newest first."""
+        if connection is None:
+            with self.reader.connect() as own:
+                return self.list_sent_requests(limit, own)
+        query = select(sent_requests).order_by(sent_requests.c.created_us.desc(), sent_requests.c.event_id)
+        return [_sent_request(row) for row in connection.execute(query.limit(limit) if limit else query)]
+
     # --- peers (other nodes this one sends events to) and the product catalogue
 
     def add_peer(self, origin: str, client_id: str, client_secret: str, ca_bundle: str | None = None) -> None:
@@ -447,3 +547,8 @@ class NodeStore:
             if event_type:
                 query = query.where(events.c.type == event_type)
             return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def _sent_request(row) -> SentRequest:
+    return SentRequest(row.event_id, row.target, json.loads(row.criteria), row.comment, _when(row.created_us),
+                       row.status, _when(row.answered_us), None if row.answer is None else json.loads(row.answer))

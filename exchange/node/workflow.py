@@ -16,11 +16,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from webhooks.outbox import enqueue
 
 from .events import REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED
 from .records import footprint_record, notify_published
-from .storage import Filters, NodeStore
+from .storage import Filters, NodeStore, answer_of
 
 PACT_EVENT = "pact-event"  # outbox kind: a CloudEvent POSTed to another node's /3/events with a bearer token
 _SOURCE = re.compile(r"^//([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\])(:\d{1,5})?(/[^\s?#]*)?$")
@@ -100,6 +102,20 @@ def receive_request(store: NodeStore, event: dict, org: str, body: str, now: dat
         answer = cloud_event(REQUEST_FULFILLED, own_source(store), {"requestEventId": event["id"], "pfs": pfs}, now)
         enqueue(connection, answer["id"], target, PACT_EVENT, json.dumps(answer), now)
         store.set_event_status(request_pk, "fulfilled", connection)
+
+
+def receive_other(store: NodeStore, event: dict, org: str, body: str, now: datetime) -> None:
+    """Keep any event but a request (answers, Published notices). An answer whose `requestEventId` names a
+    request this node sent closes it in the same transaction; an unknown id only lands in the inbox. A repeated
+    (source, id) changes nothing, and the first answer to a request is the one kept."""
+    try:
+        with store.transaction() as connection:
+            pk = store.record_event(event["id"], event["source"], event["type"], org, body, now, connection)
+            if pk is not None and event["type"] in (REQUEST_FULFILLED, REQUEST_REJECTED):
+                status, answer = answer_of(event["type"], event["data"])
+                store.mark_request_answered(event["data"]["requestEventId"], status, answer, now, connection)
+    except IntegrityError:
+        return  # the same event, stored by a concurrent delivery a moment earlier
 
 
 def _pending_request(store: NodeStore, request_pk: int) -> dict:
