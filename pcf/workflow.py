@@ -16,6 +16,7 @@ from pathlib import Path
 from connectors.pact_client import PactClient, PactClientError
 from exchange.node.events import REQUEST_CREATED
 from exchange.node.keys import node_signing_key
+from exchange.node.records import STANDARD_WEBHOOK
 from exchange.node.storage import FAILED_TO_SEND, SENT, NodeStore, SentRequest
 from exchange.node.workflow import PACT_EVENT, fulfil, peer_origin
 from exchange.pact import to_v3
@@ -23,11 +24,11 @@ from exchange.pact.own_extensions import EXTENSION_SPEC_VERSION
 from exchange.pact.signing import PROVENANCE_SCHEMA, canonical_digest, provenance_extension, sign
 from lca_models.footprint import Extension, Footprint
 from lca_models.model_schema import load_model
-from exchange.node.records import STANDARD_WEBHOOK
 from webhooks.delivery import RETRYABLE_4XX, Deliverer, DeliveryError, standard_webhook_transport
 from webhooks.outbox import Outbox, OutboxItem
 
 from .engine import Engine
+from .progress import SILENT, Steps
 from .suppliers import SupplierLoader
 
 
@@ -104,14 +105,17 @@ def with_provenance(footprint: Footprint, loader: SupplierLoader) -> Footprint:
         Extension(EXTENSION_SPEC_VERSION, PROVENANCE_SCHEMA, extension["data"]),))
 
 
-def compute_and_fulfil(store: NodeStore, request_pk: int, model_path: Path, engine: Engine) -> tuple[list[Footprint], str]:
-    """Compute the model (pulling node-hosted supplier footprints), sign, publish, share and answer the request."""
+def compute_and_fulfil(store: NodeStore, request_pk: int, model_path: Path, engine: Engine,
+                       steps: Steps = SILENT) -> tuple[list[Footprint], str]:
+    """Compute the model (pulling node-hosted supplier footprints), sign, publish, share and answer the request;
+    `steps` hears the engine's phases and the final one."""
     def fetch(url: str) -> dict:  # https://node[/subpath]/3/footprints/<id>
         base, _, footprint_id = url.rstrip("/").rpartition("/3/footprints/")
         return peer_client(store, base).get_footprint(footprint_id)
 
     loader = SupplierLoader(fetch=fetch)
-    footprints = engine.compute(load_model(model_path), suppliers=loader)
+    footprints = engine.compute(load_model(model_path), suppliers=loader, steps=steps)
+    steps.phase("signing, publishing and queuing the answer")
     key = node_signing_key(store)
     now = utc_now()
     documents = [sign(to_v3(with_provenance(f, loader)), key, now) for f in footprints]

@@ -162,7 +162,8 @@ def fulfil_command(db_url: str | None, request_id: int, model_path: Path, data_d
     """Compute MODEL (pulling upstream footprints), sign, publish, share with the requester and answer REQUEST_ID."""
     store = _store(db_url)
     try:
-        footprints, event_id = compute_and_fulfil(store, request_id, model_path, Engine(data_dir=data_dir))
+        with progress(f"reading {model_path.name}") as steps:
+            footprints, event_id = compute_and_fulfil(store, request_id, model_path, Engine(data_dir=data_dir), steps)
     except (ModelError, RequestRefused, PactClientError) as error:
         _fail(str(error))
     for footprint in footprints:
