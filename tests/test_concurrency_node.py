@@ -8,7 +8,7 @@ import multiprocessing
 
 import pytest
 
-from exchange.node.storage import NodeStore, events, footprints
+from exchange.node.storage import events, footprints
 from sqlalchemy import func, select
 
 from .hardening_support import database_url, seeded_store

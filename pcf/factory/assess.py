@@ -14,10 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from lca_models.errors import ModelError, validation_errors
+from lca_models.yaml_files import load_yaml_file
 
 from .inventory import Inventory
 
@@ -82,21 +81,11 @@ class Criteria:
 def load_criteria(path: Path | None = None) -> Criteria:
     """A criteria file (the bundled illustrative one when `path` is None); ModelErrors lists every problem."""
     if path is None:
-        text = resources.files("lca_models").joinpath(f"data/{BUNDLED_CRITERIA}").read_text(encoding="utf-8")
         where = BUNDLED_CRITERIA
+        text = resources.files("lca_models").joinpath(f"data/{BUNDLED_CRITERIA}").read_text(encoding="utf-8")
     else:
-        where = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(f"cannot read criteria file: {getattr(exc, 'strerror', None) or exc}", file=where) from None
-    try:
-        document = yaml.safe_load(text)
-        data = _CriteriaSchema().load(document if isinstance(document, dict) else {})
-    except yaml.YAMLError as exc:
-        raise ModelError(f"not valid YAML: {exc}", file=where) from None
-    except ValidationError as exc:
-        raise validation_errors(exc.messages, where) from None
+        where, text = str(path), None
+    data = load_yaml_file(where, _CriteriaSchema(), "criteria file", text)
     return Criteria(data["name"], where, tuple(
         Criterion(c["indicator"], c["unit"], c["source"], c["illustrative"], c.get("min"), c.get("max"))
         for c in data["criteria"]))

@@ -25,12 +25,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import yaml
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from lca_models import units
-from lca_models.errors import ModelError, ModelErrors, UnitError, validation_errors
+from lca_models.errors import ModelError, ModelErrors, UnitError
 from lca_models.model import ProductModel
 from lca_models.model_schema import load_model
+from lca_models.yaml_files import load_yaml_file
 
 from ..progress import SILENT, Steps
 
@@ -74,15 +75,7 @@ class MeterSetup:
 
 def load_meters(path: Path) -> MeterSetup:
     """The meters file: each meter's kind, unit and reading interval; ModelErrors per problem."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        data = _MetersFileSchema().load(document if isinstance(document, dict) else {})
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read meters file: {getattr(exc, 'strerror', None) or exc}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ModelError(f"not valid YAML: {exc}", file=str(path)) from None
-    except ValidationError as exc:
-        raise validation_errors(exc.messages, str(path)) from None
+    data = load_yaml_file(path, _MetersFileSchema(), "meters file")
     errors, meters = [], {}
     for i, m in enumerate(data["meters"]):
         try:

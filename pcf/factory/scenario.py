@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import yaml
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from lca_models import background, units
-from lca_models.errors import ModelError, ModelErrors, UnitError, validation_errors
+from lca_models.errors import ModelError, ModelErrors, UnitError
 from lca_models.gwp import elementary_flows
 from lca_models.model import DEFAULT_DQR, Electricity, Emission, Instrument, Process, ProductModel, Quality
+from lca_models.yaml_files import load_yaml_file
 
 from ..engine import Engine
 from ..foreground import MARKET_ONLY_INSTRUMENTS
@@ -222,15 +222,7 @@ class _ScenarioFileSchema(Schema):
 
 def load_scenarios(path: Path) -> tuple[str, tuple[Scenario, ...]]:
     """(currency, scenarios) from a YAML file; ModelErrors with file and path per problem."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        data = _ScenarioFileSchema().load(document if isinstance(document, dict) else {})
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read scenario file: {getattr(exc, 'strerror', None) or exc}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ModelError(f"not valid YAML: {exc}", file=str(path)) from None
-    except ValidationError as exc:
-        raise validation_errors(exc.messages, str(path)) from None
+    data = load_yaml_file(path, _ScenarioFileSchema(), "scenario file")
     return data["currency"], tuple(
         Scenario(s["name"], tuple((k, str(v)) for k, v in s["set"].items()), s.get("abatement_cost_per_t"))
         for s in data["scenarios"])
