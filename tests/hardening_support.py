@@ -3,7 +3,6 @@ organisations (A, B) with private, shared and public footprints."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
 
-from .node_support import add_clients
+from .node_support import add_clients, with_id
 from .pact_support import read_json, shared_pact
 
 CLIENTS = {"a": ("a-secret", "OrgA"), "b": ("b-secret", "OrgB")}
@@ -50,7 +49,7 @@ class ThreadNode:
 def footprint_copy(number: int, **changes):
     """The official v3 example-2 footprint under a fresh deterministic id (example-2 is valid in v2 too)."""
     base = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-2.json")).footprint
-    return dataclasses.replace(base, id=str(uuid.UUID(int=number, version=4)), **changes)
+    return with_id(base, number, **changes)
 
 
 def seeded_store(db_url: str) -> tuple[NodeStore, dict[str, str]]:

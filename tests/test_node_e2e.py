@@ -18,15 +18,11 @@ from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
 
-from .node_support import add_clients, start_node
+from .node_support import add_clients, start_node, with_id
 from .pact_support import assert_response_valid, read_json, shared_pact
 
 UTC = timezone.utc
 BULK = 25
-
-
-def _footprint(base, number: int, **changes):
-    return dataclasses.replace(base, id=str(uuid.UUID(int=number, version=4)), **changes)
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +38,19 @@ def node(tmp_path_factory):
                                geography_country_subdivision=None, product_classifications=())
     day = lambda y, m, d: datetime(y, m, d, tzinfo=UTC)  # noqa: E731
     named = {
-        "A": _footprint(base, 1, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",),
+        "A": with_id(base, 1, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",),
                         geography_country="DE", product_classifications=("urn:pact:class:x",),
                         validity_period_start=day(2025, 1, 1), validity_period_end=day(2026, 1, 1)),
-        "B": _footprint(base, 2, product_ids=("urn:pact:product:b",), company_ids=("urn:pact:company:s1",),
+        "B": with_id(base, 2, product_ids=("urn:pact:product:b",), company_ids=("urn:pact:company:s1",),
                         geography_country_subdivision="FR-75", product_classifications=("urn:pact:class:y",),
                         validity_period_start=day(2026, 1, 1), validity_period_end=day(2027, 1, 1), status="Deprecated"),
-        "C": _footprint(base, 3, product_ids=("urn:pact:product:c",), company_ids=("urn:pact:company:s2",),
+        "C": with_id(base, 3, product_ids=("urn:pact:product:c",), company_ids=("urn:pact:company:s2",),
                         geography_region_or_subregion="Western Europe", product_classifications=("urn:pact:class:x",),
                         validity_period_start=day(2025, 6, 1), validity_period_end=day(2027, 6, 1)),
     }
-    private_other = _footprint(base, 4, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",))
-    public = _footprint(base, 5, product_ids=("urn:pact:product:e",), company_ids=("urn:pact:company:s3",))
-    bulk = [_footprint(base, 100 + i, product_ids=(f"urn:pact:product:bulk-{i}",), company_ids=("urn:pact:company:bulk",))
+    private_other = with_id(base, 4, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",))
+    public = with_id(base, 5, product_ids=("urn:pact:product:e",), company_ids=("urn:pact:company:s3",))
+    bulk = [with_id(base, 100 + i, product_ids=(f"urn:pact:product:bulk-{i}",), company_ids=("urn:pact:company:bulk",))
             for i in range(BULK)]
     publish_footprints(store, list(named.values()) + bulk, share_with=("BuyerCo",))
     publish_footprints(store, [private_other], share_with=("OtherCo",))

@@ -7,7 +7,6 @@ part checks the backoff arithmetic and which failures are retried, with an injec
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import uuid
@@ -22,15 +21,11 @@ from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
 
-from .node_support import add_clients, free_port, start_node
+from .node_support import add_clients, free_port, start_node, with_id
 from .pact_support import read_json, shared_pact
 
 BULK = 8
 PAGE = 5
-
-
-def _footprint(base, number: int, **changes):
-    return dataclasses.replace(base, id=str(uuid.UUID(int=number, version=4)), **changes)
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +39,17 @@ def node(tmp_path_factory):
     base = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-2.json")).footprint
     cpc = base.product_classifications
     named = {
-        "A": _footprint(base, 1, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",),
+        "A": with_id(base, 1, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",),
                         geography_country="DE", product_classifications=cpc + ("urn:pact:class:x",)),
-        "B": _footprint(base, 2, product_ids=("urn:pact:product:b",), company_ids=("urn:pact:company:s1",),
+        "B": with_id(base, 2, product_ids=("urn:pact:product:b",), company_ids=("urn:pact:company:s1",),
                         geography_country="FR", product_classifications=cpc + ("urn:pact:class:y",)),
-        "C": _footprint(base, 3, product_ids=("urn:pact:product:c",), company_ids=("urn:pact:company:s2",),
+        "C": with_id(base, 3, product_ids=("urn:pact:product:c",), company_ids=("urn:pact:company:s2",),
                         geography_country="DE", product_classifications=cpc + ("urn:pact:class:x",)),
     }
-    bulk = [_footprint(base, 100 + i, product_ids=(f"urn:pact:product:bulk-{i}",),
+    bulk = [with_id(base, 100 + i, product_ids=(f"urn:pact:product:bulk-{i}",),
                        company_ids=("urn:pact:company:bulk",)) for i in range(BULK)]
-    private_other = _footprint(base, 4, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",))
-    public = _footprint(base, 5, product_ids=("urn:pact:product:e",), company_ids=("urn:pact:company:s3",))
+    private_other = with_id(base, 4, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",))
+    public = with_id(base, 5, product_ids=("urn:pact:product:e",), company_ids=("urn:pact:company:s3",))
     publish_footprints(store, list(named.values()) + bulk, share_with=("BuyerCo",))
     publish_footprints(store, [private_other], share_with=("OtherCo",))
     publish_footprints(store, [public], public=True)
