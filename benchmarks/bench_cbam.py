@@ -10,11 +10,9 @@ Median of several repeats, garbage collector off during each run (as `timeit` do
 from __future__ import annotations
 
 import argparse
-import gc
 import random
 import statistics
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
@@ -25,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exchange.cbam import Declarant, ImportedGood, qreport_xml, validate_qreport  # noqa: E402
 from exchange.cbam.qreport import NS  # noqa: E402
+
+from benchmarks.timing import run_times  # noqa: E402
 
 CN_CODES = ("72083900", "72085120", "72163110", "73181595", "76061100", "76042990", "25232900", "31021010",
             "28141000", "72021120")
@@ -48,17 +48,7 @@ def goods_lines(count: int, seed: int) -> list[ImportedGood]:
 
 
 def median_time(function: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            started = time.perf_counter()
-            function()
-            times.append(time.perf_counter() - started)
-        finally:
-            gc.enable()
-    return statistics.median(times)
+    return statistics.median(run_times(function, repeat))
 
 
 def main() -> int:

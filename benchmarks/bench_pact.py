@@ -10,11 +10,9 @@ most optional PACT fields, a DQI, rules, sources, and the engine's computed-deta
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -33,6 +31,8 @@ from lca_models.footprint import (  # noqa: E402
     ProductOrSectorSpecificRule,
     Provenance,
 )
+
+from benchmarks.timing import run_times  # noqa: E402
 
 
 def realistic_footprints(count: int, seed: int) -> list[Footprint]:
@@ -79,17 +79,7 @@ def realistic_footprints(count: int, seed: int) -> list[Footprint]:
 
 def timed(function, repeat: int = 3) -> float:
     """Best of `repeat` runs with the garbage collector off, as `timeit` does, for both sides alike."""
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            started = time.perf_counter()
-            function()
-            best = min(best, time.perf_counter() - started)
-        finally:
-            gc.enable()
-    return best
+    return min(run_times(function, repeat))
 
 
 def main() -> int:
