@@ -177,11 +177,7 @@ class _Reader:
                 if stream["ef_unit"] == "tCO2/TJ":
                     stream["ncv"] = book.number(sheet, row, "H", required="net calorific value (EF is per TJ)")
                     values.pop("ncv")
-            for key, column in values.items():
-                value = book.number(sheet, row, column)
-                if value is not None:
-                    stream[key] = value
-            out.append(stream)
+            out.append(stream | book.numbers(sheet, row, values))
         return out
 
     def _pfc(self) -> list[dict[str, Any]]:
@@ -197,11 +193,7 @@ class _Reader:
                 continue
             source = {"technology": book.text(sheet, row, "E"), "method": method,
                       "activity_data": book.number(sheet, row, "F", required="activity data (t aluminium)")}
-            for key, column in columns.items():
-                value = book.number(sheet, row, column)
-                if value is not None:
-                    source[key] = value
-            out.append(source)
+            out.append(source | book.numbers(sheet, row, columns))
         return out
 
     def _measured(self) -> list[dict[str, Any]]:

@@ -219,6 +219,11 @@ class TemplateWorkbook:
             self.fail(sheet, row, column, str(exc))
             return None
 
+    def numbers(self, sheet: str, row: int, columns: dict[str, str]) -> dict[str, float]:
+        """`{key: number}` for the optional cells named by `columns` (key -> column) that hold a value."""
+        found = {key: self.number(sheet, row, column) for key, column in columns.items()}
+        return {key: value for key, value in found.items() if value is not None}
+
     def _number(self, sheet: str, row: int, column: int | str, value: Any, depth: int) -> float:
         if isinstance(value, bool):
             raise _Refused(f"expected a number, found {value}")
