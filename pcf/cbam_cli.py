@@ -183,7 +183,9 @@ def import_template_cmd(template: Path, output: Path | None) -> None:
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="PCF_DATA_DIR",
               help="Where Brightway keeps its project.")
-def see_cmd(model: Path, data_dir: Path | None) -> None:
+@click.option("--compare", is_flag=True,
+              help="For a filled template (.xlsx): compare with the SEE its Summary_Products sheet states.")
+def see_cmd(model: Path, data_dir: Path | None, compare: bool) -> None:
     """Specific embedded emissions (tCO2e/t) per good: direct, indirect, total, share of default values."""
     from rich.console import Console
     from rich.table import Table
@@ -191,6 +193,8 @@ def see_cmd(model: Path, data_dir: Path | None) -> None:
     from lca_models.errors import ModelError
     from pcf.cbam_see import compute_see
 
+    if compare and model.suffix.lower() != ".xlsx":
+        _fail("--compare needs a filled communication template (.xlsx): only it states its own SEE")
     installation = _installation(model)
     try:
         with progress(f"solving {len(installation.processes)} process(es) on Brightway"):
@@ -211,6 +215,34 @@ def see_cmd(model: Path, data_dir: Path | None) -> None:
     console = Console()
     console.width = max(console.width, 160)
     console.print(table)
+    if compare:
+        _print_comparison(console, model, result)
+
+
+def _print_comparison(console, model: Path, result) -> None:
+    """Our SEE against what the workbook's own formulas computed (its cached Summary_Products values)."""
+    from exchange.cbam.template_import import stated_see
+
+    try:
+        stated = stated_see(model)
+    except CbamError as exc:
+        _fail(str(exc))
+    if not any(row.total is not None for row in stated):
+        console.print(f"{model.name} states no SEE of its own (saved without evaluated formulas): nothing to compare")
+        return
+    worst = 0.0
+    for ours, theirs in zip(result.products, stated):
+        for name, mine, stated_value in (("direct", ours.see.see_direct, theirs.direct),
+                                         ("indirect", ours.see.see_indirect, theirs.indirect),
+                                         ("total", ours.see.see_total, theirs.total)):
+            if stated_value is None:
+                console.print(f"{theirs.process} {theirs.cn_code}: the template states no SEE {name}")
+                continue
+            difference = abs(mine - stated_value) / abs(stated_value) if stated_value else abs(mine)
+            worst = max(worst, difference)
+            console.print(f"{theirs.process} {theirs.cn_code} SEE {name}: ours {mine:.6f}, template {stated_value:.6f}, "
+                          f"relative difference {difference:.1e}", highlight=False)
+    console.print(f"largest relative difference from the template's own summary: {worst:.1e}", highlight=False)
 
 
 @cbam.command("template")

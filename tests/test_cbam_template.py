@@ -120,6 +120,28 @@ def test_see_cli_prints_the_table(data_dir: Path) -> None:
         assert f"{row['total']:.6f}" in result.output
 
 
+def test_see_cli_compares_with_the_templates_own_summary(data_dir: Path, tmp_path: Path) -> None:
+    if SCREWS is None:
+        pytest.skip(f"the Commission's examples are not at {EXAMPLES_DIR}")
+    result = CliRunner().invoke(main, ["cbam", "see", str(SCREWS), "--compare", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    for row in expected_products(SCREWS):  # the Commission's figures, read here independently of the command
+        assert f"{row['process']} {row['cn_code']} SEE total: ours " in result.output
+        assert f"template {row['total']:.6f}" in result.output
+    worst = float(re.search(r"largest relative difference from the template's own summary: (\S+)",
+                            result.output).group(1))
+    assert worst < 1e-6
+    stripped = tmp_path / "stripped.xlsx"
+    strip_cached_values(SCREWS, stripped)
+    result = CliRunner().invoke(main, ["cbam", "see", str(stripped), "--compare", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "states no SEE of its own" in result.output and "largest relative difference" not in result.output
+    model = tmp_path / "screws.yaml"
+    assert CliRunner().invoke(main, ["cbam", "import-template", str(SCREWS), "-o", str(model)]).exit_code == 0
+    result = CliRunner().invoke(main, ["cbam", "see", str(model), "--compare", "--data-dir", str(data_dir)])
+    assert result.exit_code == 1 and "--compare needs a filled communication template" in result.output
+
+
 # --- a general installation: own and purchased precursors, heat, waste gas, exported electricity, default values
 
 CHAIN = {

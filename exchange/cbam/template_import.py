@@ -16,6 +16,7 @@ How the template's amounts map onto the model:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from lca_models.errors import ModelError
 
 from .errors import CbamError
 from .template_layout import Layout, locate
+from ..xlsx_limits import XlsxLimitError, open_bounded_workbook
 from .template_workbook import TemplateWorkbook, code_lists
 
 _ONLY_DIRECT = "Only direct production"
@@ -66,6 +68,47 @@ def import_template(path: str | Path) -> Installation:
         return parse_installation(document, file=str(book.path))
     except ModelError as exc:
         raise CbamError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class StatedSee:
+    """What a filled template itself states for a product in Summary_Products (columns I-K, tCO2e/t): the
+    workbook's own formula results, None where the workbook was saved without evaluated formulas."""
+
+    process: str
+    cn_code: str
+    direct: float | None
+    indirect: float | None
+    total: float | None
+
+
+def stated_see(path: str | Path) -> list[StatedSee]:
+    """The template's own SEE per product row, to compare with the toolkit's. Only for that comparison: the import
+    never reads these cached results. Rows are found as the importer finds them (same layout, same order)."""
+    book = TemplateWorkbook.open(path, code_lists=False)
+    rows = locate(book).product_rows
+    try:
+        cached = open_bounded_workbook(path, data_only=True)
+    except XlsxLimitError as exc:
+        raise CbamError(str(exc)) from None
+    try:
+        by_row: dict[int, tuple] = {}
+        if rows:  # one pass over columns I-K of the product rows (a read-only sheet re-reads for every cell())
+            first = min(rows)
+            found = cached["Summary_Products"].iter_rows(min_row=first, max_row=max(rows), min_col=9, max_col=11,
+                                                         values_only=True)
+            by_row = {first + offset: values for offset, values in enumerate(found)}
+        stated = []
+        for row in rows:
+            process = book.text("Summary_Products", row, "D")
+            if not process:
+                continue
+            cn = _cn_code(book.raw("Summary_Products", row, "F"))
+            stated.append(StatedSee(process, cn, *(float(v) if isinstance(v, (int, float)) else None
+                                                    for v in by_row.get(row, (None, None, None)))))
+        return stated
+    finally:
+        cached.close()
 
 
 class _Reader:
@@ -389,8 +432,7 @@ class _Reader:
                 book.fail(sheet, row, "D", f"unknown production process {process!r} "
                                            f"(defined: {', '.join(by_name) or 'none'})")
                 continue
-            raw = book.raw(sheet, row, "F")
-            cn = (f"{raw:08d}" if isinstance(raw, int) else str(raw or "")).replace(" ", "").strip()
+            cn = _cn_code(book.raw(sheet, row, "F"))
             if not cn:
                 book.fail(sheet, row, "F", f"missing the CN code of a product of {process!r}")
                 continue
@@ -405,6 +447,11 @@ class _Reader:
                 continue
             out.append({"process": process, "cn_code": cn, "name": book.text(sheet, row, "H")})
         return out
+
+
+def _cn_code(raw: Any) -> str:
+    """A CN code cell as 8 digits: a number keeps its leading zeros, spaces in text are dropped."""
+    return (f"{raw:08d}" if isinstance(raw, int) else str(raw or "")).replace(" ", "").strip()
 
 
 def _iso(value: Any) -> str | None:
