@@ -1,6 +1,6 @@
 """Engine benchmark: 1,000 product footprints by gas over a synthetic 10,000-activity background.
 
-Compares, in the same run, the engine's batch path (`pcf.batch.score_by_gas`: Brightway builds the
+Compares, in the same run, the engine's batch path (`pcf.engine.batch.score_by_gas`: Brightway builds the
 matrices once, one factorisation, one adjoint solve per gas) with the naive loop that builds a new
 `bw2calc.LCA` per product. The naive loop is timed on a sample (`--naive`, default 25 products) and
 reported as products/s, so the ratio compares rates. Both paths' results are checked against each
@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pcf.batch import score_by_gas  # noqa: E402
-from pcf.brightway_project import ensure_shared_databases, gases, open_project  # noqa: E402
+from pcf.engine.batch import score_by_gas  # noqa: E402
+from pcf.engine.project import ensure_shared_databases, gases, open_project  # noqa: E402
 
 FLOWS = ("co2_fossil", "ch4_fossil", "n2o", "sf6", "hfc_134a", "cf4", "co2_luc", "ch4_biogenic", "co2e_fossil")
 

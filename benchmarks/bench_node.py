@@ -30,7 +30,7 @@ from bench_pact import realistic_footprints  # noqa: E402
 
 from exchange.node.records import publish_footprints  # noqa: E402
 from exchange.node.storage import NodeStore  # noqa: E402
-from tests.node_support import add_clients, start_node  # noqa: E402
+from tests.support.node import add_clients, start_node  # noqa: E402
 
 
 def run(base: str, ca: str, paths: list[str], headers: dict, clients: int) -> tuple[float, list[float]]:

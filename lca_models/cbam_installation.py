@@ -10,7 +10,7 @@ methodology it implements (Reg (EU) 2023/956 Annex IV; IR (EU) 2025/2547 Annex I
 - purchased precursors (sheet E_PurchPrec) come with their SEE (direct, indirect), flagged when a
   default value was used;
 - products (Summary_Products) name the process they arise from and their CN code.
-The SEE arithmetic itself lives in `pcf/cbam_see.py` (on Brightway); here are only the per-line
+The SEE arithmetic itself lives in `pcf/cbam/see.py` (on Brightway); here are only the per-line
 formulas of the template (source-stream emissions, heat, waste gas, electricity), so that every
 consumer computes them the same way. YAML form: `load_installation` / `installation_document`.
 """

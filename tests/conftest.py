@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 import yaml
@@ -16,24 +16,11 @@ from pcf.engine import Engine
 # requests explicitly (the default policy refuses them: webhooks/outbound.py, docs/security.md).
 os.environ.setdefault("PCF_OUTBOUND_ALLOW", "loopback")
 
-COMPANY = {"name": "Test Works Ltd", "ids": ["urn:pact:company:test-works"]}
-PERIOD = {"start": "2025-01-01", "end": "2025-12-31"}
-
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """One engine for the session: Brightway's project lives in a temporary data dir."""
     return Engine(data_dir=tmp_path_factory.mktemp("pcf-data"))
-
-
-def product(flow: str, unit: str = "kilogram", mass: str = "1", **extra: Any) -> dict:
-    return {"flow": flow, "name": flow.replace("_", " "), "ids": [f"urn:pact:product:{flow}"],
-            "declared_unit": unit, "mass_per_declared_unit": mass, **extra}
-
-
-def model_document(processes: list[dict], products: list[dict], **extra: Any) -> dict:
-    return {"company": COMPANY, "reference_period": PERIOD, "geography": {"country": "CN"},
-            "products": products, "processes": processes, **extra}
 
 
 @pytest.fixture

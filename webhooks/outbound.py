@@ -10,7 +10,7 @@ is public or explicitly allowed.
 The allow-list comes from `PCF_OUTBOUND_ALLOW` (comma-separated: IP addresses, CIDR networks, host names, or the
 keywords `loopback` and `private`), read on every check so a running process follows its environment. Local
 demo and test nodes run on 127.0.0.1 and therefore set `PCF_OUTBOUND_ALLOW=loopback` explicitly
-(`pcf.local_nodes`, `tests/conftest.py`). Known limit: the name is resolved here and again by the HTTP library;
+(`pcf.tiers.local_nodes`, `tests/conftest.py`). Known limit: the name is resolved here and again by the HTTP library;
 a DNS server that answers differently within milliseconds (rebinding) is not defeated (docs/security.md).
 """
 

@@ -17,7 +17,7 @@ Here:
         The Commission's operator communication template v2.1.1: its operator inputs read into the installation
         model (lca_models.cbam_installation; never the workbook's cached formula results), and written back into
         a copy of the bundled blank template (operator -> importer). SEE itself is computed on Brightway by
-        pcf.cbam_see (this layer may not import pcf).
+        pcf.cbam.see (this layer may not import pcf).
 """
 
 from __future__ import annotations

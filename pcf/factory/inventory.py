@@ -21,8 +21,8 @@ from lca_models.footprint import Footprint, Offset
 from lca_models.gwp import elementary_flows, normalise_gwp_set
 from lca_models.model import ProductModel
 
-from ..foreground import MARKET_ONLY_INSTRUMENTS
-from ..suppliers import SupplierLoader
+from ..engine.foreground import MARKET_ONLY_INSTRUMENTS
+from ..engine.suppliers import SupplierLoader
 from .offsets import overlapping
 
 KG_PER_T = Decimal(1000)

@@ -33,7 +33,7 @@ from lca_models.model import ProductModel
 from lca_models.model_schema import load_model
 from lca_models.yaml_files import load_yaml_file
 
-from ..progress import SILENT, Steps
+from ..report.progress import SILENT, Steps
 
 COLUMNS = ("meter_id", "timestamp", "value", "unit")
 KINDS = ("cumulative", "interval")

@@ -35,8 +35,8 @@ from lca_models.model import DEFAULT_DQR, Electricity, Emission, Instrument, Pro
 from lca_models.yaml_files import load_yaml_file
 
 from ..engine import Engine
-from ..foreground import MARKET_ONLY_INSTRUMENTS
-from ..progress import SILENT, Steps
+from ..engine.foreground import MARKET_ONLY_INSTRUMENTS
+from ..report.progress import SILENT, Steps
 from .inventory import Inventory, build_inventory
 
 SCENARIO_SCHEME = "scenario"

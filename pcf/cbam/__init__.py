@@ -1,0 +1,1 @@
+"""CBAM on Brightway: specific embedded emissions of an installation, and a product model mapped onto one."""

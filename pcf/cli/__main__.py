@@ -1,0 +1,5 @@
+"""`python -m pcf.cli`: the same command as `pcf`."""
+
+from . import main
+
+main()

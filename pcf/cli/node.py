@@ -1,0 +1,188 @@
+"""`pcf node ...`: set up, fill and look into a PACT node: database, clients, peers, catalogue, published
+footprints, received requests and events, subscriptions, outbox delivery, the dashboard's admin password."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from exchange.node.auth import hash_secret
+from exchange.node.dashboard import MIN_PASSWORD_LENGTH, set_admin_password
+from exchange.node.events import REQUEST_CREATED
+from exchange.node.records import publish_footprints
+from exchange.node.storage import StoreError
+from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
+
+from ..tiers.workflow import deliverer
+from .common import db_option, fail, open_store
+
+
+@click.group()
+def node() -> None:
+    """Administer a PACT node: its database, client credentials and published footprints."""
+
+
+@node.command()
+@db_option
+def init(db_url: str | None) -> None:
+    """Create (or upgrade) the node database."""
+    store = open_store(db_url, initialise=True)
+    click.echo(f"node database ready: {store.url}")
+
+
+@node.command("add-client")
+@db_option
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True)
+@click.option("--org", required=True, help="The organisation the client belongs to (what footprints are shared with).")
+def add_client(db_url: str | None, client_id: str, client_secret: str, org: str) -> None:
+    """Add an OAuth2 client credential; the secret is stored hashed."""
+    store = open_store(db_url)
+    try:
+        store.add_client(client_id, hash_secret(client_secret), org, datetime.now(timezone.utc))
+    except StoreError as error:
+        fail(str(error))
+    click.echo(f"client {client_id} added for {org}")
+
+
+@node.command()
+@db_option
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--share-with", multiple=True, help="Organisation that may see the footprints (repeatable).")
+@click.option("--public", is_flag=True, help="Visible to every authenticated client.")
+def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public: bool) -> None:
+    """Publish the PACT footprints in FILE (v3 or v2; one, a JSON array, or a {"data": [...]} list)."""
+    store = open_store(db_url)
+    try:
+        document = parse_json(file.read_bytes())
+    except OSError as exc:
+        fail(f"{file}: cannot read file: {exc.strerror or exc}", status=2)
+    except PactValidationError as error:
+        fail(f"{file}: {error}")
+    items = [("/" + str(i), item) for i, item in enumerate(document)] if isinstance(document, list) else footprints_in(document)
+    footprints, problems = [], []
+    for prefix, item in items:
+        try:
+            footprints.append(load_footprint(item).footprint)
+        except PactValidationError as error:
+            problems += [f"{prefix}{issue}" for issue in error.issues]
+    if problems:
+        fail(f"{file}: nothing published:\n" + "\n".join(problems))
+    try:
+        ids = publish_footprints(store, footprints, share_with, public)
+    except StoreError as error:
+        fail(f"{file}: nothing published: {error}")
+    audience = "public" if public else (", ".join(share_with) or "nobody yet")
+    click.echo(json.dumps({"published": ids, "visible_to": audience}))
+
+
+@node.command()
+@db_option
+@click.argument("footprint_id")
+@click.option("--with", "orgs", multiple=True, required=True, help="Organisation to share with (repeatable).")
+def share(db_url: str | None, footprint_id: str, orgs: tuple[str, ...]) -> None:
+    """Share a published footprint with more organisations."""
+    try:
+        open_store(db_url).share(footprint_id, orgs)
+    except StoreError as error:
+        fail(str(error))
+    click.echo(f"{footprint_id} shared with {', '.join(orgs)}")
+
+
+@node.command("requests")
+@db_option
+@click.option("--sent", is_flag=True, help="The requests this node sent (`pcf request`) and their answers instead.")
+def list_requests(db_url: str | None, sent: bool) -> None:
+    """The footprint requests this node received (or, with --sent, sent), with their status."""
+    store = open_store(db_url)
+    if sent:
+        for item in store.list_sent_requests():
+            answered = f"  answered {item.answered:%Y-%m-%d %H:%M:%S}Z: {json.dumps(item.answer)}" if item.answered else ""
+            failed = f"  {item.answer['reason']}" if item.status == "failed-to-send" and item.answer else ""
+            click.echo(f"{item.event_id}  {item.status:<14}  to {item.target}  {json.dumps(item.criteria)}"
+                       f"{'  comment: ' + item.comment if item.comment else ''}  sent {item.created:%Y-%m-%d %H:%M:%S}Z"
+                       f"{answered}{failed}")
+        return
+    for event in store.list_events(REQUEST_CREATED):
+        data = json.loads(event["body"]).get("data", {})
+        criteria = {k: v for k, v in data.items() if k != "comment"}
+        click.echo(f"{event['pk']:>5}  {event['status']:<9}  from {event['org']} ({event['source']})  "
+                   f"{json.dumps(criteria)}{'  comment: ' + data['comment'] if data.get('comment') else ''}")
+
+
+@node.command()
+@db_option
+def inbox(db_url: str | None) -> None:
+    """Every event this node received (requests, answers, notifications)."""
+    store = open_store(db_url)
+    for event in store.list_events():
+        body = json.loads(event["body"])
+        pfs = [pf.get("id") for pf in body.get("data", {}).get("pfs", [])]
+        click.echo(f"{event['pk']:>5}  {event['type'].rsplit('.', 2)[-2]:<10} {event['status']:<9} from {event['org']} "
+                   f"({event['source']}){'  footprints: ' + ', '.join(pfs) if pfs else ''}")
+
+
+@node.command("add-peer")
+@db_option
+@click.option("--url", required=True, help="The other node's base URL.")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True)
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False))
+def add_peer(db_url: str | None, url: str, client_id: str, client_secret: str, ca_bundle: str | None) -> None:
+    """Credentials this node uses to send events to (and pull footprints from) another node."""
+    open_store(db_url).add_peer(url, client_id, client_secret, str(Path(ca_bundle).resolve()) if ca_bundle else None)
+    click.echo(f"peer {url} added")
+
+
+@node.command("add-product")
+@db_option
+@click.argument("product_ids", nargs=-1, required=True)
+def add_product(db_url: str | None, product_ids: tuple[str, ...]) -> None:
+    """Products this node makes: requests for anything else are refused at once."""
+    open_store(db_url).add_products(product_ids)
+    click.echo(f"{len(product_ids)} product(s) in the catalogue")
+
+
+@node.command()
+@db_option
+@click.option("--url", required=True, help="Where to POST notices (e.g. your ERP's webhook endpoint).")
+@click.option("--secret", help="Signing secret (whsec_...); generated and printed when not given.")
+def subscribe(db_url: str | None, url: str, secret: str | None) -> None:
+    """Notify URL with Standard Webhooks (webhook-id/-timestamp/-signature) whenever footprints are published."""
+    from webhooks.signing import new_secret
+
+    secret = secret or new_secret()
+    open_store(db_url).add_subscription(url, secret)
+    click.echo(json.dumps({"subscribed": url, "secret": secret}))
+
+
+@node.command()
+@db_option
+def deliver(db_url: str | None) -> None:
+    """Send every due event of the outbox once (the server does this continuously)."""
+    counts = deliverer(open_store(db_url)).run_once()
+    click.echo(json.dumps(counts))
+
+
+@node.command("admin-password")
+@db_option
+@click.option("--password-env", metavar="VAR",
+              help="Read the password from this environment variable (for scripts); default: prompt for it.")
+def admin_password(db_url: str | None, password_env: str | None) -> None:
+    """Set the dashboard's admin password (stored hashed; the dashboard stays closed until one is set)."""
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            fail(f"environment variable {password_env} is not set")
+    else:
+        password = click.prompt(f"admin password (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True,
+                                confirmation_prompt=True)
+    try:
+        set_admin_password(open_store(db_url), password)
+    except ValueError as error:
+        fail(str(error))
+    click.echo("dashboard admin password set: log in at https://HOST:PORT/dashboard/")

@@ -1,0 +1,71 @@
+"""`pcf scope3 PURCHASES.csv|xlsx [--suppliers SUPPLIERS.yaml] -o OUT.xlsx|csv`: Scope 3 category 1 from supplier nodes.
+
+Input problems (a bad row, a currency without a rate, an unset credential variable) stop the command before any
+node is called, with one line per problem and exit 1; an unreachable supplier does not: it is reported, its lines
+are estimated and flagged, and the rest is computed. The progress bar (stderr, pcf/report/progress.py) is shown only on a
+terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from connectors.scope3 import Pulled, assess, pull_footprints
+from connectors.scope3_inputs import Scope3InputError, read_purchases, read_suppliers
+from connectors.scope3_output import write_csv, write_xlsx
+
+from ..report.progress import progress
+
+
+def _fail(error: Exception, status: int = 1) -> None:
+    click.echo(f"error: {error}".replace("\n", "\nerror: "), err=True)
+    sys.exit(status)
+
+
+def _fmt(value: Decimal | None, places: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{places}f}"
+
+
+@click.command("scope3")
+@click.argument("purchases", type=click.Path(path_type=Path))
+@click.option("--suppliers", "suppliers_file", type=click.Path(path_type=Path),
+              help="YAML: supplier nodes (url, client_id_env, client_secret_env, ca_bundle, jwks) and fx_to_usd rates.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="OUT.xlsx (all sheets) or OUT.csv (lines).")
+@click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64), help="Supplier nodes asked at once.")
+@click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 10), help="Retries per node for transient failures.")
+@click.option("--year", type=int, help="CBAM default-value year for estimates (default: this year, at least 2026).")
+def scope3(purchases: Path, suppliers_file: Path | None, output: Path, workers: int, retries: int, year: int | None) -> None:
+    """Scope 3 category 1 of PURCHASES from the suppliers' PACT footprints, estimates flagged where there are none."""
+    if output.suffix.lower() not in (".xlsx", ".csv"):
+        _fail(ValueError(f"{output}: the output must end in .xlsx or .csv"))
+    if not output.parent.is_dir():
+        _fail(ValueError(f"{output}: directory {output.parent} does not exist"), status=2)
+    try:
+        config = read_suppliers(suppliers_file)
+        lines = read_purchases(purchases, config)
+        asked = sorted({p.supplier for p in lines if p.supplier in config.suppliers})
+        with progress(f"pulling footprints from {len(asked)} supplier node(s)", total=len(asked)) as steps:
+
+            def done(pulled: Pulled) -> None:
+                steps.advance()
+
+            pulled = pull_footprints(config, lines, done, max_workers=workers, retries=retries)
+    except Scope3InputError as error:
+        _fail(error)
+    result = assess(lines, pulled, config, year)
+    try:
+        (write_xlsx if output.suffix.lower() == ".xlsx" else write_csv)(result, output)
+    except OSError as exc:
+        _fail(ValueError(f"{output}: cannot write: {exc.strerror or exc}"), status=2)
+    total = result.overall
+    click.echo(f"Scope 3 category 1: {_fmt(total.kgco2e)} kgCO2e over {len(result.lines)} line(s); "
+               f"primary (supplier footprints) {_fmt(total.primary_kgco2e)} kgCO2e = {_fmt(total.primary_share_percent)} %, "
+               f"estimated {_fmt(total.estimated_kgco2e)} kgCO2e; primary data share {_fmt(total.primary_data_share)} %, "
+               f"DQR {_fmt(total.dqr, 2)}")
+    for problem in result.problems:
+        click.echo(f"problem: {problem.where}: {problem.message}", err=True)
+    click.echo(f"wrote {output}")

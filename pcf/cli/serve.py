@@ -1,0 +1,72 @@
+"""`pcf serve`: the PACT API over HTTPS (gunicorn) and the outbox delivery beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from exchange.node.app import NodeConfig
+from exchange.node.storage import NodeStore
+
+from ..engine.project import DATA_DIR_ENV, default_data_dir
+from .common import db_option, default_db_url, fail, open_store
+
+
+@click.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True, type=int)
+@click.option("--cert", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--self-signed", is_flag=True, help="Generate (once) a self-signed certificate under the data dir.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes (gunicorn).")
+@click.option("--public-url", help="This node's URL as others reach it (default https://HOST:PORT); the `source` of its events.")
+@click.option("--deliver-every", default=1.0, show_default=True, type=float,
+              help="Seconds between outbox delivery rounds (0: do not deliver; use `pcf node deliver`).")
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV)
+def serve(db_url: str | None, host: str, port: int, cert: Path | None, key: Path | None, self_signed: bool,
+          workers: int, public_url: str | None, deliver_every: float, data_dir: Path | None) -> None:
+    """Serve the PACT v3 and v2 API over HTTPS (PACT requires TLS; plain HTTP is refused), and deliver its events."""
+    from exchange.node.server import serve as run
+    from exchange.node.tls import self_signed_certificate
+
+    if self_signed == bool(cert or key) or bool(cert) != bool(key):
+        fail("give either --cert and --key, or --self-signed")
+    db_url = db_url or default_db_url(data_dir)
+    store = open_store(db_url)
+    from exchange.node.workflow import NODE_URL_KEY
+
+    store.set_setting(NODE_URL_KEY, public_url or f"https://{host}:{port}")
+    if deliver_every > 0:
+        _start_delivery(db_url, deliver_every)
+    if self_signed:
+        cert, key = self_signed_certificate((data_dir or default_data_dir()) / "tls", host)
+        click.echo(f"self-signed certificate: {cert} (give it to clients as their CA bundle)", err=True)
+    click.echo(f"serving https://{host}:{port} from {db_url} with {workers} worker(s)", err=True)
+    run(NodeConfig(db_url), host, port, cert, key, workers)
+
+
+def _delivery_loop(db_url: str, interval: float, parent: int) -> None:
+    """Deliver the outbox until the server (our parent process) is gone."""
+    import os
+    import time
+
+    from ..tiers.workflow import deliverer
+
+    worker = deliverer(NodeStore(db_url))
+    while os.getppid() == parent:
+        try:
+            worker.run_once()
+        except Exception:  # noqa: BLE001 - a database hiccup must not end delivery; the next round retries
+            pass
+        time.sleep(interval)
+
+
+def _start_delivery(db_url: str, interval: float) -> None:
+    import multiprocessing
+    import os
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=_delivery_loop, args=(db_url, interval, os.getpid()), name="pcf-outbox-delivery", daemon=True)
+    process.start()

@@ -1,0 +1,162 @@
+"""The tier workflow's commands: `pcf request`, `pcf fulfil`, `pcf reject`, `pcf verify`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import requests
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.pact_client import PactClient, PactClientError
+from exchange.node.storage import NodeStore, StoreError
+from exchange.node.workflow import RequestRefused, peer_origin
+from exchange.node.workflow import reject as reject_request
+from exchange.pact import PactValidationError, parse_json
+from exchange.pact.signing import verify_chain
+from lca_models.errors import ModelError
+
+from ..engine import Engine
+from ..engine.project import DATA_DIR_ENV
+from ..report.progress import progress
+from ..tiers.workflow import compute_and_fulfil, request_event, sent_request, utc_now
+from .common import db_option, default_db_url, fail, open_store
+
+
+def _local_store(db_url: str | None) -> NodeStore | None:
+    """The requester's own node database, to record what it sends; None (said in one line) when there is none."""
+    url = db_url or default_db_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        click.echo(f"note: no local node database at {url}: the request is not recorded (`pcf node init`)", err=True)
+        return None
+    store = NodeStore(url)
+    try:
+        store.check_schema()
+    except StoreError as error:
+        click.echo(f"note: the request is not recorded: {error}", err=True)
+        return None
+    return store
+
+
+def _record(store: NodeStore | None, event: dict, node_url: str, failure: str | None = None) -> None:
+    if store is None:
+        return
+    try:
+        store.record_sent_request(sent_request(event, node_url, failure))
+    except (StoreError, SQLAlchemyError) as error:  # the request was (or was not) sent all the same
+        click.echo(f"note: the request is not recorded: {error.__class__.__name__}: {error}", err=True)
+
+
+@click.command()
+@db_option
+@click.option("--node", "node_url", required=True, help="The supplier's node, e.g. https://supplier.example:8443")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True)
+@click.option("--product-id", "product_ids", required=True, multiple=True, help="URN of the product (repeatable).")
+@click.option("--comment")
+@click.option("--reply-to", envvar="PCF_NODE_URL", required=True,
+              help="Your own node's URL: the supplier sends its answer there (env PCF_NODE_URL).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="CA bundle for a self-signed node.")
+def request(db_url: str | None, node_url: str, client_id: str, client_secret: str, product_ids: tuple[str, ...],
+            comment: str | None, reply_to: str, ca_bundle: str | None) -> None:
+    """Ask a supplier's node for a product footprint (PACT RequestCreated event); your node (--db) records it, and
+    its status changes when the answer arrives (`pcf node requests --sent`, the dashboard)."""
+    store = _local_store(db_url)
+    event = request_event(list(product_ids), reply_to, comment)
+    try:
+        with PactClient(node_url, client_id, client_secret, ca_bundle=ca_bundle) as client:
+            client.send_event(event)
+    except PactClientError as error:
+        reason = f"{node_url} refused the request: {error.status} {error.code}: {error.message}"
+        _record(store, event, node_url, reason)
+        fail(reason)
+    _record(store, event, node_url)
+    click.echo(json.dumps({"requested": list(product_ids), "from": node_url, "requestEventId": event["id"],
+                           "answer_to": event["source"]}))
+
+
+@click.command("fulfil")
+@db_option
+@click.argument("request_id", type=int)
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV)
+def fulfil_command(db_url: str | None, request_id: int, model_path: Path, data_dir: Path | None) -> None:
+    """Compute MODEL (pulling upstream footprints), sign, publish, share with the requester and answer REQUEST_ID."""
+    store = open_store(db_url)
+    try:
+        with progress(f"reading {model_path.name}") as steps:
+            footprints, event_id = compute_and_fulfil(store, request_id, model_path, Engine(data_dir=data_dir), steps)
+    except (ModelError, RequestRefused, PactClientError) as error:
+        fail(str(error))
+    for footprint in footprints:
+        click.echo(f"fulfilled request {request_id}: {footprint.product_name_company} "
+                   f"{footprint.pcf_excluding_biogenic_uptake} kgCO2e per {footprint.declared_unit_amount} "
+                   f"{footprint.declared_unit_of_measurement} (footprint {footprint.id}); answer {event_id} queued")
+
+
+@click.command("reject")
+@db_option
+@click.argument("request_id", type=int)
+@click.option("--reason", required=True)
+@click.option("--code", default="NotFound", show_default=True, help="PACT error code sent with the rejection.")
+def reject_command(db_url: str | None, request_id: int, reason: str, code: str) -> None:
+    """Answer REQUEST_ID with a RequestRejected event carrying REASON."""
+    store = open_store(db_url)
+    try:
+        event_id = reject_request(store, request_id, reason, utc_now(), code)
+    except RequestRefused as error:
+        fail(str(error))
+    click.echo(f"rejected request {request_id}; answer {event_id} queued")
+
+
+def _read_json_source(source: str, ca_bundle: str | None, headers: dict | None = None) -> dict:
+    if source.startswith(("https://", "http://")):
+        response = requests.get(source, headers=headers or {}, timeout=15, verify=ca_bundle or True)
+        response.raise_for_status()
+        body = response.json()
+    else:
+        body = parse_json(Path(source).read_bytes())
+    return body["data"] if isinstance(body, dict) and isinstance(body.get("data"), dict) and "pcf" not in body else body
+
+
+@click.command("verify")
+@click.argument("source")
+@click.option("--trust", "trusted", multiple=True, required=True, help="JWKS file or URL of a signer you trust (repeatable).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--credentials", "credentials", multiple=True, metavar="URL=CLIENT_ID:SECRET",
+              help="Credentials for a node whose footprints the chain references (repeatable).")
+def verify_command(source: str, trusted: tuple[str, ...], ca_bundle: str | None, credentials: tuple[str, ...]) -> None:
+    """Check a footprint (file or URL): schema, consistency, signature and, where reachable, its upstream chain."""
+    clients = {}
+    for entry in credentials:
+        url, _, pair = entry.partition("=")
+        client_id, _, secret = pair.partition(":")
+        clients[peer_origin(url)] = PactClient(peer_origin(url), client_id, secret, ca_bundle=ca_bundle, max_retries=1)
+
+    def fetch(footprint_id: str, url: str | None):
+        if not url:
+            return None
+        client = clients.get(peer_origin(url))
+        if client is not None:
+            return client.get_footprint(url.rstrip("/").rsplit("/", 1)[-1])
+        return _read_json_source(url, ca_bundle)
+
+    try:
+        document = fetch("", source) if source.startswith("https://") else _read_json_source(source, ca_bundle)
+        keys = [_read_json_source(t, ca_bundle) for t in trusted]
+    except (OSError, requests.RequestException, PactValidationError, PactClientError, ValueError) as error:
+        fail(f"cannot read: {error}", status=2)
+
+    with progress("verifying; upstream footprints asked for") as steps:
+
+        def fetch_counted(footprint_id: str, url: str | None):
+            steps.advance()
+            return fetch(footprint_id, url)
+
+        checks = verify_chain(document, keys, fetch_counted)
+    for check in checks:
+        click.echo(f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}")
+    if not all(check.ok for check in checks):
+        sys.exit(1)

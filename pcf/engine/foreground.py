@@ -1,0 +1,289 @@
+"""Turn a validated `ProductModel` into a Brightway foreground database, and keep its bookkeeping.
+
+Each (process, output) pair becomes one Brightway activity producing that output; a multi-output
+process is partitioned by its allocation factors (ISO 14044 4.3.4.2: mass, economic or physical),
+or, under system expansion, keeps its first output as the reference product and is credited with
+the datasets its co-products displace (negative technosphere inputs). Inputs between processes are
+linked as technosphere exchanges, so loops (steam, scrap) are solved by Brightway's matrix
+factorisation, not walked. Supplier footprints become aggregated activities of their own.
+
+Beside the Brightway data, every activity keeps its line items (each emission, fuel, electricity
+draw and external input, per run of the activity as Brightway scales it) so the engine can report contributions,
+primary-data share and DQR per line and location- versus market-based electricity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from lca_models import background, units
+from lca_models.background import RENEWABLE_CERTIFICATE
+from lca_models.errors import ModelError, ModelErrors, UnitError
+from lca_models.model import DEFAULT_DQR, Input, Process, ProductModel, Quality
+
+from .project import SharedDatabases
+from .suppliers import SupplierFootprint, SupplierLoader
+
+Key = tuple[str, str]
+
+# Instruments that make grid electricity zero-emission in the market-based method but not in the
+# location-based one (GHG Protocol Scope 2 Guidance, 2015, Ch. 6). On-site PV consumed behind the
+# meter is not grid electricity at all: zero in both methods.
+MARKET_ONLY_INSTRUMENTS = ("green_certificate", "ppa")
+AIR_TRANSPORT = "transport:air"
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One contribution source of an activity, per run: its amount as in the Brightway exchange."""
+
+    label: str
+    kind: str  # "process": emitted at the process (direct, fuel combustion); "input": upstream burden
+    amount: float  # kg of `flow`, or units of `target`, per run (Brightway's supply scales whole runs)
+    quality: Quality
+    primary_fraction: float  # how much of this line counts as primary data (PACT PDS)
+    flow: str | None = None  # biosphere flow for a direct emission
+    target: Key | None = None  # the external activity whose cumulative burden this line carries
+    packaging: bool = False
+    aircraft: bool = False
+
+
+@dataclass(frozen=True)
+class ElectricityUse:
+    """Electricity of an activity per run, split by how it is covered."""
+
+    grid: Key
+    kwh: float
+    market_zero_kwh: float  # certificates and PPAs: zero market-based, grid factor location-based
+    onsite_kwh: float  # on-site PV: zero in both
+
+
+@dataclass
+class ForegroundActivity:
+    key: Key
+    process_id: str
+    flow: str
+    unit: str
+    items: list[LineItem] = field(default_factory=list)
+    electricity: list[ElectricityUse] = field(default_factory=list)
+
+
+@dataclass
+class Foreground:
+    """A model's Brightway database plus what the engine needs to read the results."""
+
+    name: str
+    data: dict[Key, dict]
+    activities: list[ForegroundActivity]
+    producers: dict[str, Key]  # flow -> activity producing it
+    suppliers: dict[Key, SupplierFootprint]
+
+    def product_demand(self, flow: str, declared_unit: str, declared_amount: Decimal) -> float:
+        """Amount of `flow` (in its output unit) that makes one declared unit of the product."""
+        output_unit = next(a.unit for a in self.activities if a.key == self.producers[flow])
+        symbol = units.PACT_DECLARED_UNITS[declared_unit]
+        return float(units.convert(declared_amount, symbol, output_unit))
+
+
+def database_name(model: ProductModel, loader: SupplierLoader) -> str:
+    """Keyed by the model digest (supplier files included) and the supplier documents fetched from nodes."""
+    remote = sorted({ref for ref in _supplier_refs(model) if ref.startswith(("https://", "http://"))})
+    if not remote:
+        return f"pcf-model-{model.digest[:16]}"
+    digest = hashlib.sha256(model.digest.encode())
+    for ref in remote:
+        loader.load(ref)
+        digest.update(json.dumps(loader.documents[ref], sort_keys=True).encode())
+    return f"pcf-model-{digest.hexdigest()[:16]}"
+
+
+def _supplier_refs(model: ProductModel) -> list[str]:
+    return [i.ref for p in model.processes for i in p.inputs if i.kind == "supplier"]
+
+
+def _allocation_factors(process: Process) -> list[Decimal]:
+    if len(process.outputs) == 1 or process.allocation == "system_expansion":
+        return [Decimal(1)] + [Decimal(0)] * (len(process.outputs) - 1)
+    weights = []
+    for output in process.outputs:
+        per_unit = {
+            "mass": output.mass_kg_per_unit,
+            "economic": output.price_per_unit,
+            "physical": output.physical_per_unit,
+        }[process.allocation]
+        weights.append(output.amount * per_unit)
+    total = sum(weights, Decimal(0))
+    if total == 0:
+        raise ModelError(f"allocation weights of process {process.id!r} sum to zero")
+    return [w / total for w in weights]
+
+
+class _Builder:
+    def __init__(self, model: ProductModel, shared: SharedDatabases, loader: SupplierLoader) -> None:
+        self.model, self.shared, self.loader = model, shared, loader
+        self.name = database_name(model, loader)
+        self.datasets = background.catalogue()
+        self.data: dict[Key, dict] = {}
+        self.producers: dict[str, Key] = {}
+        self.output_units: dict[str, str] = {}
+        self.credited: dict[str, str] = {}  # co-product flow -> process that credits it
+        self.suppliers: dict[Key, SupplierFootprint] = {}
+        self.supplier_keys: dict[str, Key] = {}
+        self.errors: list[ModelError] = []
+
+    def fail(self, process: Process, reason: str) -> None:
+        self.errors.append(ModelError(reason, f"process {process.id!r}", str(self.model.source_path or "")))
+
+    def build(self) -> Foreground:
+        for process in self.model.processes:
+            for index, output in enumerate(process.outputs):
+                if process.allocation == "system_expansion" and index > 0:
+                    self.credited[output.flow] = process.id
+                else:
+                    self.producers[output.flow] = (self.name, f"{process.id}::{output.flow}")
+                    self.output_units[output.flow] = output.unit
+        activities = []
+        for process in self.model.processes:
+            factors = _allocation_factors(process)
+            for output, factor in zip(process.outputs, factors):
+                if output.flow in self.credited:
+                    continue
+                activities.append(self._activity(process, output.flow, output.amount, output.unit, factor))
+        if self.errors:
+            raise ModelErrors(self.errors)
+        return Foreground(self.name, self.data, activities, self.producers, self.suppliers)
+
+    def _convert(self, process: Process, amount: Decimal, source: str, target: str, what: str) -> float:
+        try:
+            return float(units.convert(amount, source, target))
+        except UnitError as exc:
+            self.fail(process, f"{what}: {exc}")
+            return 0.0
+
+    def _activity(self, process: Process, flow: str, amount: Decimal, unit: str, factor: Decimal) -> ForegroundActivity:
+        key = (self.name, f"{process.id}::{flow}")
+        activity = ForegroundActivity(key, process.id, flow, unit)
+        exchanges: list[dict] = [{"input": key, "amount": float(amount), "type": "production"}]
+        technosphere: dict[Key, float] = {}
+
+        def uses(target: Key, total: float) -> None:
+            technosphere[target] = technosphere.get(target, 0.0) + total
+
+        for emission in process.emissions:
+            total = float(emission.amount_kg * factor)
+            exchanges.append({"input": (self.shared.biosphere, emission.substance), "amount": total, "type": "biosphere"})
+            activity.items.append(LineItem(
+                f"{process.id}: {emission.substance}", "process", total, emission.quality,
+                _primary(emission.quality), flow=emission.substance))
+        for fuel in process.fuels:
+            target = (self.shared.background, f"fuel:{fuel.fuel}")
+            total = float(fuel.amount_gj * factor)
+            uses(target, total)
+            activity.items.append(LineItem(
+                f"{process.id}: fuel {fuel.fuel}", "process", total, fuel.quality,
+                _primary(fuel.quality), target=target))
+        for electricity in process.electricity:
+            self._electricity(process, activity, electricity, factor, uses)
+        for item in process.inputs:
+            self._input(process, activity, item, factor, uses)
+        if process.allocation == "system_expansion":
+            for output in process.outputs[1:]:
+                dataset = self.datasets[output.substitutes_dataset]
+                displaced = self._convert(process, output.amount * output.substitution_ratio, output.unit,
+                                          dataset.unit, f"co-product {output.flow!r} substituting {dataset.id!r}")
+                target = (self.shared.background, dataset.id)
+                uses(target, -displaced)
+                activity.items.append(LineItem(
+                    f"{process.id}: credit {output.flow} -> {dataset.id}", "input", -displaced,
+                    Quality("secondary", DEFAULT_DQR["secondary"]), 0.0, target=target))
+        for target, total in technosphere.items():
+            exchanges.append({"input": target, "amount": total, "type": "technosphere"})
+        self.data[key] = {
+            "name": f"{process.name} ({flow})" if len(process.outputs) > 1 else process.name,
+            "unit": unit,
+            "location": self.model.geography_subdivision or self.model.geography_country or "GLO",
+            "type": "process",
+            "reference product": flow,
+            "exchanges": exchanges,
+            "allocation_factor": float(factor),
+        }
+        return activity
+
+    def _electricity(self, process, activity, electricity, factor, uses) -> None:
+        grid = (self.shared.background, f"grid:{electricity.grid}")
+        certificate = (self.shared.background, RENEWABLE_CERTIFICATE)
+        market_zero = sum((i.amount_kwh for i in electricity.instruments if i.type in MARKET_ONLY_INSTRUMENTS), Decimal(0))
+        onsite = sum((i.amount_kwh for i in electricity.instruments if i.type == "onsite_pv"), Decimal(0))
+        from_grid = float((electricity.amount_kwh - market_zero - onsite) * factor)
+        covered = float(market_zero * factor)
+        if from_grid:
+            uses(grid, from_grid)
+        if covered:
+            uses(certificate, covered)
+        label = f"{process.id}: electricity {electricity.grid}"
+        activity.items.append(LineItem(label, "input", from_grid, electricity.quality,
+                                       _primary(electricity.quality), target=grid))
+        if covered:
+            activity.items.append(LineItem(f"{label} (certificates/PPA)", "input", covered,
+                                           electricity.quality, _primary(electricity.quality), target=certificate))
+        activity.electricity.append(ElectricityUse(
+            grid, float(electricity.amount_kwh * factor), covered, float(onsite * factor)))
+
+    def _input(self, process, activity, item: Input, factor, uses) -> None:
+        if item.kind == "flow":
+            if item.ref in self.credited:
+                self.fail(process, f"input {item.ref!r} is a co-product credited by system expansion in process "
+                          f"{self.credited[item.ref]!r}; take it from the substituted dataset instead")
+                return
+            total = self._convert(process, item.amount * factor, item.unit, self.output_units[item.ref], f"input {item.ref!r}")
+            uses(self.producers[item.ref], total)
+            return
+        if item.kind == "dataset":
+            dataset = self.datasets[item.ref]
+            target = (self.shared.background, dataset.id)
+            total = self._convert(process, item.amount * factor, item.unit, dataset.unit, f"input {item.ref!r}")
+            primary = _primary(item.quality)
+        else:
+            target, supplier = self._supplier(item.ref)
+            total = self._convert(process, item.amount * factor, item.unit, supplier.unit, f"supplier input {item.label!r}")
+            share = supplier.primary_data_share
+            primary = float(share) / 100 if share is not None else 0.0
+        uses(target, total)
+        activity.items.append(LineItem(
+            f"{process.id} <- {item.label}", "input", total, item.quality, primary, target=target,
+            packaging=item.packaging, aircraft=item.ref == AIR_TRANSPORT))
+
+    def _supplier(self, path: str) -> tuple[Key, SupplierFootprint]:
+        if path in self.supplier_keys:
+            key = self.supplier_keys[path]
+            return key, self.suppliers[key]
+        supplier = self.loader.load(path)
+        key = (self.name, f"supplier::{len(self.supplier_keys)}")
+        self.supplier_keys[path] = key
+        self.suppliers[key] = supplier
+        exchanges = [{"input": key, "amount": 1.0, "type": "production"}]
+        exchanges += [{"input": (self.shared.biosphere, flow), "amount": float(value), "type": "biosphere"}
+                      for flow, value in supplier.flows]
+        self.data[key] = {
+            "name": f"supplier footprint {supplier.id or Path(path).name}",
+            "unit": supplier.unit,
+            "location": "GLO",
+            "type": "process",
+            "exchanges": exchanges,
+            "pact_id": supplier.id,
+        }
+        return key, supplier
+
+
+def _primary(quality: Quality) -> float:
+    """PACT primary data share: measured activity data of the company or its suppliers counts as primary."""
+    return 1.0 if quality.source in ("primary", "supplier") else 0.0
+
+
+def build_foreground(model: ProductModel, shared: SharedDatabases, loader: SupplierLoader | None = None) -> Foreground:
+    """Brightway data and bookkeeping for `model`; ModelErrors when the model cannot be linked."""
+    return _Builder(model, shared, loader or SupplierLoader()).build()

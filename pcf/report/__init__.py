@@ -1,0 +1,1 @@
+"""What a person reads: the terminal report, the self-contained HTML report, progress on long commands."""

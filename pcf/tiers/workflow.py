@@ -1,0 +1,123 @@
+"""The tier workflow, wired: requests out, fulfilment with upstream footprints pulled in, delivery, verification.
+
+This is the composition root's part: it hands the node's outbox a transport that authenticates to peer nodes
+with `connectors.PactClient`, gives the engine a supplier loader that fetches footprint URLs with the node's
+peer credentials, and signs what the node sends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from connectors.pact_client import PactClient, PactClientError
+from exchange.node.events import REQUEST_CREATED
+from exchange.node.keys import node_signing_key
+from exchange.node.records import STANDARD_WEBHOOK
+from exchange.node.storage import FAILED_TO_SEND, SENT, NodeStore, SentRequest
+from exchange.node.workflow import PACT_EVENT, fulfil, peer_origin
+from exchange.pact import to_v3
+from exchange.pact.own_extensions import EXTENSION_SPEC_VERSION
+from exchange.pact.signing import PROVENANCE_SCHEMA, canonical_digest, provenance_extension, sign
+from lca_models.footprint import Extension, Footprint
+from lca_models.model_schema import load_model
+from webhooks.delivery import RETRYABLE_4XX, Deliverer, DeliveryError, standard_webhook_transport
+from webhooks.outbox import Outbox, OutboxItem
+
+from ..engine import Engine
+from ..engine.suppliers import SupplierLoader
+from ..report.progress import SILENT, Steps
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def peer_client(store: NodeStore, base_url: str, **options) -> PactClient:
+    """A client for the node at `base_url` (its origin, or origin + subpath), with the credentials kept for it."""
+    origin = peer_origin(base_url)
+    peer = store.get_peer(origin)
+    if peer is None:
+        raise PactClientError(None, None, f"no credentials for {origin}: add it with `pcf node add-peer`", base_url)
+    return PactClient(base_url, peer["client_id"], peer["client_secret"], auth_base_url=origin,
+                      ca_bundle=peer["ca_bundle"], **options)
+
+
+def pact_transport(store: NodeStore):
+    """Outbox transport for PACT events: POST to the target's `/3/events` (or `/2/events`) with a bearer token.
+
+    The outbox does the retrying, so the client makes one attempt; 4xx refusals are permanent.
+    """
+    clients: dict[str, PactClient] = {}
+
+    def send(item: OutboxItem) -> None:
+        base, version_path, _ = item.target.rsplit("/", 2)  # https://host[:port][/subpath] / 3|2 / events
+        version = "v2" if version_path == "2" else "v3"
+        try:
+            if base not in clients:
+                clients[base] = peer_client(store, base, max_retries=0)
+            clients[base].send_event(json.loads(item.body), version=version)
+        except PactClientError as error:
+            permanent = error.status is not None and 400 <= error.status < 500 and error.status not in RETRYABLE_4XX
+            raise DeliveryError(f"{item.target}: {error.status} {error.code}: {error.message}", permanent) from None
+
+    return send
+
+
+def deliverer(store: NodeStore) -> Deliverer:
+    """The node's outbox deliverer: PACT events to peer nodes, Standard Webhooks to subscribers."""
+    return Deliverer(Outbox(store.engine), {
+        PACT_EVENT: pact_transport(store),
+        STANDARD_WEBHOOK: standard_webhook_transport(lambda url: store.subscriptions()[url]),
+    })
+
+
+def request_event(product_ids: list[str], reply_to: str, comment: str | None) -> dict:
+    """A PACT v3 RequestCreated event whose `source` is the requester's node (where the answer goes)."""
+    data: dict = {"productId": product_ids}
+    if comment:
+        data["comment"] = comment
+    source = "//" + reply_to.split("://", 1)[-1].rstrip("/")
+    return {"type": REQUEST_CREATED, "specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
+            "time": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
+
+
+def sent_request(event: dict, node_url: str, failure: str | None = None) -> SentRequest:
+    """What the requester's node keeps of a RequestCreated it POSTed to `node_url` (or failed to, with why)."""
+    data = event["data"]
+    return SentRequest(event["id"], node_url, {k: v for k, v in data.items() if k != "comment"}, data.get("comment"),
+                       utc_now(), FAILED_TO_SEND if failure else SENT, answer={"reason": failure} if failure else None)
+
+
+def with_provenance(footprint: Footprint, loader: SupplierLoader) -> Footprint:
+    """Declare the upstream footprints a computation used (id, canonical digest, URL where fetched)."""
+    upstream = []
+    for ref, document in loader.documents.items():
+        url = ref if ref.startswith(("https://", "http://")) else None
+        upstream.append((document.get("id", ""), canonical_digest(document), url))
+    if not upstream:
+        return footprint
+    extension = provenance_extension(upstream)
+    return dataclasses.replace(footprint, extensions=footprint.extensions + (
+        Extension(EXTENSION_SPEC_VERSION, PROVENANCE_SCHEMA, extension["data"]),))
+
+
+def compute_and_fulfil(store: NodeStore, request_pk: int, model_path: Path, engine: Engine,
+                       steps: Steps = SILENT) -> tuple[list[Footprint], str]:
+    """Compute the model (pulling node-hosted supplier footprints), sign, publish, share and answer the request;
+    `steps` hears the engine's phases and the final one."""
+    def fetch(url: str) -> dict:  # https://node[/subpath]/3/footprints/<id>
+        base, _, footprint_id = url.rstrip("/").rpartition("/3/footprints/")
+        return peer_client(store, base).get_footprint(footprint_id)
+
+    loader = SupplierLoader(fetch=fetch)
+    footprints = engine.compute(load_model(model_path), suppliers=loader, steps=steps)
+    steps.phase("signing, publishing and queuing the answer")
+    key = node_signing_key(store)
+    now = utc_now()
+    documents = [sign(to_v3(with_provenance(f, loader)), key, now) for f in footprints]
+    event_id = fulfil(store, request_pk, documents, now)
+    return footprints, event_id
