@@ -26,14 +26,12 @@ from lca_models.errors import ModelError, ModelErrors
 from pcf.cbam.see import compute_see
 from pcf.cli import main
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "cbam" / "examples"
-EXAMPLES = sorted(EXAMPLES_DIR.glob("*.xlsx")) if EXAMPLES_DIR.is_dir() else []
-SCREWS = next((p for p in EXAMPLES if "Screws" in p.name), None)
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "cbam" / "examples"
+EXAMPLES = sorted(EXAMPLES_DIR.glob("*.xlsx"))
+SCREWS = next(p for p in EXAMPLES if "Screws" in p.name)
 
 
 def _examples() -> list:
-    if not EXAMPLES:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"the Commission's examples are not at {EXAMPLES_DIR}"))]
     return [pytest.param(path, id=path.name.split("_")[1].split(" ", 1)[1] if "_" in path.name else path.stem)
             for path in EXAMPLES]
 
@@ -110,8 +108,6 @@ def test_import_does_not_need_cached_formula_results(path: Path, tmp_path: Path,
 
 
 def test_see_cli_prints_the_table(data_dir: Path) -> None:
-    if SCREWS is None:
-        pytest.skip(f"the Commission's examples are not at {EXAMPLES_DIR}")
     result = CliRunner().invoke(main, ["cbam", "see", str(SCREWS), "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     expected = expected_products(SCREWS)
@@ -121,8 +117,6 @@ def test_see_cli_prints_the_table(data_dir: Path) -> None:
 
 
 def test_see_cli_compares_with_the_templates_own_summary(data_dir: Path, tmp_path: Path) -> None:
-    if SCREWS is None:
-        pytest.skip(f"the Commission's examples are not at {EXAMPLES_DIR}")
     result = CliRunner().invoke(main, ["cbam", "see", str(SCREWS), "--compare", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     for row in expected_products(SCREWS):  # the Commission's figures, read here independently of the command
@@ -286,8 +280,6 @@ def patch_cell(source: Path, target: Path, sheet: str, cell: str, replacement: s
 ])
 def test_broken_template_gives_a_clear_error(tmp_path: Path, sheet: str, cell: str, replacement: str | None,
                                              message: str) -> None:
-    if SCREWS is None:
-        pytest.skip(f"the Commission's examples are not at {EXAMPLES_DIR}")
     broken = tmp_path / "broken.xlsx"
     patch_cell(SCREWS, broken, sheet, cell, replacement)
     model = tmp_path / "model.yaml"

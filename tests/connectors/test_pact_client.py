@@ -21,7 +21,7 @@ from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
 from tests.support.node import add_clients, free_port, start_node, with_id
-from tests.support.pact import read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, read_json
 
 BULK = 8
 PAGE = 5
@@ -35,7 +35,7 @@ def node(tmp_path_factory):
     store.init_schema()
     add_clients(store, {"buyer": ("buyer-secret", "BuyerCo"), "other": ("other-secret", "OtherCo")})
     # example-2 can be expressed in PACT v2 too (it has a CPC classification), so /2 serves the same footprints.
-    base = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-2.json")).footprint
+    base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint
     cpc = base.product_classifications
     named = {
         "A": with_id(base, 1, product_ids=("urn:pact:product:a",), company_ids=("urn:pact:company:s1",),

@@ -18,7 +18,7 @@ from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
 from tests.support.node import add_clients, start_node, with_id
-from tests.support.pact import assert_response_valid, read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, assert_response_valid, read_json
 
 UTC = timezone.utc
 BULK = 25
@@ -32,7 +32,7 @@ def node(tmp_path_factory):
     store.init_schema()
     add_clients(store, {"buyer": ("buyer-secret", "BuyerCo"), "other": ("other-secret", "OtherCo")})
     store.add_peer("https://buyer.example", "supplier-at-buyer", "secret")  # where answers to the buyer go
-    base = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-3.json")).footprint
+    base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-3.json")).footprint
     base = dataclasses.replace(base, geography_region_or_subregion=None, geography_country=None,
                                geography_country_subdivision=None, product_classifications=())
     day = lambda y, m, d: datetime(y, m, d, tzinfo=UTC)  # noqa: E731
@@ -228,7 +228,7 @@ def post_event(node, headers, body, content_type="application/cloudevents+json; 
 
 
 def test_each_event_type_is_accepted(node, buyer):
-    footprint = read_json(shared_pact() / "v3" / "examples" / "example-4.json")
+    footprint = read_json(PACT_FIXTURES / "v3" / "examples" / "example-4.json")
     events = [
         _event("ProductFootprint.Published", {"pfIds": [node.named["A"]]}),
         _event("ProductFootprintRequest.Created", {"productId": ["urn:pact:product:a"], "comment": "please"}),
@@ -341,7 +341,7 @@ def test_a_node_on_postgresql_serves_the_same_api(tmp_path):
     store.init_schema()
     try:
         add_clients(store, {"pg": ("pg-secret", "PgCo")})
-        footprint = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-1.json")).footprint
+        footprint = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-1.json")).footprint
         publish_footprints(store, [footprint], share_with=("PgCo",))
         running = start_node(tmp_path, url)
         try:

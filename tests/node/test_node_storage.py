@@ -12,12 +12,12 @@ import pytest
 from exchange.node.records import publish_footprints
 from exchange.node.storage import Filters, StoreError
 from exchange.pact import from_v3
-from tests.support.pact import read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, read_json
 
 
 @pytest.fixture
 def footprint():
-    return from_v3(read_json(shared_pact() / "v3" / "examples" / "example-2.json")).footprint
+    return from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint
 
 
 def test_init_is_idempotent_and_versioned(store):

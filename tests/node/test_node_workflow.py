@@ -12,7 +12,7 @@ from exchange.node.keys import node_signing_key
 from exchange.node.storage import NodeStore
 from exchange.node.workflow import RequestRefused, fulfil, receive_request, reject
 from exchange.pact.signing import sign
-from tests.support.pact import read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, read_json
 from webhooks.outbox import Outbox
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -38,7 +38,7 @@ def request_pk(store: NodeStore, event_id: str) -> int:
 
 def test_fulfilling_publishes_shares_and_queues_the_answer_together(store):
     receive_request(store, created("r1"), "BuyerCo", "{}", NOW)
-    document = sign(read_json(shared_pact() / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
+    document = sign(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
     answer_id = fulfil(store, request_pk(store, "r1"), [document], NOW)
     [item] = Outbox(store.engine).items()
     body = json.loads(item["body"])
@@ -51,7 +51,7 @@ def test_fulfilling_publishes_shares_and_queues_the_answer_together(store):
 
 
 def test_the_same_footprint_answers_a_second_requester(store):
-    document = sign(read_json(shared_pact() / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
+    document = sign(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
     receive_request(store, created("r1"), "BuyerCo", "{}", NOW)
     fulfil(store, request_pk(store, "r1"), [document], NOW)
     receive_request(store, created("r2"), "OtherCo", "{}", NOW)  # not shared with OtherCo: waits for the operator
@@ -71,7 +71,7 @@ def test_rejecting_queues_a_rejection_with_the_reason(store):
 
 def test_a_failed_answer_leaves_no_trace(store):
     receive_request(store, created("r4"), "BuyerCo", "{}", NOW)
-    document = sign(read_json(shared_pact() / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
+    document = sign(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
     broken = {**document, "pcf": {**document["pcf"], "fossilGhgEmissions": 1}}  # not valid PACT
     with pytest.raises(Exception):
         fulfil(store, request_pk(store, "r4"), [document, broken], NOW)
@@ -111,7 +111,7 @@ def test_subscribers_get_signed_standard_webhooks_when_footprints_are_published(
         secret = new_secret()
         url = f"http://127.0.0.1:{server.server_port}/erp/hooks"
         store.add_subscription(url, secret)
-        footprint = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-3.json")).footprint
+        footprint = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-3.json")).footprint
         publish_footprints(store, [footprint], share_with=("BuyerCo",))
         assert deliverer(store).run_once()["delivered"] == 1
         [(headers, body)] = received
@@ -125,7 +125,7 @@ def test_subscribers_get_signed_standard_webhooks_when_footprints_are_published(
 def test_a_v2_request_is_answered_in_v2_at_the_requesters_v2_endpoint(store):
     v2_request = {**created("r6"), "data": {"pf": {"productIds": ["urn:gtin:4712345060507"]}, "comment": "v2 buyer"}}
     receive_request(store, v2_request, "BuyerCo", json.dumps(v2_request), NOW)
-    document = sign(read_json(shared_pact() / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
+    document = sign(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json"), node_signing_key(store), NOW)
     fulfil(store, request_pk(store, "r6"), [document], NOW)
     [item] = Outbox(store.engine).items()
     answer = json.loads(item["body"])
@@ -137,7 +137,7 @@ def test_a_v2_request_matching_a_shared_footprint_is_answered_at_once(store):
     from exchange.node.records import publish_footprints
     from exchange.pact import from_v3
 
-    footprint = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-2.json")).footprint
+    footprint = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint
     publish_footprints(store, [footprint], share_with=("BuyerCo",))
     v2_request = {**created("r7"), "data": {"pf": {"productIds": ["urn:gtin:4712345060507"]}}}
     receive_request(store, v2_request, "BuyerCo", json.dumps(v2_request), NOW)

@@ -25,7 +25,7 @@ from exchange.node.workflow import receive_other
 from exchange.pact import from_v3
 from pcf.tiers.local_nodes import wait_for
 from tests.support.node import add_clients, start_node
-from tests.support.pact import read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, read_json
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 LATER = NOW + timedelta(hours=2)
@@ -34,7 +34,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def example() -> dict:
-    return read_json(shared_pact() / "v3" / "examples" / "example-2.json")
+    return read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")
 
 
 def sent(event_id: str, comment: str | None = "Q3 survey") -> SentRequest:

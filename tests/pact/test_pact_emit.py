@@ -12,12 +12,12 @@ from exchange.pact import PactMappingError, from_v3, to_v2, to_v3
 from lca_models.model_schema import load_model
 from pcf.cli import main
 from tests.support.models import model_document, product
-from tests.support.pact import assert_valid_against_openapi, shared_pact
+from tests.support.pact import PACT_FIXTURES, assert_valid_against_openapi
 
 
 @pytest.mark.parametrize("name", ["steel_mill.yaml", "fastener_maker.yaml", "aluminium_profiles.yaml"])
 def test_bundled_models_emit_valid_v3_that_reads_back_equal(engine, name):
-    shared_pact()
+    PACT_FIXTURES
     with resources.as_file(resources.files("lca_models").joinpath("examples", name)) as path:
         footprints = engine.compute(load_model(path))
     for footprint in footprints:
@@ -36,7 +36,7 @@ def test_v2_needs_a_cpc_code(engine, write_model):
 
 
 def test_compute_writes_pact_v2_and_v3_files(write_model, tmp_path):
-    shared_pact()
+    PACT_FIXTURES
     cpc = "urn:pact:productclassification:un-cpc:42999"
     document = model_document([{"id": "p", "outputs": [{"flow": "x", "amount": 10, "unit": "kg"}],
                                 "emissions": [{"substance": "n2o", "amount": 0.01, "unit": "kg"}]}],

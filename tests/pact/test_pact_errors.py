@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 from exchange.pact import PactValidationError, from_v2, from_v3, parse_json
 from pcf.cli import main
-from tests.support.pact import read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, read_json
 
 
 @pytest.fixture
 def v3_document() -> dict:
-    return read_json(shared_pact() / "v3" / "examples" / "example-3.json")
+    return read_json(PACT_FIXTURES / "v3" / "examples" / "example-3.json")
 
 
 def pointers_of(load, document, **kwargs) -> dict[str, str]:
@@ -99,7 +99,7 @@ def test_inconsistent_totals_warn_but_load(v3_document):
 
 
 def test_v2_dqr_out_of_its_1_to_3_range_is_refused():
-    document = read_json(shared_pact() / "v2" / "examples" / "get-footprint-response.json")["data"]
+    document = read_json(PACT_FIXTURES / "v2" / "examples" / "get-footprint-response.json")["data"]
     document["pcf"]["dqi"]["technologicalDQR"] = 4
     assert "between 1 and 3" in pointers_of(from_v2, document)["/pcf/dqi/technologicalDQR"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from exchange.pact import from_v2, from_v3, to_v2, to_v3
-from tests.support.pact import assert_valid_against_openapi, shared_pact
+from tests.support.pact import PACT_FIXTURES, assert_valid_against_openapi
 from tests.support.strategies import footprints
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -20,14 +20,14 @@ def test_footprint_to_v3_and_back_is_lossless(footprint):
 @SETTINGS
 @given(footprints())
 def test_every_v3_document_we_emit_validates_against_the_official_schema(footprint):
-    shared_pact()
+    PACT_FIXTURES
     assert_valid_against_openapi(to_v3(footprint), "v3")
 
 
 @SETTINGS
 @given(footprints(v2_expressible=True))
 def test_v2_to_v3_to_v2_returns_the_same_document(footprint):
-    shared_pact()
+    PACT_FIXTURES
     as_v2 = to_v2(footprint)
     assert_valid_against_openapi(as_v2, "v2")
     as_v3 = to_v3(from_v2(as_v2).footprint)

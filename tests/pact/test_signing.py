@@ -28,7 +28,7 @@ from exchange.pact.signing import (
     verify,
     verify_chain,
 )
-from tests.support.pact import assert_valid_against_openapi, read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, assert_valid_against_openapi, read_json
 
 SIGNED_AT = datetime(2025, 5, 2, 8, 30, tzinfo=timezone.utc)
 CHECK_NAMES = ["schema", "consistency", "signature", "provenance"]
@@ -59,7 +59,7 @@ def signature_extensions(document: dict) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def example() -> dict:
-    return read_json(shared_pact() / "v3" / "examples" / "example-3.json")
+    return read_json(PACT_FIXTURES / "v3" / "examples" / "example-3.json")
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +218,7 @@ def test_non_ascii_text_escaped_or_not_still_verifies(example, key):
 
 def test_v2_json_numbers_respelled_still_verify():
     """v2 carries DQRs as JSON numbers: 1.6 vs 1.60 vs 16e-1 are one number, and RFC 8785 writes it one way."""
-    document = read_json(shared_pact() / "v2" / "examples" / "get-footprint-response.json")["data"]
+    document = read_json(PACT_FIXTURES / "v2" / "examples" / "get-footprint-response.json")["data"]
     key = SigningKey.generate()
     signed = sign(document, key, SIGNED_AT)
     assert_valid_against_openapi(signed, "v2")
@@ -422,7 +422,7 @@ def test_a_signature_survives_the_marshalling_layer(signed, key):
 
 
 def test_a_v2_signature_survives_the_marshalling_layer():
-    document = read_json(shared_pact() / "v2" / "examples" / "get-footprint-response.json")["data"]
+    document = read_json(PACT_FIXTURES / "v2" / "examples" / "get-footprint-response.json")["data"]
     key = SigningKey.generate()
     signed = sign(document, key, SIGNED_AT)
     again = to_v2(from_v2(signed).footprint)

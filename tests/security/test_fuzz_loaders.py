@@ -22,7 +22,7 @@ from exchange.cbam.template_workbook import BLANK_TEMPLATE
 from exchange.pact import PactMappingError, PactValidationError, load_footprint, parse_json
 from lca_models.errors import ModelError
 from lca_models.model_schema import load_model
-from tests.support.pact import read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, read_json
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "lca_models" / "examples"
 FUZZ = settings(max_examples=60, deadline=None, database=None,
@@ -93,8 +93,8 @@ def test_model_loader_refuses_arbitrary_bytes_only_with_model_errors(tmp_path, r
 
 @pytest.fixture(scope="module")
 def pact_examples():
-    return [read_json(shared_pact() / "v3" / "examples" / "example-2.json"),
-            read_json(shared_pact() / "v2" / "examples" / "get-footprint-response.json")["data"]]
+    return [read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json"),
+            read_json(PACT_FIXTURES / "v2" / "examples" / "get-footprint-response.json")["data"]]
 
 
 @FUZZ

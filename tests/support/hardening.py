@@ -16,7 +16,7 @@ from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
 from tests.support.node import add_clients, with_id
-from tests.support.pact import read_json, shared_pact
+from tests.support.pact import PACT_FIXTURES, read_json
 
 CLIENTS = {"a": ("a-secret", "OrgA"), "b": ("b-secret", "OrgB")}
 
@@ -47,7 +47,7 @@ class ThreadNode:
 
 def footprint_copy(number: int, **changes):
     """The official v3 example-2 footprint under a fresh deterministic id (example-2 is valid in v2 too)."""
-    base = from_v3(read_json(shared_pact() / "v3" / "examples" / "example-2.json")).footprint
+    base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint
     return with_id(base, number, **changes)
 
 

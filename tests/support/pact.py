@@ -1,4 +1,4 @@
-"""Test support for PACT: the official files in ../shared/pact and a JSON Schema validator built from them."""
+"""Test support for PACT: the official files (tests/fixtures/pact) and a JSON Schema validator built from them."""
 
 from __future__ import annotations
 
@@ -6,21 +6,14 @@ import json
 from functools import cache
 from pathlib import Path
 
-import pytest
 import yaml
 
-SHARED_PACT = Path(__file__).resolve().parents[3] / "shared" / "pact"
-
-
-def shared_pact() -> Path:
-    if not SHARED_PACT.is_dir():
-        pytest.skip(f"the official PACT files are not at {SHARED_PACT}")
-    return SHARED_PACT
+PACT_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pact"
 
 
 def example_files(version: str) -> list[Path]:
-    folder = SHARED_PACT / version / "examples"
-    return sorted(p for p in folder.glob("*.json") if "error-response" not in p.name) if folder.is_dir() else []
+    folder = PACT_FIXTURES / version / "examples"
+    return sorted(p for p in folder.glob("*.json") if "error-response" not in p.name)
 
 
 def read_json(path: Path):
@@ -33,7 +26,7 @@ def product_footprint_validator(version: str):
     from jsonschema import Draft202012Validator, FormatChecker
 
     name = {"v3": "v3/openapi-3.0.3.yaml", "v2": "v2/openapi-2.3.3.yaml"}[version]
-    openapi = yaml.safe_load((shared_pact() / name).read_text(encoding="utf-8"))
+    openapi = yaml.safe_load((PACT_FIXTURES / name).read_text(encoding="utf-8"))
     schema = {"$ref": "#/components/schemas/ProductFootprint", "components": openapi["components"]}
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
@@ -46,7 +39,7 @@ def assert_valid_against_openapi(document: dict, version: str) -> None:
 @cache
 def _openapi(version: str) -> dict:
     name = {"v3": "v3/openapi-3.0.3.yaml", "v2": "v2/openapi-2.3.3.yaml"}[version]
-    return yaml.safe_load((shared_pact() / name).read_text(encoding="utf-8"))
+    return yaml.safe_load((PACT_FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def assert_response_valid(body, version: str, path: str, method: str = "get", status: int = 200) -> None:
