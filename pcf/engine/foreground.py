@@ -8,8 +8,10 @@ linked as technosphere exchanges, so loops (steam, scrap) are solved by Brightwa
 factorisation, not walked. Supplier footprints become aggregated activities of their own.
 
 Beside the Brightway data, every activity keeps its line items (each emission, fuel, electricity
-draw and external input, per run of the activity as Brightway scales it) so the engine can report contributions,
-primary-data share and DQR per line and location- versus market-based electricity.
+draw and external input, per run of the activity as Brightway scales it, as exact `Decimal` quantities) so the
+engine can report contributions, primary-data share and DQR per line and location- versus market-based
+electricity, and the plant inventory (`pcf.factory.inventory`) is a tally of the same lines: one reading of the
+model, not two.
 """
 
 from __future__ import annotations
@@ -37,29 +39,42 @@ MARKET_ONLY_INSTRUMENTS = ("green_certificate", "ppa")
 AIR_TRANSPORT = "transport:air"
 
 
+# What a line item is, for the plant inventory's scopes (GHG Protocol Corporate Standard): direct emissions and
+# fuels are Scope 1, electricity Scope 2, datasets and supplier footprints Scope 3, system-expansion credits none.
+LINE_SOURCES = ("emission", "fuel", "electricity", "certificate", "dataset", "supplier", "credit")
+
+
 @dataclass(frozen=True)
 class LineItem:
-    """One contribution source of an activity, per run: its amount as in the Brightway exchange."""
+    """One contribution source of an activity, per run: its quantity as in the Brightway exchange."""
 
     label: str
     kind: str  # "process": emitted at the process (direct, fuel combustion); "input": upstream burden
-    amount: float  # kg of `flow`, or units of `target`, per run (Brightway's supply scales whole runs)
+    source: str  # one of LINE_SOURCES
+    quantity: Decimal  # kg of `flow`, or units of `target`, per run (Brightway's supply scales whole runs)
     quality: Quality
     primary_fraction: float  # how much of this line counts as primary data (PACT PDS)
     flow: str | None = None  # biosphere flow for a direct emission
     target: Key | None = None  # the external activity whose cumulative burden this line carries
+    category: str | None = None  # the model's Scope 1 source category of an emission or fuel
     packaging: bool = False
     aircraft: bool = False
+
+    @property
+    def amount(self) -> float:
+        """The quantity as Brightway holds it."""
+        return float(self.quantity)
 
 
 @dataclass(frozen=True)
 class ElectricityUse:
-    """Electricity of an activity per run, split by how it is covered."""
+    """Electricity of an activity per run (kWh), split by how it is covered."""
 
     grid: Key
-    kwh: float
-    market_zero_kwh: float  # certificates and PPAs: zero market-based, grid factor location-based
-    onsite_kwh: float  # on-site PV: zero in both
+    kwh: Decimal
+    market_zero_kwh: Decimal  # certificates and PPAs: zero market-based, grid factor location-based
+    onsite_kwh: Decimal  # on-site PV: zero in both
+    instruments: tuple[tuple[str, str | None, Decimal], ...] = ()  # (type, scheme, kWh) per instrument
 
 
 @dataclass
@@ -157,35 +172,36 @@ class _Builder:
             raise ModelErrors(self.errors)
         return Foreground(self.name, self.data, activities, self.producers, self.suppliers)
 
-    def _convert(self, process: Process, amount: Decimal, source: str, target: str, what: str) -> float:
+    def _convert(self, process: Process, amount: Decimal, source: str, target: str, what: str) -> Decimal:
         try:
-            return float(units.convert(amount, source, target))
+            return units.convert(amount, source, target)
         except UnitError as exc:
             self.fail(process, f"{what}: {exc}")
-            return 0.0
+            return Decimal(0)
 
     def _activity(self, process: Process, flow: str, amount: Decimal, unit: str, factor: Decimal) -> ForegroundActivity:
         key = (self.name, f"{process.id}::{flow}")
         activity = ForegroundActivity(key, process.id, flow, unit)
         exchanges: list[dict] = [{"input": key, "amount": float(amount), "type": "production"}]
-        technosphere: dict[Key, float] = {}
+        technosphere: dict[Key, Decimal] = {}
 
-        def uses(target: Key, total: float) -> None:
-            technosphere[target] = technosphere.get(target, 0.0) + total
+        def uses(target: Key, total: Decimal) -> None:
+            technosphere[target] = technosphere.get(target, Decimal(0)) + total
 
         for emission in process.emissions:
-            total = float(emission.amount_kg * factor)
-            exchanges.append({"input": (self.shared.biosphere, emission.substance), "amount": total, "type": "biosphere"})
+            total = emission.amount_kg * factor
+            exchanges.append({"input": (self.shared.biosphere, emission.substance), "amount": float(total),
+                              "type": "biosphere"})
             activity.items.append(LineItem(
-                f"{process.id}: {emission.substance}", "process", total, emission.quality,
-                _primary(emission.quality), flow=emission.substance))
+                f"{process.id}: {emission.substance}", "process", "emission", total, emission.quality,
+                _primary(emission.quality), flow=emission.substance, category=emission.category))
         for fuel in process.fuels:
             target = (self.shared.background, f"fuel:{fuel.fuel}")
-            total = float(fuel.amount_gj * factor)
+            total = fuel.amount_gj * factor
             uses(target, total)
             activity.items.append(LineItem(
-                f"{process.id}: fuel {fuel.fuel}", "process", total, fuel.quality,
-                _primary(fuel.quality), target=target))
+                f"{process.id}: fuel {fuel.fuel}", "process", "fuel", total, fuel.quality,
+                _primary(fuel.quality), target=target, category=fuel.category))
         for electricity in process.electricity:
             self._electricity(process, activity, electricity, factor, uses)
         for item in process.inputs:
@@ -198,10 +214,10 @@ class _Builder:
                 target = (self.shared.background, dataset.id)
                 uses(target, -displaced)
                 activity.items.append(LineItem(
-                    f"{process.id}: credit {output.flow} -> {dataset.id}", "input", -displaced,
+                    f"{process.id}: credit {output.flow} -> {dataset.id}", "input", "credit", -displaced,
                     Quality("secondary", DEFAULT_DQR["secondary"]), 0.0, target=target))
         for target, total in technosphere.items():
-            exchanges.append({"input": target, "amount": total, "type": "technosphere"})
+            exchanges.append({"input": target, "amount": float(total), "type": "technosphere"})
         self.data[key] = {
             "name": f"{process.name} ({flow})" if len(process.outputs) > 1 else process.name,
             "unit": unit,
@@ -218,20 +234,21 @@ class _Builder:
         certificate = (self.shared.background, RENEWABLE_CERTIFICATE)
         market_zero = sum((i.amount_kwh for i in electricity.instruments if i.type in MARKET_ONLY_INSTRUMENTS), Decimal(0))
         onsite = sum((i.amount_kwh for i in electricity.instruments if i.type == "onsite_pv"), Decimal(0))
-        from_grid = float((electricity.amount_kwh - market_zero - onsite) * factor)
-        covered = float(market_zero * factor)
+        from_grid = (electricity.amount_kwh - market_zero - onsite) * factor
+        covered = market_zero * factor
         if from_grid:
             uses(grid, from_grid)
         if covered:
             uses(certificate, covered)
         label = f"{process.id}: electricity {electricity.grid}"
-        activity.items.append(LineItem(label, "input", from_grid, electricity.quality,
+        activity.items.append(LineItem(label, "input", "electricity", from_grid, electricity.quality,
                                        _primary(electricity.quality), target=grid))
         if covered:
-            activity.items.append(LineItem(f"{label} (certificates/PPA)", "input", covered,
+            activity.items.append(LineItem(f"{label} (certificates/PPA)", "input", "certificate", covered,
                                            electricity.quality, _primary(electricity.quality), target=certificate))
         activity.electricity.append(ElectricityUse(
-            grid, float(electricity.amount_kwh * factor), covered, float(onsite * factor)))
+            grid, electricity.amount_kwh * factor, covered, onsite * factor,
+            tuple((i.type, i.scheme, i.amount_kwh * factor) for i in electricity.instruments)))
 
     def _input(self, process, activity, item: Input, factor, uses) -> None:
         if item.kind == "flow":
@@ -247,14 +264,16 @@ class _Builder:
             target = (self.shared.background, dataset.id)
             total = self._convert(process, item.amount * factor, item.unit, dataset.unit, f"input {item.ref!r}")
             primary = _primary(item.quality)
+            source = "dataset"
         else:
             target, supplier = self._supplier(item.ref)
             total = self._convert(process, item.amount * factor, item.unit, supplier.unit, f"supplier input {item.label!r}")
             share = supplier.primary_data_share
             primary = float(share) / 100 if share is not None else 0.0
+            source = "supplier"
         uses(target, total)
         activity.items.append(LineItem(
-            f"{process.id} <- {item.label}", "input", total, item.quality, primary, target=target,
+            f"{process.id} <- {item.label}", "input", source, total, item.quality, primary, target=target,
             packaging=item.packaging, aircraft=item.ref == AIR_TRANSPORT))
 
     def _supplier(self, path: str) -> tuple[Key, SupplierFootprint]:

@@ -91,10 +91,15 @@ def gases() -> list[str]:
     return sorted({flow.gas for flow in elementary_flows().values()})
 
 
+def shared_databases() -> SharedDatabases:
+    """The names the shared databases have for this version of the bundled data (nothing is written)."""
+    digest = _data_digest()
+    return SharedDatabases(f"pcf-biosphere-{digest}", f"pcf-background-{digest}", digest)
+
+
 def ensure_shared_databases(bw2data: ModuleType) -> SharedDatabases:
     """Write the biosphere, GWP100 methods and background once per data version; reuse otherwise."""
-    digest = _data_digest()
-    shared = SharedDatabases(f"pcf-biosphere-{digest}", f"pcf-background-{digest}", digest)
+    shared = shared_databases()
     if shared.biosphere not in bw2data.databases:
         _write_biosphere(bw2data, shared.biosphere)
     for gwp in GWP_SETS:

@@ -278,10 +278,10 @@ class Engine:
             scale = supply[activity.key]
             for use in activity.electricity:
                 factor = solved.scores[use.grid] if use.grid in solved.scores else 0.0
-                grid_kwh = use.kwh - use.onsite_kwh
-                kwh += scale * use.kwh
+                grid_kwh = float(use.kwh - use.onsite_kwh)
+                kwh += scale * float(use.kwh)
                 location += scale * grid_kwh * factor
-                market += scale * (grid_kwh - use.market_zero_kwh) * factor
+                market += scale * (grid_kwh - float(use.market_zero_kwh)) * factor
         return ElectricityResult(
             kwh=to_decimal(kwh),
             location_based_kgco2e=to_decimal(location),

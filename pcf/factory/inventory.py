@@ -1,8 +1,10 @@
 """The plant's GHG inventory for the model's reference period (GHG Protocol Corporate Standard / ISO 14064-1).
 
-Computed straight from the model's activity data and the bundled, cited factors (exact `Decimal`s), not from
-Brightway: the product footprints come from Brightway, and `conservation` compares the two, so an allocation
-or loop that lost or double-counted emissions would show. Scope 2 follows the GHG Protocol Scope 2 Guidance
+A tally of the engine's own foreground (`pcf.engine.foreground`): the line items the engine solves on Brightway,
+each activity run once (the model states a year's amounts), with the bundled, cited factors as exact `Decimal`s.
+The foreground partitions every process over its outputs by allocation factors that sum to one, so summing its
+activities gives the plant back; `conservation` then compares the plant with what the solved footprints attribute
+to the products, so an allocation or loop that lost or double-counted emissions would show. Scope 2 follows the GHG Protocol Scope 2 Guidance
 (2015): location-based = grid average factor x grid kWh; market-based = certificates and PPAs at zero and the
 rest at the grid average (no residual mix is bundled; see docs/decisions.md). On-site PV is not grid
 electricity: zero in both. Biogenic CO2 and removals are memo items outside the scopes.
@@ -11,7 +13,7 @@ electricity: zero in both. Biogenic CO2 and removals are memo items outside the 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,14 +23,17 @@ from lca_models.footprint import Footprint, Offset
 from lca_models.gwp import elementary_flows, normalise_gwp_set
 from lca_models.model import ProductModel
 
-from ..engine.foreground import MARKET_ONLY_INSTRUMENTS
+from ..engine.foreground import Foreground, build_foreground
+from ..engine.project import shared_databases
 from ..engine.suppliers import SupplierLoader
 from .offsets import overlapping
 
 KG_PER_T = Decimal(1000)
 GJ_PER_KWH = Decimal("0.0036")
 SCOPE1_CATEGORIES = ("stationary_combustion", "mobile_combustion", "process", "fugitive")
-FUEL_SCOPE1 = {"stationary": "stationary_combustion", "mobile": "mobile_combustion"}
+# the model's categories of emissions and fuels -> Scope 1 source categories
+SCOPE1_OF = {"stationary": "stationary_combustion", "mobile": "mobile_combustion", "process": "process",
+             "fugitive": "fugitive"}
 # Dataset categories -> GHG Protocol Scope 3 categories (Corporate Value Chain Standard, 2011, Table 5.3)
 SCOPE3_OF_DATASET = {"transport": "4_upstream_transport", "waste": "5_waste"}
 SCOPE3_PURCHASED = "1_purchased_goods"
@@ -132,6 +137,7 @@ class _Tally:
         self.scope3: dict[str, Decimal] = defaultdict(Decimal)
         self.biogenic_kg = Decimal(0)
         self.removals_kg = Decimal(0)
+        self.fuels_gj: dict[str, Decimal] = defaultdict(Decimal)
 
     def direct(self, flow_id: str, kg: Decimal, category: str, from_fuel_row: bool = False) -> None:
         """A direct release at the plant: Scope 1, or a memo item (biogenic CO2, removals)."""
@@ -155,45 +161,9 @@ def build_inventory(model: ProductModel, gwp: str | None = None, suppliers: Supp
         raise ModelError("double use of carbon credits refused: " + "; ".join(
             f"{a.scheme} {a.serial_range} overlaps {b.serial_range}" for a, b in twice), "offsets",
             str(model.source_path or ""))
-    suppliers = suppliers or SupplierLoader()
-    catalogue = background.catalogue()
-    tally = _Tally(gwp)
-    location = market = Decimal(0)
-    by_source: dict[str, Decimal] = {s: Decimal(0) for s in (*RENEWABLE_SOURCES, "grid")}
-    by_scheme: dict[str, Decimal] = defaultdict(Decimal)
-    electricity_kwh = Decimal(0)
-    fuels_gj: dict[str, Decimal] = defaultdict(Decimal)
-    for process in model.processes:
-        for emission in process.emissions:
-            tally.direct(emission.substance, emission.amount_kg, emission.category)
-        for fuel in process.fuels:
-            fuels_gj[fuel.fuel] += fuel.amount_gj
-            for flow_id, per_gj in catalogue[f"fuel:{fuel.fuel}"].exchanges:
-                tally.direct(flow_id, per_gj * fuel.amount_gj, FUEL_SCOPE1[fuel.category], from_fuel_row=True)
-        for use in process.electricity:
-            factor = dataset_kgco2e(f"grid:{use.grid}", gwp)
-            covered = {t: sum((i.amount_kwh for i in use.instruments if i.type == t), Decimal(0)) for t in RENEWABLE_SOURCES}
-            grid_kwh = use.amount_kwh - covered["onsite_pv"]
-            market_zero = sum((covered[t] for t in MARKET_ONLY_INSTRUMENTS), Decimal(0))
-            location += grid_kwh * factor
-            market += (grid_kwh - market_zero) * factor
-            electricity_kwh += use.amount_kwh
-            for source, kwh in covered.items():
-                by_source[source] += kwh
-            by_source["grid"] += use.amount_kwh - sum(covered.values(), Decimal(0))
-            for instrument in use.instruments:
-                if instrument.type == "green_certificate":
-                    by_scheme[instrument.scheme or "unspecified"] += instrument.amount_kwh
-        for item in process.inputs:
-            if item.kind == "dataset":
-                dataset = catalogue[item.ref]
-                amount = units.convert(item.amount, item.unit, dataset.unit)
-                category = SCOPE3_OF_DATASET.get(dataset.category, SCOPE3_PURCHASED)
-                tally.scope3[category] += amount * dataset_kgco2e(item.ref, gwp)
-            elif item.kind == "supplier":
-                supplier = suppliers.load(item.ref)
-                per_unit = supplier.fossil + supplier.land_use_change + supplier.biogenic_non_co2
-                tally.scope3[SCOPE3_PURCHASED] += units.convert(item.amount, item.unit, supplier.unit) * per_unit
+    foreground = build_foreground(model, shared_databases(), suppliers or SupplierLoader())
+    tally = _tally_lines(foreground, gwp)
+    electricity = _tally_electricity(foreground, gwp)
     outputs, unassigned = _net_outputs(model)
     t = KG_PER_T
     return Inventory(
@@ -203,16 +173,71 @@ def build_inventory(model: ProductModel, gwp: str | None = None, suppliers: Supp
         gwp=gwp,
         scope1_by_category={c: v / t for c, v in tally.scope1_by_category.items()},
         scope1_by_gas={g: v / t for g, v in sorted(tally.scope1_by_gas.items())},
-        scope2_location_based=location / t,
-        scope2_market_based=market / t,
+        scope2_location_based=electricity.location_kg / t,
+        scope2_market_based=electricity.market_kg / t,
         scope3_by_category={c: v / t for c, v in sorted(tally.scope3.items())},
         biogenic_co2_t=tally.biogenic_kg / t,
         removals=tally.removals_kg / t,
-        energy=EnergyBalance(electricity_kwh, by_source, dict(sorted(by_scheme.items())), dict(sorted(fuels_gj.items()))),
+        energy=EnergyBalance(electricity.kwh, electricity.by_source, dict(sorted(electricity.by_scheme.items())),
+                             dict(sorted(tally.fuels_gj.items()))),
         outputs=outputs,
         unassigned_outputs=unassigned,
         offsets=model.offsets,
     )
+
+
+def _tally_lines(foreground: Foreground, gwp: str) -> _Tally:
+    """Scope 1 from emission and fuel lines, Scope 3 from dataset and supplier lines, each activity run once.
+
+    Electricity lines are Scope 2 (`_tally_electricity`); system-expansion credits are no emission of the plant.
+    """
+    catalogue = background.catalogue()
+    tally = _Tally(gwp)
+    for activity in foreground.activities:
+        for item in activity.items:
+            if item.source == "emission":
+                tally.direct(item.flow, item.quantity, SCOPE1_OF[item.category])
+            elif item.source == "fuel":
+                fuel = item.target[1]
+                tally.fuels_gj[fuel.removeprefix("fuel:")] += item.quantity
+                for flow_id, per_gj in catalogue[fuel].exchanges:
+                    tally.direct(flow_id, per_gj * item.quantity, SCOPE1_OF[item.category], from_fuel_row=True)
+            elif item.source == "dataset":
+                dataset = catalogue[item.target[1]]
+                category = SCOPE3_OF_DATASET.get(dataset.category, SCOPE3_PURCHASED)
+                tally.scope3[category] += item.quantity * dataset_kgco2e(dataset.id, gwp)
+            elif item.source == "supplier":
+                supplier = foreground.suppliers[item.target]
+                per_unit = supplier.fossil + supplier.land_use_change + supplier.biogenic_non_co2
+                tally.scope3[SCOPE3_PURCHASED] += item.quantity * per_unit
+    return tally
+
+
+@dataclass
+class _Electricity:
+    kwh: Decimal = Decimal(0)
+    location_kg: Decimal = Decimal(0)
+    market_kg: Decimal = Decimal(0)
+    by_source: dict[str, Decimal] = field(default_factory=lambda: {s: Decimal(0) for s in (*RENEWABLE_SOURCES, "grid")})
+    by_scheme: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+
+def _tally_electricity(foreground: Foreground, gwp: str) -> _Electricity:
+    """Scope 2 location- and market-based, and the electricity by source and certificate scheme."""
+    total = _Electricity()
+    for activity in foreground.activities:
+        for use in activity.electricity:
+            factor = dataset_kgco2e(use.grid[1], gwp)
+            grid_kwh = use.kwh - use.onsite_kwh
+            total.location_kg += grid_kwh * factor
+            total.market_kg += (grid_kwh - use.market_zero_kwh) * factor
+            total.kwh += use.kwh
+            for kind, scheme, kwh in use.instruments:
+                total.by_source[kind] += kwh
+                if kind == "green_certificate":
+                    total.by_scheme[scheme or "unspecified"] += kwh
+            total.by_source["grid"] += use.kwh - sum((kwh for _, _, kwh in use.instruments), Decimal(0))
+    return total
 
 
 def _net_outputs(model: ProductModel) -> tuple[tuple[ProductOutput, ...], tuple[str, ...]]:
