@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_pact.py
 	$(PY) benchmarks/bench_node.py
 	$(PY) benchmarks/bench_cbam.py
+	$(PY) benchmarks/bench_uncertainty.py
 
 clean:
 	rm -rf $(VENV) .pcf-data .pytest_cache

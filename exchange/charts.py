@@ -48,8 +48,34 @@ def contribution_svg(items: Sequence[tuple[str, Decimal | float]], unit_label: s
     axes.tick_params(axis="x", labelsize=8)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
+    return _inline_svg(figure, "contribution chart")
+
+
+def distribution_svg(bins: Sequence[tuple[float, float, int]], interval: tuple[float, float], deterministic: float,
+                     unit_label: str) -> str:
+    """A histogram of Monte Carlo draws (`bins`: from, to, count) with the 95 % interval shaded and the deterministic
+    result as a line. Returns `<svg ...>...</svg>` markup."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8.0, 2.8), dpi=96)
+    axes = figure.add_subplot()
+    axes.axvspan(*interval, color="#dbe9e3", label="2.5-97.5 % interval")
+    axes.bar([a for a, _, _ in bins], [n for _, _, n in bins], width=[b - a for a, b, _ in bins], align="edge",
+             color="#2a7f62", label="draws")
+    axes.axvline(deterministic, color="#c0504d", linewidth=1.5, label="deterministic result")
+    axes.set_xlabel(unit_label, fontsize=9)
+    axes.set_ylabel("draws", fontsize=9)
+    axes.tick_params(labelsize=8)
+    axes.legend(fontsize=8, frameon=False)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    return _inline_svg(figure, "Monte Carlo distribution")
+
+
+def _inline_svg(figure, label: str) -> str:
+    """The figure as SVG markup to embed: no prolog, metadata or comments (they name URLs), text as paths."""
     figure.tight_layout()
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     svg = _COMMENTS.sub("", _METADATA.sub("", _PROLOG.sub("", buffer.getvalue(), count=1)))
-    return svg.replace("<svg ", '<svg role="img" aria-label="contribution chart" class="chart" ', 1)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" class="chart" ', 1)

@@ -11,7 +11,7 @@ by a float on the way out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -69,8 +69,18 @@ class Contribution:
 
     label: str  # e.g. "blast_furnace" or "blast_furnace <- coke (dataset coke_cn)"
     kind: str  # "process" (direct emissions of a model process) or "input" (an input's upstream burden)
-    kgco2e: Decimal  # per declared unit
+    kgco2e: Decimal  # per declared unit, biogenic CO2 uptake excluded (ISO 14067 7.3: reported apart)
     share: Decimal  # fraction of the PCF excluding biogenic uptake (can be negative for credits)
+    stage: str = ""  # one of STAGES
+
+
+# Cradle-to-gate stages every contribution belongs to (docs/report.md); they add up to the PCF
+STAGES = {
+    "production": "production: direct emissions of the modelled processes (fuel combustion included)",
+    "electricity": "purchased electricity, generation (market-based)",
+    "energy_upstream": "energy supply upstream: fuels well-to-tank, power generation upstream, T&D losses",
+    "materials": "materials, transport, packaging, waste and supplier footprints (upstream)",
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,21 @@ class ElectricityResult:
     location_based_kgco2e: Decimal
     market_based_kgco2e: Decimal
     pcf_location_based: Decimal  # the PCF (excl. biogenic uptake) had all electricity been location based
+    market_basis: tuple[str, ...] = ()  # per grid: what uncovered kWh were charged at (residual mix or grid average)
+
+
+@dataclass(frozen=True)
+class UncertaintyResult:
+    """Monte Carlo of the PCF excluding biogenic uptake, per declared unit (docs/methodology.md)."""
+
+    iterations: int
+    seed: int
+    mean: Decimal
+    median: Decimal
+    low: Decimal  # 2.5th percentile
+    high: Decimal  # 97.5th percentile
+    standard_error: Decimal  # of the mean: standard deviation / sqrt(iterations)
+    histogram: tuple[tuple[Decimal, Decimal, int], ...] = ()  # (from, to, draws) bins, for the report's chart
 
 
 @dataclass(frozen=True)
@@ -110,13 +135,16 @@ class Provenance:
 class ComputedDetails:
     """What the engine knows beyond PACT's fields; absent for footprints received from others."""
 
-    by_gas: Mapping[str, Decimal]  # gas -> kgCO2e per declared unit (e.g. "CO2", "CH4", "N2O", "SF6")
-    by_category: Mapping[str, Decimal]  # fossil, biogenic_non_co2, land_use_change, biogenic_uptake, ...
+    by_gas: Mapping[str, Decimal]  # gas -> kgCO2e per declared unit (e.g. "CO2", "CH4", "N2O", "SF6"), uptake excluded
+    by_category: Mapping[str, Decimal]  # fossil, biogenic_non_co2, land_use_change; uptake is the footprint's own field
     contributions: tuple[Contribution, ...]
     electricity: ElectricityResult
     offsets: tuple[Offset, ...]
     provenance: Provenance
     biogenic_co2_emissions_kg: Decimal = Decimal(0)  # reported, carbon-neutral by convention
+    by_stage: Mapping[str, Decimal] = field(default_factory=dict)  # STAGES key -> kgCO2e; adds up to the PCF
+    uncertainty: UncertaintyResult | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)  # energy-supply and residual-mix dataset -> its citation
 
 
 @dataclass(frozen=True)
@@ -138,7 +166,7 @@ class Footprint:
     declared_unit_amount: Decimal
     product_mass_per_declared_unit: Decimal
     reference_period_start: datetime
-    reference_period_end: datetime
+    reference_period_end: datetime  # exclusive, as PACT's referencePeriodEnd (see `reference_period_last_day`)
     pcf_excluding_biogenic_uptake: Decimal
     pcf_including_biogenic_uptake: Decimal
     fossil_ghg_emissions: Decimal
@@ -189,3 +217,8 @@ class Footprint:
     verification: Verification | None = None
     # --- not in PACT: what the engine computed (None for footprints received from others)
     computed: ComputedDetails | None = field(default=None, compare=True)
+
+    @property
+    def reference_period_last_day(self) -> date:
+        """The last day the reference period covers: PACT's `referencePeriodEnd` is exclusive (data model 4.7.2)."""
+        return (self.reference_period_end - timedelta(microseconds=1)).date()

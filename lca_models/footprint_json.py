@@ -12,7 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .footprint import ComputedDetails, Contribution, ElectricityResult, Footprint, Offset, Provenance
+from .footprint import (
+    ComputedDetails,
+    Contribution,
+    ElectricityResult,
+    Footprint,
+    Offset,
+    Provenance,
+    UncertaintyResult,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -44,14 +52,21 @@ def computed_to_dict(computed: ComputedDetails) -> dict[str, Any]:
     slowest part of dumping a footprint (benchmarks/bench_pact.py).
     """
     text = _decimal_text
-    e, p = computed.electricity, computed.provenance
+    e, p, u = computed.electricity, computed.provenance, computed.uncertainty
     return {
         "by_gas": {gas: text(v) for gas, v in computed.by_gas.items()},
         "by_category": {category: text(v) for category, v in computed.by_category.items()},
-        "contributions": [{"label": c.label, "kind": c.kind, "kgco2e": text(c.kgco2e), "share": text(c.share)}
-                          for c in computed.contributions],
+        "by_stage": {stage: text(v) for stage, v in computed.by_stage.items()},
+        "contributions": [{"label": c.label, "kind": c.kind, "stage": c.stage, "kgco2e": text(c.kgco2e),
+                           "share": text(c.share)} for c in computed.contributions],
         "electricity": {"kwh": text(e.kwh), "location_based_kgco2e": text(e.location_based_kgco2e),
-                        "market_based_kgco2e": text(e.market_based_kgco2e), "pcf_location_based": text(e.pcf_location_based)},
+                        "market_based_kgco2e": text(e.market_based_kgco2e), "pcf_location_based": text(e.pcf_location_based),
+                        "market_basis": list(e.market_basis)},
+        "uncertainty": None if u is None else {
+            "iterations": u.iterations, "seed": u.seed, "mean": text(u.mean), "median": text(u.median),
+            "low": text(u.low), "high": text(u.high), "standard_error": text(u.standard_error),
+            "histogram": [[text(a), text(b), n] for a, b, n in u.histogram]},
+        "sources": dict(computed.sources),
         "offsets": [{"scheme": o.scheme, "serial_range": o.serial_range, "vintage": o.vintage,
                      "tonnes_co2e": text(o.tonnes_co2e), "retired_on": o.retired_on} for o in computed.offsets],
         "provenance": {"model_digest": p.model_digest, "engine": p.engine, "engine_versions": dict(p.engine_versions),
@@ -68,13 +83,19 @@ def _decimal_text(value: Decimal) -> str:
 def computed_from_dict(data: dict[str, Any]) -> ComputedDetails:
     """Inverse of `computed_to_dict`; KeyError/ValueError/TypeError/ArithmeticError when malformed."""
     d = Decimal
-    e, p = data["electricity"], data["provenance"]
+    e, p, u = data["electricity"], data["provenance"], data.get("uncertainty")
     return ComputedDetails(
         by_gas={k: d(v) for k, v in data["by_gas"].items()},
         by_category={k: d(v) for k, v in data["by_category"].items()},
-        contributions=tuple(Contribution(c["label"], c["kind"], d(c["kgco2e"]), d(c["share"])) for c in data["contributions"]),
+        by_stage={k: d(v) for k, v in data.get("by_stage", {}).items()},
+        contributions=tuple(Contribution(c["label"], c["kind"], d(c["kgco2e"]), d(c["share"]), c.get("stage", ""))
+                            for c in data["contributions"]),
         electricity=ElectricityResult(d(e["kwh"]), d(e["location_based_kgco2e"]), d(e["market_based_kgco2e"]),
-                                      d(e["pcf_location_based"])),
+                                      d(e["pcf_location_based"]), tuple(e.get("market_basis", ()))),
+        uncertainty=None if u is None else UncertaintyResult(
+            int(u["iterations"]), int(u["seed"]), d(u["mean"]), d(u["median"]), d(u["low"]), d(u["high"]),
+            d(u["standard_error"]), tuple((d(a), d(b), int(n)) for a, b, n in u["histogram"])),
+        sources={str(k): str(v) for k, v in data.get("sources", {}).items()},
         offsets=tuple(Offset(o["scheme"], o["serial_range"], int(o["vintage"]), d(o["tonnes_co2e"]), o["retired_on"])
                       for o in data["offsets"]),
         provenance=Provenance(p["model_digest"], p["engine"], dict(p["engine_versions"]), dict(p["data_versions"]),

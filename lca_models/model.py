@@ -20,6 +20,8 @@ INSTRUMENT_TYPES = ("green_certificate", "ppa", "onsite_pv")
 # GHG Protocol Corporate Standard Scope 1 source categories (ISO 14064-1 5.2.4 direct emissions)
 FUEL_CATEGORIES = ("stationary", "mobile")
 EMISSION_CATEGORIES = ("process", "fugitive")
+# Probability distributions an amount may carry, with their stats_arrays ids (the ones Brightway samples)
+DISTRIBUTIONS = {"lognormal": 2, "normal": 3, "uniform": 4, "triangular": 5}
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,28 @@ DEFAULT_DQR = {
 
 
 @dataclass(frozen=True)
+class Uncertainty:
+    """A distribution an amount carries, relative to the amount (so it follows every unit conversion and allocation).
+
+    lognormal: geometric standard deviation `gsd` (median = the amount); normal: standard deviation `relative_sd` x
+    amount; uniform and triangular (mode = the amount): `relative_min` and `relative_max` x amount.
+    """
+
+    distribution: str  # a key of DISTRIBUTIONS
+    gsd: Decimal | None = None
+    relative_sd: Decimal | None = None
+    relative_min: Decimal | None = None
+    relative_max: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class Quality:
     """Where an amount comes from and how good it is."""
 
     source: str  # one of DATA_SOURCES
     dqr: Dqr
+    dqr_given: bool = False  # the model states the DQR (else the source's default, or a supplier footprint's own dqi)
+    uncertainty: Uncertainty | None = None  # given in the model; else the engine derives one from the DQR (pedigree)
 
 
 @dataclass(frozen=True)
@@ -126,8 +145,9 @@ class Fuel:
     fuel: str
     amount_gj: Decimal
     quality: Quality
-    category: str = "stationary"  # one of FUEL_CATEGORIES: the plant inventory's Scope 1 source category
+    category: str = "stationary"  # one of FUEL_CATEGORIES: stationary or mobile (road-vehicle) combustion factors
     meter: str | None = None
+    co2_kg_per_gj: Decimal | None = None  # from measured carbon content and oxidation, overriding the default factor
 
 
 @dataclass(frozen=True)
@@ -172,6 +192,26 @@ class Product:
 
 
 @dataclass(frozen=True)
+class Boundary:
+    """What the cradle-to-gate boundary holds beyond the model's own lines (docs/model-format.md)."""
+
+    energy_upstream: bool = True  # well-to-tank of fuels, upstream of generation and T&D losses of grid electricity
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A declared cut-off: something knowingly left out of the PCF, why, and its estimated share (% of the PCF)."""
+
+    what: str
+    why: str
+    share_percent: Decimal
+    products: tuple[str, ...] = ()  # flows it concerns; empty: every product of the model
+
+    def applies_to(self, flow: str) -> bool:
+        return not self.products or flow in self.products
+
+
+@dataclass(frozen=True)
 class ProductModel:
     """A whole validated model file."""
 
@@ -180,7 +220,7 @@ class ProductModel:
     company_name: str
     company_ids: tuple[str, ...]
     reference_period_start: datetime
-    reference_period_end: datetime
+    reference_period_end: datetime  # the last day of the period, inclusive (00:00 UTC); PACT output makes it exclusive
     geography_country: str | None
     geography_subdivision: str | None
     products: tuple[Product, ...]
@@ -191,6 +231,8 @@ class ProductModel:
     boundary_description: str | None = None
     comment: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
+    boundary: Boundary = Boundary()
+    exclusions: tuple[Exclusion, ...] = ()
 
     def producer_of(self, flow: str) -> Process:
         """The process whose outputs include `flow` (the schema guarantees exactly one)."""

@@ -29,14 +29,17 @@ from .model import (
     ALLOCATION_METHODS,
     DATA_SOURCES,
     DEFAULT_DQR,
+    DISTRIBUTIONS,
     EMISSION_CATEGORIES,
     FUEL_CATEGORIES,
     INSTRUMENT_TYPES,
+    Boundary,
     CbamMarker,
     CbamPrecursor,
     Dqr,
     Electricity,
     Emission,
+    Exclusion,
     Fuel,
     Input,
     Instrument,
@@ -46,6 +49,7 @@ from .model import (
     Product,
     ProductModel,
     Quality,
+    Uncertainty,
 )
 
 _POSITIVE = validate.Range(min=0, min_inclusive=False, error="must be > 0")
@@ -82,12 +86,38 @@ class DqrSchema(_Strict):
     temporal = fields.Decimal(required=True, validate=_DQR)
 
 
+class UncertaintySchema(_Strict):
+    """A distribution of the line's amount: lognormal (gsd), normal (sd), uniform or triangular (min, max; mode = amount).
+
+    sd, min and max are in the line's own unit; the resolver checks them against the amount.
+    """
+
+    distribution = fields.String(required=True, validate=validate.OneOf(list(DISTRIBUTIONS)))
+    gsd = fields.Decimal(validate=validate.Range(min=1, min_inclusive=False, error="a geometric standard deviation is > 1"))
+    sd = fields.Decimal(validate=_POSITIVE)
+    min = fields.Decimal(validate=_NON_NEGATIVE)
+    max = fields.Decimal(validate=_POSITIVE)
+
+    @validates_schema
+    def _parameters(self, data: dict, **kwargs: Any) -> None:
+        needs = {"lognormal": ("gsd",), "normal": ("sd",), "uniform": ("min", "max"), "triangular": ("min", "max")}
+        wanted = needs[data["distribution"]]
+        for name in wanted:
+            if name not in data:
+                raise ValidationError(f"a {data['distribution']} distribution needs {' and '.join(wanted)}", name)
+        for name in ("gsd", "sd", "min", "max"):
+            if name in data and name not in wanted:
+                raise ValidationError(f"not a parameter of a {data['distribution']} distribution "
+                                      f"(give {' and '.join(wanted)})", name)
+
+
 class _Quantity(_Strict):
     amount = fields.Decimal(required=True, validate=_POSITIVE)
     unit = fields.String(required=True, validate=_known_unit)
     source = fields.String(validate=validate.OneOf(DATA_SOURCES))
     dqr = fields.Nested(DqrSchema)
     meter = fields.String(validate=_ID)  # the meter whose readings give this amount (pcf factory meters)
+    uncertainty = fields.Nested(UncertaintySchema)
 
 
 class CbamPrecursorSchema(_Strict):
@@ -145,9 +175,21 @@ class ElectricitySchema(_Quantity):
     instruments = fields.List(fields.Nested(InstrumentSchema), load_default=list)
 
 
+class FuelPropertiesSchema(_Strict):
+    """Measured properties of the fuel burnt, overriding the IPCC defaults (CO2 = amount x NCV x C x oxidation x 44/12)."""
+
+    ncv_gj_per_t = fields.Decimal(validate=_POSITIVE)  # net calorific value, GJ per tonne
+    carbon_kg_per_gj = fields.Decimal(validate=validate.Range(
+        min=1, max=100, error="carbon content is kg C per GJ NCV, between 1 and 100 (IPCC 2006 Vol. 2 Table 1.3: ~15 "
+                              "for natural gas, ~26 for coal, ~71 for blast furnace gas); t C/TJ is the same number"))
+    oxidation = fields.Decimal(validate=validate.Range(min=0, max=1, min_inclusive=False,
+                                                       error="the oxidation factor is a fraction: > 0 and <= 1"))
+
+
 class FuelSchema(_Quantity):
     fuel = fields.String(required=True)
     category = fields.String(load_default="stationary", validate=validate.OneOf(FUEL_CATEGORIES))
+    properties = fields.Nested(FuelPropertiesSchema)
 
 
 class EmissionSchema(_Quantity):
@@ -242,6 +284,19 @@ class OffsetSchema(_Strict):
     retired_on = fields.Date(required=True)
 
 
+class BoundarySchema(_Strict):
+    energy_upstream = fields.Boolean(load_default=True)
+
+
+class ExclusionSchema(_Strict):
+    """A declared cut-off (PACT exemptedEmissionsPercent and exemptedEmissionsDescription)."""
+
+    what = fields.String(required=True, validate=validate.Length(min=1))
+    why = fields.String(required=True, validate=validate.Length(min=1))
+    share = fields.Decimal(required=True, validate=validate.Range(min=0, max=100, error="a share of the PCF in %, 0 to 100"))
+    products = fields.List(fields.String(), load_default=list)
+
+
 class ModelSchema(_Strict):
     company = fields.Nested(CompanySchema, required=True)
     reference_period = fields.Nested(PeriodSchema, required=True)
@@ -253,6 +308,8 @@ class ModelSchema(_Strict):
     products = fields.List(fields.Nested(ProductSchema), required=True, validate=validate.Length(min=1))
     processes = fields.List(fields.Nested(ProcessSchema), required=True, validate=validate.Length(min=1))
     offsets = fields.List(fields.Nested(OffsetSchema), load_default=list)
+    boundary = fields.Nested(BoundarySchema, load_default=dict)
+    exclusions = fields.List(fields.Nested(ExclusionSchema), load_default=list)
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
@@ -328,10 +385,25 @@ class _Resolver:
             self.meters.setdefault(meter_id, where)
         return meter_id
 
-    def quality(self, item: dict, default_source: str) -> Quality:
+    def quality(self, item: dict, default_source: str, where: str = "") -> Quality:
         source = item.get("source", default_source)
         dqr = item.get("dqr")
-        return Quality(source, Dqr(**dqr) if dqr else DEFAULT_DQR[source])
+        uncertainty = self.uncertainty(f"{where}.uncertainty", item) if "uncertainty" in item else None
+        return Quality(source, Dqr(**dqr) if dqr else DEFAULT_DQR[source], dqr is not None, uncertainty)
+
+    def uncertainty(self, where: str, item: dict) -> Uncertainty | None:
+        """The line's distribution relative to its amount; sd, min and max are in the line's unit."""
+        u, amount = item["uncertainty"], item["amount"]
+        distribution = u["distribution"]
+        if distribution in ("uniform", "triangular"):
+            low, high = u["min"], u["max"]
+            if not low <= amount <= high or low == high:
+                self.fail(where, f"{distribution}: min ({low}) <= amount ({amount}) <= max ({high}) and min < max")
+                return None
+            return Uncertainty(distribution, relative_min=low / amount, relative_max=high / amount)
+        if distribution == "normal":
+            return Uncertainty(distribution, relative_sd=u["sd"] / amount)
+        return Uncertainty(distribution, gsd=u["gsd"])
 
     def dataset(self, where: str, dataset_id: str) -> bool:
         if dataset_id in self.datasets:
@@ -352,6 +424,7 @@ class _Resolver:
         processes = tuple(self._process(i, p) for i, p in enumerate(d["processes"]))
         products = tuple(self._product(i, p) for i, p in enumerate(d["products"]))
         self._check_offsets(d["offsets"])
+        exclusions = self._exclusions(d["exclusions"], products)
         if self.errors:
             raise ModelErrors(self.errors)
         geography = d["geography"]
@@ -374,6 +447,8 @@ class _Resolver:
             cross_sectoral_standards=tuple(d.get("cross_sectoral_standards") or ("ISO14067", "GHGP-Product", "PACT-3.0")),
             boundary_description=d.get("boundary_description"),
             comment=d.get("comment"),
+            boundary=Boundary(**d["boundary"]),
+            exclusions=exclusions,
         )
 
     def _index_outputs(self) -> None:
@@ -486,7 +561,7 @@ class _Resolver:
             ref=dataset_id,
             amount=item["amount"],
             unit=units.unit(item["unit"]).symbol,
-            quality=self.quality(item, default_source),
+            quality=self.quality(item, default_source, where),
             packaging=item.get("packaging", False) or (dataset is not None and dataset.category == "packaging"),
             label=item.get("label") or label or dataset_id,
             meter=self.meter(where, item),
@@ -516,11 +591,11 @@ class _Resolver:
             elif units.dimension(item["unit"]) != units.dimension(self.output_units[flow]):
                 self.fail(f"{where}.unit", f"unit mismatch: {item['unit']} given, {flow!r} is produced in {self.output_units[flow]}")
             return Input("flow", flow, item["amount"], units.unit(item["unit"]).symbol,
-                         self.quality(item, "primary"), item.get("packaging", False), item.get("label") or flow,
+                         self.quality(item, "primary", where), item.get("packaging", False), item.get("label") or flow,
                          self.meter(where, item))
         if item["supplier"].startswith(("https://", "http://")):  # a footprint on a supplier's PACT node
             return Input("supplier", item["supplier"], item["amount"], units.unit(item["unit"]).symbol,
-                         self.quality(item, "supplier"), item.get("packaging", False),
+                         self.quality(item, "supplier", where), item.get("packaging", False),
                          item.get("label") or f"supplier {item['supplier'].rstrip('/').rsplit('/', 1)[-1]}",
                          self.meter(where, item))
         supplier = (self.path.parent / item["supplier"]).resolve()
@@ -528,7 +603,7 @@ class _Resolver:
             self.fail(f"{where}.supplier", f"supplier footprint file not found: {supplier}")
         self.supplier_files.append(supplier)
         return Input("supplier", str(supplier), item["amount"], units.unit(item["unit"]).symbol,
-                     self.quality(item, "supplier"), item.get("packaging", False),
+                     self.quality(item, "supplier", where), item.get("packaging", False),
                      item.get("label") or f"supplier {Path(item['supplier']).stem}", self.meter(where, item))
 
     def _electricity(self, where: str, e: dict) -> Electricity:
@@ -542,15 +617,23 @@ class _Resolver:
         covered = sum((ins.amount_kwh for ins in instruments), Decimal(0))
         if covered > kwh:
             self.fail(f"{where}.instruments", f"instruments cover {covered} kWh, more than the {kwh} kWh consumed")
-        return Electricity(e["grid"], kwh, instruments, self.quality(e, "primary"), self.meter(where, e))
+        return Electricity(e["grid"], kwh, instruments, self.quality(e, "primary", where), self.meter(where, e))
 
     def _fuel(self, where: str, f: dict) -> Fuel:
         fuel_id = f["fuel"]
         if not self.dataset(f"{where}.fuel", f"fuel:{fuel_id}"):
             return self._fuel_line(where, f, fuel_id, f["amount"])
         props = self.fuels[fuel_id]
+        measured = f.get("properties", {})
+        if f["category"] == "mobile" and not props.mobile:
+            self.fail(f"{where}.category", f"no road-transport CH4/N2O factors for {fuel_id!r} in the bundled data (IPCC "
+                      "2006 Table 3.2.2 covers diesel, gasoline, lpg and natural_gas): declare it stationary")
         dim = units.dimension(f["unit"])
         amount = f["amount"]
+        ncv = measured.get("ncv_gj_per_t", props.ncv_gj_per_t)
+        if "ncv_gj_per_t" in measured and dim not in ("mass", "volume", "gas volume"):
+            self.fail(f"{where}.properties.ncv_gj_per_t", f"the amount is already energy ({f['unit']}): an NCV converts "
+                      "tonnes or volumes only")
         if dim in ("volume", "gas volume"):
             if props.density_kg_per_m3 is None:
                 self.fail(f"{where}.unit", f"no density for {fuel_id!r}: give the amount in GJ or tonnes")
@@ -560,22 +643,32 @@ class _Resolver:
         else:
             unit = f["unit"]
         if dim == "mass":
-            if props.ncv_gj_per_t is None:
-                self.fail(f"{where}.unit", f"no net calorific value for {fuel_id!r}: give the amount in GJ")
+            if ncv is None:
+                self.fail(f"{where}.unit", f"no net calorific value for {fuel_id!r}: give the amount in GJ "
+                          "or its measured properties.ncv_gj_per_t")
                 return self._fuel_line(where, f, fuel_id, amount)
-            gj = units.convert(amount, unit, "t") * props.ncv_gj_per_t
+            gj = units.convert(amount, unit, "t") * ncv
         else:
             gj = self.convert(f"{where}.unit", amount, unit, "GJ")
         return self._fuel_line(where, f, fuel_id, gj)
 
     def _fuel_line(self, where: str, f: dict, fuel_id: str, gj: Decimal) -> Fuel:
-        return Fuel(fuel_id, gj, self.quality(f, "primary"), f["category"], self.meter(where, f))
+        """With measured carbon content or oxidation, CO2 per GJ = C x oxidation x 44/12 (IPCC 2006 Vol. 2 Eq. 1.1 with
+        the oxidation factor of its Table 1.4 note); what is not measured keeps its default (the carbon the default CO2
+        factor implies, full oxidation)."""
+        measured = f.get("properties", {})
+        co2 = None
+        props = self.fuels.get(fuel_id)
+        if props is not None and ("carbon_kg_per_gj" in measured or "oxidation" in measured):
+            carbon = measured.get("carbon_kg_per_gj", props.carbon_kg_per_gj)
+            co2 = carbon * measured.get("oxidation", Decimal(1)) * 44 / 12
+        return Fuel(fuel_id, gj, self.quality(f, "primary", where), f["category"], self.meter(where, f), co2)
 
     def _emission(self, where: str, e: dict) -> Emission:
         substance = e["substance"]
         if substance not in self.flows:
             self.fail(f"{where}.substance", f"unknown substance {substance!r}{_did_you_mean(substance, list(self.flows))}")
-        return Emission(substance, units.convert(e["amount"], e["unit"], "kg"), self.quality(e, "primary"),
+        return Emission(substance, units.convert(e["amount"], e["unit"], "kg"), self.quality(e, "primary", where),
                         e["category"], self.meter(where, e))
 
     def _product(self, i: int, p: dict) -> Product:
@@ -603,6 +696,22 @@ class _Resolver:
             fossil_carbon_content_kg=p["fossil_carbon_content"],
             biogenic_carbon_content_kg=p.get("biogenic_carbon_content"),
         )
+
+    def _exclusions(self, items: list[dict], products: tuple[Product, ...]) -> tuple[Exclusion, ...]:
+        """Declared cut-offs; what each product leaves out cannot add up to more than its whole PCF."""
+        flows = [p.flow for p in products]
+        exclusions = []
+        for i, item in enumerate(items):
+            for j, flow in enumerate(item["products"]):
+                if flow not in flows:
+                    self.fail(f"exclusions[{i}].products[{j}]", f"{flow!r} is no product of the model"
+                              f"{_did_you_mean(flow, flows)}")
+            exclusions.append(Exclusion(item["what"], item["why"], item["share"], tuple(item["products"])))
+        for flow in flows:
+            total = sum((e.share_percent for e in exclusions if e.applies_to(flow)), Decimal(0))
+            if total > 100:
+                self.fail("exclusions", f"the cut-offs of {flow!r} add up to {total} % of its PCF, more than all of it")
+        return tuple(exclusions)
 
     def _check_offsets(self, offsets: list[dict]) -> None:
         seen: dict[tuple[str, str], int] = {}

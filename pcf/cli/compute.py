@@ -29,6 +29,7 @@ from lca_models.model import ProductModel
 from lca_models.model_schema import load_model
 
 from ..engine import Engine
+from ..engine.exclusions import check_pact_exemptions
 from ..engine.project import DATA_DIR_ENV
 from ..factory.assess import assess, assessment_html, load_criteria
 from ..factory.inventory import build_inventory
@@ -41,7 +42,10 @@ FORMATS = {"pact-v3": to_v3, "pact-v2": to_v2}
 
 
 def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
-    """One product: its ProductFootprint; several: the `{"data": [...]}` shape of PACT's list response."""
+    """One product: its ProductFootprint; several: the `{"data": [...]}` shape of PACT's list response.
+
+    Declared cut-offs over PACT's limit are refused here, before anything is written."""
+    check_pact_exemptions(footprints)
     documents = [FORMATS[fmt](footprint) for footprint in footprints]
     return documents[0] if len(documents) == 1 else {"data": documents}
 
@@ -56,17 +60,25 @@ def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
 @click.option("--report", "report_out", type=click.Path(path_type=Path), help="Write a self-contained HTML report (docs/report.md).")
 @click.option("--criteria", type=click.Path(path_type=Path),
               help="Zero-carbon criteria for the report's plant section (default: the bundled, illustrative file).")
+@click.option("--uncertainty", "iterations", type=click.IntRange(min=2, max=1_000_000), default=None,
+              help="Monte Carlo draws through bw2calc: mean, median and the 2.5-97.5 % interval per product.")
+@click.option("--seed", type=click.IntRange(min=1, max=2**31 - 1), default=None,
+              help="Seed of the Monte Carlo (default: a new one, reported), to repeat a run exactly.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV, help="Where Brightway keeps its project.")
 def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, json_out: Path | None, top: int,
-            report_out: Path | None, criteria: Path | None, data_dir: Path | None) -> None:
+            report_out: Path | None, criteria: Path | None, iterations: int | None, seed: int | None,
+            data_dir: Path | None) -> None:
     """Compute the cradle-to-gate footprint of every product in MODEL (YAML or JSON)."""
+    if seed is not None and iterations is None:
+        fail_with(ModelError("--seed needs --uncertainty N (the number of Monte Carlo draws)"))
     console = Console()
     if not model.is_file():
         fail_with(ModelError("file not found", file=str(model)), status=2)
     try:
         with progress(f"reading {model.name}") as steps:
             product_model = load_model(model)
-            footprints = Engine(data_dir=data_dir).compute(product_model, gwp, steps=steps)
+            footprints = Engine(data_dir=data_dir).compute(product_model, gwp, steps=steps, iterations=iterations or 0,
+                                                           seed=seed)
             document = plant = None
             if fmt:
                 steps.phase(f"converting to {fmt} and validating")

@@ -11,7 +11,13 @@ Beside the Brightway data, every activity keeps its line items (each emission, f
 draw and external input, per run of the activity as Brightway scales it, as exact `Decimal` quantities) so the
 engine can report contributions, primary-data share and DQR per line and location- versus market-based
 electricity, and the plant inventory (`pcf.factory.inventory`) is a tally of the same lines: one reading of the
-model, not two.
+model, not two. Every rule about energy lives here once: a fuel burns on its stationary or mobile (road vehicle)
+factors, or on its measured carbon content; its well-to-tank supply, and the generation upstream and T&D losses of
+grid electricity, are lines of their own (the "energy supply upstream" stage, `boundary.energy_upstream`);
+uncovered grid electricity takes the residual mix under the market-based method where one is bundled.
+
+Each line is an exchange of its own (Brightway sums duplicates), carrying the distribution of its amount
+(`uncertainty.exchange_uncertainty`), so a Monte Carlo draws every line independently.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from lca_models import background, units
-from lca_models.background import RENEWABLE_CERTIFICATE
+from lca_models.background import RENEWABLE_CERTIFICATE, combustion_exchanges
 from lca_models.errors import ModelError, ModelErrors, UnitError
-from lca_models.model import DEFAULT_DQR, Input, Process, ProductModel, Quality
+from lca_models.model import DEFAULT_DQR, Dqr, Fuel, Input, Process, ProductModel, Quality
 
 from .project import SharedDatabases
 from .suppliers import SupplierFootprint, SupplierLoader
+from .uncertainty import BASIC_DEMAND, BASIC_TRANSPORT, basic_for_flow, exchange_uncertainty
 
 Key = tuple[str, str]
 
@@ -40,8 +47,12 @@ AIR_TRANSPORT = "transport:air"
 
 
 # What a line item is, for the plant inventory's scopes (GHG Protocol Corporate Standard): direct emissions and
-# fuels are Scope 1, electricity Scope 2, datasets and supplier footprints Scope 3, system-expansion credits none.
-LINE_SOURCES = ("emission", "fuel", "electricity", "certificate", "dataset", "supplier", "credit")
+# fuels are Scope 1, electricity Scope 2, datasets and supplier footprints Scope 3 (energy supply upstream: its
+# category 3), system-expansion credits none.
+LINE_SOURCES = ("emission", "fuel", "electricity", "certificate", "energy_upstream", "dataset", "supplier", "credit")
+# the stage (lca_models.footprint.STAGES) of each source
+STAGE_OF = {"emission": "production", "fuel": "production", "electricity": "electricity", "certificate": "electricity",
+            "energy_upstream": "energy_upstream", "dataset": "materials", "supplier": "materials", "credit": "materials"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class LineItem:
     flow: str | None = None  # biosphere flow for a direct emission
     target: Key | None = None  # the external activity whose cumulative burden this line carries
     category: str | None = None  # the model's Scope 1 source category of an emission or fuel
+    fuel: str | None = None  # the fuel id of a fuel line (its target may be a measured fuel's own activity)
     packaging: bool = False
     aircraft: bool = False
 
@@ -64,6 +76,10 @@ class LineItem:
     def amount(self) -> float:
         """The quantity as Brightway holds it."""
         return float(self.quantity)
+
+    @property
+    def stage(self) -> str:
+        return STAGE_OF[self.source]
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,21 @@ class ElectricityUse:
     market_zero_kwh: Decimal  # certificates and PPAs: zero market-based, grid factor location-based
     onsite_kwh: Decimal  # on-site PV: zero in both
     instruments: tuple[tuple[str, str | None, Decimal], ...] = ()  # (type, scheme, kWh) per instrument
+    market: Key | None = None  # what uncovered grid kWh are charged at, market-based: the residual mix, else the grid
+
+    @property
+    def market_target(self) -> Key:
+        return self.market or self.grid
+
+    @property
+    def grid_kwh(self) -> Decimal:
+        """Drawn from the grid: consumption less on-site PV behind the meter."""
+        return self.kwh - self.onsite_kwh
+
+    @property
+    def uncovered_kwh(self) -> Decimal:
+        """Grid kWh no certificate or PPA covers: the market-based method charges them the residual mix."""
+        return self.kwh - self.onsite_kwh - self.market_zero_kwh
 
 
 @dataclass
@@ -96,6 +127,13 @@ class Foreground:
     activities: list[ForegroundActivity]
     producers: dict[str, Key]  # flow -> activity producing it
     suppliers: dict[Key, SupplierFootprint]
+    own_fuels: dict[Key, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)  # measured-fuel combustion
+
+    def exchanges_of(self, target: Key) -> tuple[tuple[str, Decimal], ...]:
+        """(flow, kg per unit) of an external activity a line draws on: a bundled dataset or a measured fuel's own."""
+        if target in self.own_fuels:
+            return self.own_fuels[target]
+        return background.catalogue()[target[1]].exchanges
 
     def product_demand(self, flow: str, declared_unit: str, declared_amount: Decimal) -> float:
         """Amount of `flow` (in its output unit) that makes one declared unit of the product."""
@@ -104,13 +142,11 @@ class Foreground:
         return float(units.convert(declared_amount, symbol, output_unit))
 
 
-def database_name(model: ProductModel, loader: SupplierLoader) -> str:
-    """Keyed by the model digest (supplier files included) and the supplier documents fetched from nodes."""
-    remote = sorted({ref for ref in _supplier_refs(model) if ref.startswith(("https://", "http://"))})
-    if not remote:
-        return f"pcf-model-{model.digest[:16]}"
-    digest = hashlib.sha256(model.digest.encode())
-    for ref in remote:
+def database_name(model: ProductModel, loader: SupplierLoader, shared: SharedDatabases, gwp: str) -> str:
+    """Keyed by the model digest (supplier files included), the supplier documents fetched from nodes, the bundled
+    data it links to and the GWP set (a supplier footprint recharacterised to it has other amounts)."""
+    digest = hashlib.sha256(f"{model.digest}:{shared.data_digest}:{gwp}".encode())
+    for ref in sorted({ref for ref in _supplier_refs(model) if ref.startswith(("https://", "http://"))}):
         loader.load(ref)
         digest.update(json.dumps(loader.documents[ref], sort_keys=True).encode())
     return f"pcf-model-{digest.hexdigest()[:16]}"
@@ -138,10 +174,11 @@ def _allocation_factors(process: Process) -> list[Decimal]:
 
 
 class _Builder:
-    def __init__(self, model: ProductModel, shared: SharedDatabases, loader: SupplierLoader) -> None:
-        self.model, self.shared, self.loader = model, shared, loader
-        self.name = database_name(model, loader)
+    def __init__(self, model: ProductModel, shared: SharedDatabases, loader: SupplierLoader, gwp: str) -> None:
+        self.model, self.shared, self.loader, self.gwp = model, shared, loader, gwp
+        self.name = database_name(model, loader, shared, gwp)
         self.datasets = background.catalogue()
+        self.own_fuels: dict[Key, tuple[tuple[str, Decimal], ...]] = {}
         self.data: dict[Key, dict] = {}
         self.producers: dict[str, Key] = {}
         self.output_units: dict[str, str] = {}
@@ -170,7 +207,7 @@ class _Builder:
                 activities.append(self._activity(process, output.flow, output.amount, output.unit, factor))
         if self.errors:
             raise ModelErrors(self.errors)
-        return Foreground(self.name, self.data, activities, self.producers, self.suppliers)
+        return Foreground(self.name, self.data, activities, self.producers, self.suppliers, self.own_fuels)
 
     def _convert(self, process: Process, amount: Decimal, source: str, target: str, what: str) -> Decimal:
         try:
@@ -183,25 +220,22 @@ class _Builder:
         key = (self.name, f"{process.id}::{flow}")
         activity = ForegroundActivity(key, process.id, flow, unit)
         exchanges: list[dict] = [{"input": key, "amount": float(amount), "type": "production"}]
-        technosphere: dict[Key, Decimal] = {}
 
-        def uses(target: Key, total: Decimal) -> None:
-            technosphere[target] = technosphere.get(target, Decimal(0)) + total
+        def uses(target: Key, total: Decimal, quality: Quality, basic: float = BASIC_DEMAND) -> None:
+            """A technosphere exchange of its own per line, with the distribution of its amount."""
+            exchanges.append({"input": target, "amount": float(total), "type": "technosphere",
+                              **exchange_uncertainty(float(total), quality, basic)})
 
         for emission in process.emissions:
             total = emission.amount_kg * factor
             exchanges.append({"input": (self.shared.biosphere, emission.substance), "amount": float(total),
-                              "type": "biosphere"})
+                              "type": "biosphere",
+                              **exchange_uncertainty(float(total), emission.quality, basic_for_flow(emission.substance))})
             activity.items.append(LineItem(
                 f"{process.id}: {emission.substance}", "process", "emission", total, emission.quality,
                 _primary(emission.quality), flow=emission.substance, category=emission.category))
-        for fuel in process.fuels:
-            target = (self.shared.background, f"fuel:{fuel.fuel}")
-            total = fuel.amount_gj * factor
-            uses(target, total)
-            activity.items.append(LineItem(
-                f"{process.id}: fuel {fuel.fuel}", "process", "fuel", total, fuel.quality,
-                _primary(fuel.quality), target=target, category=fuel.category))
+        for index, fuel in enumerate(process.fuels):
+            self._fuel(process, index, activity, fuel, factor, uses)
         for electricity in process.electricity:
             self._electricity(process, activity, electricity, factor, uses)
         for item in process.inputs:
@@ -212,12 +246,11 @@ class _Builder:
                 displaced = self._convert(process, output.amount * output.substitution_ratio, output.unit,
                                           dataset.unit, f"co-product {output.flow!r} substituting {dataset.id!r}")
                 target = (self.shared.background, dataset.id)
-                uses(target, -displaced)
+                quality = Quality("secondary", DEFAULT_DQR["secondary"])
+                uses(target, -displaced, quality)
                 activity.items.append(LineItem(
-                    f"{process.id}: credit {output.flow} -> {dataset.id}", "input", "credit", -displaced,
-                    Quality("secondary", DEFAULT_DQR["secondary"]), 0.0, target=target))
-        for target, total in technosphere.items():
-            exchanges.append({"input": target, "amount": float(total), "type": "technosphere"})
+                    f"{process.id}: credit {output.flow} -> {dataset.id}", "input", "credit", -displaced, quality, 0.0,
+                    target=target))
         self.data[key] = {
             "name": f"{process.name} ({flow})" if len(process.outputs) > 1 else process.name,
             "unit": unit,
@@ -229,26 +262,82 @@ class _Builder:
         }
         return activity
 
+    def _fuel(self, process: Process, index: int, activity: ForegroundActivity, fuel: Fuel, factor: Decimal,
+              uses) -> None:
+        """Combustion at the plant (stationary, mobile or measured carbon content) and, in the boundary, its supply."""
+        prefix = "fuel_mobile" if fuel.category == "mobile" else "fuel"
+        target = (self.shared.background, f"{prefix}:{fuel.fuel}")
+        if fuel.co2_kg_per_gj is not None:
+            target = self._own_fuel(process, index, fuel, prefix)
+        total = fuel.amount_gj * factor
+        uses(target, total, fuel.quality)
+        activity.items.append(LineItem(
+            f"{process.id}: fuel {fuel.fuel}", "process", "fuel", total, fuel.quality, _primary(fuel.quality),
+            target=target, category=fuel.category, fuel=fuel.fuel))
+        upstream = self.datasets[f"fuel_upstream:{fuel.fuel}"]
+        if self.model.boundary.energy_upstream and upstream.exchanges:
+            self._upstream_line(activity, f"{process.id}: fuel {fuel.fuel} supply (well-to-tank)", upstream.id, total,
+                                fuel.quality, uses)
+
+    def _own_fuel(self, process: Process, index: int, fuel: Fuel, prefix: str) -> Key:
+        """A combustion activity per GJ for a fuel of measured carbon content: its CO2, and the default CH4 and N2O."""
+        key = (self.name, f"fuel::{process.id}::{index}")
+        defaults = dict(self.datasets[f"{prefix}:{fuel.fuel}"].exchanges)
+        props = background.fuel_properties()[fuel.fuel]
+        per_tj = 1000
+        exchanges = combustion_exchanges(fuel.co2_kg_per_gj * per_tj,
+                                         defaults.get("ch4_biogenic" if props.biogenic else "ch4_fossil", Decimal(0)) * per_tj,
+                                         defaults.get("n2o", Decimal(0)) * per_tj, props.biogenic)
+        self.own_fuels[key] = exchanges
+        self.data[key] = {
+            "name": f"{fuel.fuel}, combusted, measured carbon content ({process.id}), per GJ NCV",
+            "unit": "GJ",
+            "location": self.model.geography_subdivision or self.model.geography_country or "GLO",
+            "type": "process",
+            "exchanges": [{"input": key, "amount": 1.0, "type": "production"}] + [
+                {"input": (self.shared.biosphere, flow), "amount": float(amount), "type": "biosphere",
+                 **exchange_uncertainty(float(amount), fuel.quality, basic_for_flow(flow))} for flow, amount in exchanges],
+        }
+        return key
+
+    def _upstream_line(self, activity: ForegroundActivity, label: str, dataset_id: str, total: Decimal,
+                       quality: Quality, uses) -> None:
+        """Energy supply upstream: a bundled, cited factor on a measured quantity (secondary data on the factor)."""
+        target = (self.shared.background, dataset_id)
+        uses(target, total, quality)
+        activity.items.append(LineItem(label, "input", "energy_upstream", total,
+                                       Quality("secondary", DEFAULT_DQR["secondary"]), 0.0, target=target))
+
     def _electricity(self, process, activity, electricity, factor, uses) -> None:
+        """Location-based: grid kWh at the grid average. Market-based (the PCF): certificates and PPAs at zero, the rest
+        at the residual mix where one is bundled (GHG Protocol Scope 2 Guidance 6.4), else the grid average. The
+        upstream of generation and the T&D losses apply to every kWh drawn from the grid."""
         grid = (self.shared.background, f"grid:{electricity.grid}")
+        residual = f"residual:{electricity.grid}"
+        market = (self.shared.background, residual) if residual in self.datasets else grid
         certificate = (self.shared.background, RENEWABLE_CERTIFICATE)
         market_zero = sum((i.amount_kwh for i in electricity.instruments if i.type in MARKET_ONLY_INSTRUMENTS), Decimal(0))
         onsite = sum((i.amount_kwh for i in electricity.instruments if i.type == "onsite_pv"), Decimal(0))
         from_grid = (electricity.amount_kwh - market_zero - onsite) * factor
         covered = market_zero * factor
         if from_grid:
-            uses(grid, from_grid)
+            uses(market, from_grid, electricity.quality)
         if covered:
-            uses(certificate, covered)
+            uses(certificate, covered, electricity.quality)
         label = f"{process.id}: electricity {electricity.grid}"
         activity.items.append(LineItem(label, "input", "electricity", from_grid, electricity.quality,
-                                       _primary(electricity.quality), target=grid))
+                                       _primary(electricity.quality), target=market))
         if covered:
             activity.items.append(LineItem(f"{label} (certificates/PPA)", "input", "certificate", covered,
                                            electricity.quality, _primary(electricity.quality), target=certificate))
+        upstream = f"grid_upstream:{electricity.grid}"
+        if self.model.boundary.energy_upstream and upstream in self.datasets and from_grid + covered:
+            self._upstream_line(activity, f"{label} supply (generation upstream, T&D losses)", upstream,
+                                from_grid + covered, electricity.quality, uses)
         activity.electricity.append(ElectricityUse(
             grid, electricity.amount_kwh * factor, covered, onsite * factor,
-            tuple((i.type, i.scheme, i.amount_kwh * factor) for i in electricity.instruments)))
+            tuple((i.type, i.scheme, i.amount_kwh * factor) for i in electricity.instruments),
+            market if market != grid else None))
 
     def _input(self, process, activity, item: Input, factor, uses) -> None:
         if item.kind == "flow":
@@ -257,26 +346,30 @@ class _Builder:
                           f"{self.credited[item.ref]!r}; take it from the substituted dataset instead")
                 return
             total = self._convert(process, item.amount * factor, item.unit, self.output_units[item.ref], f"input {item.ref!r}")
-            uses(self.producers[item.ref], total)
+            uses(self.producers[item.ref], total, item.quality)
             return
+        quality = item.quality
+        basic = BASIC_DEMAND
         if item.kind == "dataset":
             dataset = self.datasets[item.ref]
             target = (self.shared.background, dataset.id)
             total = self._convert(process, item.amount * factor, item.unit, dataset.unit, f"input {item.ref!r}")
             primary = _primary(item.quality)
             source = "dataset"
+            basic = BASIC_TRANSPORT if dataset.category == "transport" else BASIC_DEMAND
         else:
-            target, supplier = self._supplier(item.ref)
+            target, supplier = self._supplier(item.ref, item.label)
             total = self._convert(process, item.amount * factor, item.unit, supplier.unit, f"supplier input {item.label!r}")
             share = supplier.primary_data_share
             primary = float(share) / 100 if share is not None else 0.0
             source = "supplier"
-        uses(target, total)
+            quality = _supplier_quality(item.quality, supplier)
+        uses(target, total, quality, basic)
         activity.items.append(LineItem(
-            f"{process.id} <- {item.label}", "input", source, total, item.quality, primary, target=target,
+            f"{process.id} <- {item.label}", "input", source, total, quality, primary, target=target,
             packaging=item.packaging, aircraft=item.ref == AIR_TRANSPORT))
 
-    def _supplier(self, path: str) -> tuple[Key, SupplierFootprint]:
+    def _supplier(self, path: str, label: str) -> tuple[Key, SupplierFootprint]:
         if path in self.supplier_keys:
             key = self.supplier_keys[path]
             return key, self.suppliers[key]
@@ -284,9 +377,11 @@ class _Builder:
         key = (self.name, f"supplier::{len(self.supplier_keys)}")
         self.supplier_keys[path] = key
         self.suppliers[key] = supplier
+        quality = _supplier_quality(Quality("supplier", DEFAULT_DQR["supplier"]), supplier)
         exchanges = [{"input": key, "amount": 1.0, "type": "production"}]
-        exchanges += [{"input": (self.shared.biosphere, flow), "amount": float(value), "type": "biosphere"}
-                      for flow, value in supplier.flows]
+        exchanges += [{"input": (self.shared.biosphere, flow), "amount": float(value), "type": "biosphere",
+                       **exchange_uncertainty(float(value), quality, basic_for_flow(flow))}
+                      for flow, value in supplier.flows(self.gwp, f"{label!r} ({path})")]
         self.data[key] = {
             "name": f"supplier footprint {supplier.id or Path(path).name}",
             "unit": supplier.unit,
@@ -303,6 +398,15 @@ def _primary(quality: Quality) -> float:
     return 1.0 if quality.source in ("primary", "supplier") else 0.0
 
 
-def build_foreground(model: ProductModel, shared: SharedDatabases, loader: SupplierLoader | None = None) -> Foreground:
-    """Brightway data and bookkeeping for `model`; ModelErrors when the model cannot be linked."""
-    return _Builder(model, shared, loader or SupplierLoader()).build()
+def _supplier_quality(quality: Quality, supplier: SupplierFootprint) -> Quality:
+    """The supplier's own DQR (its footprint's `dqi`) unless the model states one for the line (docs/model-format.md)."""
+    if quality.dqr_given or supplier.dqr is None:
+        return quality
+    return Quality(quality.source, Dqr(*supplier.dqr), False, quality.uncertainty)
+
+
+def build_foreground(model: ProductModel, shared: SharedDatabases, loader: SupplierLoader | None = None,
+                     gwp: str | None = None) -> Foreground:
+    """Brightway data and bookkeeping for `model` (GWP set `gwp`, default the model's); ModelErrors when it cannot be
+    linked."""
+    return _Builder(model, shared, loader or SupplierLoader(), gwp or model.gwp).build()

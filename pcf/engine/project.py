@@ -20,10 +20,16 @@ from types import ModuleType
 
 from lca_models import background
 from lca_models.gwp import GWP_SETS, elementary_flows
+from lca_models.model import DEFAULT_DQR, Quality
+
+from .uncertainty import basic_for_flow, exchange_uncertainty
 
 PROJECT = "carbon-exchange"
 METHOD_ROOT = "carbon-exchange GWP100"
 DATA_DIR_ENV = "PCF_DATA_DIR"
+LAYOUT = "2"  # how the engine writes databases (2: exchanges carry distributions); part of every database name
+# the bundled data carry no distributions of their own: their factors take the pedigree of secondary data
+BACKGROUND_QUALITY = Quality("secondary", DEFAULT_DQR["secondary"])
 
 
 def default_data_dir() -> Path:
@@ -79,10 +85,14 @@ class SharedDatabases:
     def gas_method(self, gwp: str, gas: str) -> tuple[str, ...]:
         return (METHOD_ROOT, gwp, f"gas {gas}", self.data_digest)
 
+    def pcf_method(self, gwp: str) -> tuple[str, ...]:
+        """The PCF excluding biogenic CO2 uptake (PACT v3 `pcfExcludingBiogenicUptake`, ISO 14067 7.3): uptake apart."""
+        return (METHOD_ROOT, gwp, "pcf excluding biogenic uptake", self.data_digest)
+
 
 def _data_digest() -> str:
     versions = background.data_versions()
-    joined = ";".join(f"{name}={digest}" for name, digest in sorted(versions.items()))
+    joined = f"layout={LAYOUT};" + ";".join(f"{name}={digest}" for name, digest in sorted(versions.items()))
     return hashlib.sha256(joined.encode()).hexdigest()[:12]
 
 
@@ -103,7 +113,7 @@ def ensure_shared_databases(bw2data: ModuleType) -> SharedDatabases:
     if shared.biosphere not in bw2data.databases:
         _write_biosphere(bw2data, shared.biosphere)
     for gwp in GWP_SETS:
-        if shared.total_method(gwp) not in bw2data.methods:
+        if shared.pcf_method(gwp) not in bw2data.methods:
             _write_methods(bw2data, shared, gwp)
     if shared.background not in bw2data.databases:
         _write_background(bw2data, shared)
@@ -127,7 +137,8 @@ def _write_biosphere(bw2data: ModuleType, name: str) -> None:
 
 
 def _write_methods(bw2data: ModuleType, shared: SharedDatabases, gwp: str) -> None:
-    """A total GWP100 method and one method per gas (the adjoint batch path scores one per gas).
+    """A total GWP100 method, the PCF method without biogenic uptake, and one method per gas (the adjoint batch
+    path scores one per gas).
 
     Flows that are not counted in the PCF (biogenic CO2 emissions, carbon-neutral by convention,
     PACT Methodology v3 Sec. 3.3.2.4) get no factor; their mass is reported from the inventory.
@@ -136,6 +147,9 @@ def _write_methods(bw2data: ModuleType, shared: SharedDatabases, gwp: str) -> No
     total = bw2data.Method(shared.total_method(gwp))
     total.register(unit="kg CO2-Eq", description=f"IPCC {gwp} GWP100, factors from lca_models/data/gwp100.csv")
     total.write([((shared.biosphere, f.id), float(f.gwp[gwp])) for f in counted])
+    pcf = bw2data.Method(shared.pcf_method(gwp))
+    pcf.register(unit="kg CO2-Eq", description=f"IPCC {gwp} GWP100 without biogenic CO2 uptake (reported apart)")
+    pcf.write([((shared.biosphere, f.id), float(f.gwp[gwp])) for f in counted if f.category != "biogenic_uptake"])
     for gas in gases():
         method = bw2data.Method(shared.gas_method(gwp, gas))
         method.register(unit="kg CO2-Eq", description=f"IPCC {gwp} GWP100, {gas} only")
@@ -148,7 +162,8 @@ def _write_background(bw2data: ModuleType, shared: SharedDatabases) -> None:
         key = (shared.background, dataset.id)
         exchanges = [{"input": key, "amount": 1.0, "type": "production"}]
         exchanges += [
-            {"input": (shared.biosphere, flow), "amount": float(amount), "type": "biosphere"}
+            {"input": (shared.biosphere, flow), "amount": float(amount), "type": "biosphere",
+             **exchange_uncertainty(float(amount), BACKGROUND_QUALITY, basic_for_flow(flow))}
             for flow, amount in dataset.exchanges
         ]
         data[key] = {

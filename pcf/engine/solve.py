@@ -8,6 +8,10 @@ GWP set for the life of the engine.
 
 Brightway stores matrix values in single precision (~7 significant digits), so reported figures are
 rounded to 7 significant digits as they leave it, and become `Decimal` from there on.
+
+Biogenic CO2 uptake is kept apart everywhere (ISO 14067 7.3, PACT v3 `pcfExcludingBiogenicUptake`): the matrices are
+scored with a method without it, so the gas, category and stage breakdowns, the contributions and the DQR and
+primary-data weights all add up to the PCF excluding uptake, and uptake is its own field.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from __future__ import annotations
 import uuid
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +31,7 @@ import numpy as np
 from lca_models import background
 from lca_models.errors import ModelError
 from lca_models.footprint import (
+    STAGES,
     ComputedDetails,
     Contribution,
     DataQualityIndicators,
@@ -34,6 +39,7 @@ from lca_models.footprint import (
     EmissionFactorSource,
     Footprint,
     Provenance,
+    UncertaintyResult,
 )
 from lca_models.gwp import elementary_flows, normalise_gwp_set
 from lca_models.model import Product, ProductModel
@@ -42,11 +48,13 @@ from ..report.progress import SILENT, Steps
 from .foreground import Foreground, ForegroundActivity, Key, LineItem, build_foreground
 from .project import SharedDatabases, ensure_shared_databases, open_project
 from .suppliers import SupplierLoader
+from .uncertainty import INTERVAL, Draws, monte_carlo, new_seed
 
 PACT_SPEC_VERSION = "3.0.3"
 FOOTPRINT_NAMESPACE = uuid.UUID("6f1c2a52-8f0e-4d8e-9a55-3a1f0b6f7c21")
 SIGNIFICANT_DIGITS = 7
-_ENGINE_PACKAGES = ("bw2data", "bw2calc", "bw_processing", "matrix_utils", "numpy", "scipy")
+_ENGINE_PACKAGES = ("bw2data", "bw2calc", "bw_processing", "matrix_utils", "stats_arrays", "numpy", "scipy")
+HISTOGRAM_BINS = 24
 
 
 def to_decimal(value: float, digits: int = SIGNIFICANT_DIGITS) -> Decimal:
@@ -92,18 +100,19 @@ class Engine:
         return self._bw, self._shared
 
     def compute(self, model: ProductModel, gwp: str | None = None, suppliers: SupplierLoader | None = None,
-                steps: Steps = SILENT) -> list[Footprint]:
+                steps: Steps = SILENT, iterations: int = 0, seed: int | None = None) -> list[Footprint]:
         """One footprint per product of `model`, per its declared unit; ModelError when unsolvable.
 
         `suppliers` resolves supplier inputs (files by default; footprint URLs when it can fetch them).
         `steps` hears the phases as they start (the first run of a data dir spends seconds writing the
-        background) and each product's footprint as it is built.
+        background) and each product's footprint as it is built. `iterations` > 0 adds a Monte Carlo of that
+        many draws (reproducible with `seed`; one is chosen and reported when none is given).
         """
         gwp = normalise_gwp_set(gwp or model.gwp)
         steps.phase("opening the Brightway project")
         bw, shared = self._project()
         steps.phase("building the foreground (supplier footprints included)")
-        foreground = build_foreground(model, shared, suppliers)
+        foreground = build_foreground(model, shared, suppliers, gwp)
         if foreground.name not in bw.databases:
             steps.phase("writing the foreground database")
             bw.Database(foreground.name).write(foreground.data, process=True)
@@ -114,7 +123,25 @@ class Engine:
         for product in model.products:
             footprints.append(self._footprint(model, product, foreground, solved, gwp))
             steps.advance()
+        if iterations > 0:
+            steps.phase(f"Monte Carlo: {iterations} draws through bw2calc")
+            draws = self._monte_carlo(model, foreground, shared, gwp, iterations, seed or new_seed())
+            footprints = [replace(f, computed=replace(f.computed, uncertainty=_summary(draws, p.flow, iterations)))
+                          for f, p in zip(footprints, model.products)]
         return footprints
+
+    def _monte_carlo(self, model: ProductModel, foreground: Foreground, shared: SharedDatabases, gwp: str,
+                     iterations: int, seed: int) -> Draws:
+        """Every product's PCF (excl. biogenic uptake) per declared unit, drawn `iterations` times from one sampler."""
+        bw = self._bw
+        demands = {}
+        for product in model.products:
+            amount = foreground.product_demand(product.flow, product.declared_unit, product.declared_unit_amount)
+            node = bw.get_node(database=foreground.name, code=foreground.producers[product.flow][1])
+            demands[product.flow] = {node.id: amount}
+        _, data_objs, _ = bw.prepare_lca_inputs(demand={foreground.activities[0].key: 1.0},
+                                                method=shared.pcf_method(gwp), remapping=False)
+        return monte_carlo(demands, data_objs, iterations, seed)
 
     # --- Brightway
 
@@ -125,7 +152,7 @@ class Engine:
         import bw2calc
         bw = self._bw
         first = foreground.activities[0].key
-        demand, data_objs, _ = bw.prepare_lca_inputs(demand={first: 1.0}, method=shared.total_method(gwp))
+        demand, data_objs, _ = bw.prepare_lca_inputs(demand={first: 1.0}, method=shared.pcf_method(gwp))
         lca = bw2calc.LCA(demand=demand, data_objs=data_objs)
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=Warning)  # a singular matrix only warns in scipy
@@ -138,6 +165,7 @@ class Engine:
                 ) from None
         lca.lcia()
         targets = {item.target for a in foreground.activities for item in a.items if item.target}
+        targets |= {use.grid for a in foreground.activities for use in a.electricity}  # location-based factors
         ids = {key: bw.get_node(database=key[0], code=key[1]).id for key in targets | {a.key for a in foreground.activities}}
         flow_of_row = {row: bw.get_node(id=node_id)["code"] for node_id, row in lca.dicts.biosphere.items()}
         solved = _Solved(lca, ids, flow_of_row, {})
@@ -169,20 +197,22 @@ class Engine:
     def _footprint(self, model: ProductModel, product: Product, foreground: Foreground, solved: _Solved, gwp: str) -> Footprint:
         amount = foreground.product_demand(product.flow, product.declared_unit, product.declared_unit_amount)
         supply = self._supply(solved, foreground, foreground.producers[product.flow], amount)
-        by_flow_co2e, by_flow_kg = self._by_flow(solved)
+        by_flow_kg = self._by_flow(solved)
         flows = elementary_flows()
         gas_sums: dict[str, float] = defaultdict(float)
         category_sums: dict[str, float] = defaultdict(float)
-        for flow_id, value in by_flow_co2e.items():
-            if flows[flow_id].counts_in_pcf:
-                gas_sums[flows[flow_id].gas] += value
-                category_sums[flows[flow_id].category] += value
-        by_gas = {gas: to_decimal(value) for gas, value in gas_sums.items()}
+        for flow_id, kg in by_flow_kg.items():
+            flow = flows[flow_id]
+            if flow.counts_in_pcf:
+                category_sums[flow.category] += kg * float(flow.gwp[gwp])
+                if flow.category != "biogenic_uptake":
+                    gas_sums[flow.gas] += kg * float(flow.gwp[gwp])
+        uptake = to_decimal(category_sums.pop("biogenic_uptake", 0.0))
+        by_gas = {gas: to_decimal(value) for gas, value in gas_sums.items() if to_decimal(value)}
         by_category = {category: to_decimal(value) for category, value in category_sums.items()}
         fossil = by_category.get("fossil", Decimal(0))
         luc = by_category.get("land_use_change", Decimal(0))
         bio_non_co2 = by_category.get("biogenic_non_co2", Decimal(0))
-        uptake = by_category.get("biogenic_uptake", Decimal(0))
         pcf_excluding = fossil + luc + bio_non_co2
         lines = list(self._lines(foreground.activities, supply, solved, gwp))
         contributions = _contributions(lines, pcf_excluding)
@@ -191,6 +221,7 @@ class Engine:
         aircraft = sum((line.kgco2e for line in lines if line.item.aircraft), 0.0)
         electricity = self._electricity(foreground.activities, supply, solved, pcf_excluding)
         suppliers = tuple(s.id for s in foreground.suppliers.values() if s.id)
+        exclusions = [e for e in model.exclusions if e.applies_to(product.flow)]
         return Footprint(
             id=str(uuid.uuid5(FOOTPRINT_NAMESPACE, f"{model.digest}:{product.flow}:{gwp}")),
             spec_version=PACT_SPEC_VERSION,
@@ -205,7 +236,8 @@ class Engine:
             declared_unit_amount=product.declared_unit_amount,
             product_mass_per_declared_unit=product.mass_per_declared_unit_kg,
             reference_period_start=model.reference_period_start,
-            reference_period_end=model.reference_period_end,
+            # the model's end is its last day; PACT's referencePeriodEnd is exclusive (data model 4.7.2)
+            reference_period_end=model.reference_period_end + timedelta(days=1),
             pcf_excluding_biogenic_uptake=pcf_excluding,
             pcf_including_biogenic_uptake=pcf_excluding + uptake,
             fossil_ghg_emissions=fossil,
@@ -213,12 +245,14 @@ class Engine:
             biogenic_carbon_content=product.biogenic_carbon_content_kg,
             ipcc_characterization_factors=(gwp,),
             cross_sectoral_standards=model.cross_sectoral_standards,
-            exempted_emissions_percent=Decimal(0),
+            exempted_emissions_percent=sum((e.share_percent for e in exclusions), Decimal(0)),
+            exempted_emissions_description="; ".join(f"{e.what}: {e.why} (~{e.share_percent} %)"
+                                                     for e in exclusions) or None,
             product_classifications=product.classifications,
             comment=model.comment,
             geography_country=None if model.geography_subdivision else model.geography_country,
             geography_country_subdivision=model.geography_subdivision,
-            boundary_processes_description=model.boundary_description or _boundary(model),
+            boundary_processes_description=_boundary(model),
             land_use_change_ghg_emissions=luc,
             biogenic_co2_uptake=uptake,
             biogenic_non_co2_emissions=bio_non_co2,
@@ -246,19 +280,19 @@ class Engine:
                     upstream_footprint_ids=suppliers,
                 ),
                 biogenic_co2_emissions_kg=to_decimal(by_flow_kg.get("co2_biogenic", 0.0)),
+                by_stage=_stages(lines),
+                sources=_energy_sources(lines),
             ),
         )
 
-    def _by_flow(self, solved: _Solved) -> tuple[dict[str, float], dict[str, float]]:
-        lca = solved.lca
-        characterised = np.asarray(lca.characterized_inventory.sum(axis=1)).ravel()
-        inventory = np.asarray(lca.inventory.sum(axis=1)).ravel()
-        co2e = {solved.flow_of_row[row]: float(characterised[row]) for row in solved.flow_of_row}
-        kg = {solved.flow_of_row[row]: float(inventory[row]) for row in solved.flow_of_row}
-        return co2e, kg
+    def _by_flow(self, solved: _Solved) -> dict[str, float]:
+        """kg of each elementary flow in the last solved inventory (weighted with the GWP table by the caller)."""
+        inventory = np.asarray(solved.lca.inventory.sum(axis=1)).ravel()
+        return {solved.flow_of_row[row]: float(inventory[row]) for row in solved.flow_of_row}
 
     def _lines(self, activities: list[ForegroundActivity], supply: dict[Key, float], solved: _Solved, gwp: str):
-        """Each line item with the kgCO2e it contributes per declared unit."""
+        """Each line item with the kgCO2e it contributes per declared unit, biogenic uptake excluded (reported apart:
+        an uptake line is no contribution, and weighs nothing in the DQR or the primary data share)."""
         flows = elementary_flows()
         for activity in activities:
             scale = supply[activity.key]
@@ -267,38 +301,76 @@ class Engine:
             for item in activity.items:
                 if item.flow:
                     flow = flows[item.flow]
+                    if flow.category == "biogenic_uptake":
+                        continue
                     per_unit = float(flow.gwp[gwp]) if flow.counts_in_pcf else 0.0
                 else:
-                    per_unit = solved.scores[item.target]
+                    per_unit = solved.scores[item.target]  # scored without uptake (project.pcf_method)
                 yield _Line(item, scale * item.amount * per_unit)
 
     def _electricity(self, activities, supply, solved: _Solved, pcf_excluding: Decimal) -> ElectricityResult:
+        """Generation only (the upstream and losses are the energy-upstream stage): location-based at the grid
+        average, market-based as in the PCF (instruments at zero, uncovered kWh at the residual mix or grid average)."""
         kwh = location = market = 0.0
+        basis: dict[str, str] = {}
         for activity in activities:
             scale = supply[activity.key]
             for use in activity.electricity:
-                factor = solved.scores[use.grid] if use.grid in solved.scores else 0.0
-                grid_kwh = float(use.kwh - use.onsite_kwh)
                 kwh += scale * float(use.kwh)
-                location += scale * grid_kwh * factor
-                market += scale * (grid_kwh - float(use.market_zero_kwh)) * factor
+                location += scale * float(use.grid_kwh) * solved.scores[use.grid]
+                market += scale * float(use.uncovered_kwh) * solved.scores[use.market_target]
+                region = use.grid[1].removeprefix("grid:")
+                basis[region] = (f"{region}: uncovered kWh at the residual mix ({use.market_target[1]})"
+                                 if use.market else f"{region}: uncovered kWh at the grid average (no residual mix "
+                                 "is bundled for this grid)")
         return ElectricityResult(
             kwh=to_decimal(kwh),
             location_based_kgco2e=to_decimal(location),
             market_based_kgco2e=to_decimal(market),
             pcf_location_based=pcf_excluding + to_decimal(location - market),
+            market_basis=tuple(basis[region] for region in sorted(basis)),
         )
 
 
 def _contributions(lines, pcf_excluding: Decimal) -> tuple[Contribution, ...]:
-    totals: dict[tuple[str, str], float] = defaultdict(float)
+    totals: dict[tuple[str, str, str], float] = defaultdict(float)
     for line in lines:
-        totals[(line.item.label, line.item.kind)] += line.kgco2e
+        totals[(line.item.label, line.item.kind, line.item.stage)] += line.kgco2e
     ranked = sorted(totals.items(), key=lambda kv: -abs(kv[1]))
     return tuple(
-        Contribution(label, kind, to_decimal(value), to_decimal(value / float(pcf_excluding), 4) if pcf_excluding else Decimal(0))
-        for (label, kind), value in ranked
+        Contribution(label, kind, to_decimal(value),
+                     to_decimal(value / float(pcf_excluding), 4) if pcf_excluding else Decimal(0), stage)
+        for (label, kind, stage), value in ranked
         if value != 0
+    )
+
+
+def _stages(lines) -> dict[str, Decimal]:
+    """kgCO2e per cradle-to-gate stage (every stage listed, zero where nothing falls in it)."""
+    sums = {stage: 0.0 for stage in STAGES}
+    for line in lines:
+        sums[line.item.stage] += line.kgco2e
+    return {stage: to_decimal(value) for stage, value in sums.items()}
+
+
+def _energy_sources(lines) -> dict[str, str]:
+    """The citation of every energy-supply and residual-mix dataset the footprint used (shown with its stage)."""
+    catalogue = background.catalogue()
+    used = {line.item.target[1] for line in lines if line.item.target and line.kgco2e
+            and line.item.target[1].split(":")[0] in ("fuel_upstream", "grid_upstream", "residual")}
+    return {dataset: catalogue[dataset].source for dataset in sorted(used)}
+
+
+def _summary(draws: Draws, flow: str, iterations: int) -> UncertaintyResult:
+    """Mean, median, the 2.5-97.5 % interval, the standard error of the mean and a histogram of one product's draws."""
+    scores = draws.scores[flow]
+    counts, edges = np.histogram(scores, bins=HISTOGRAM_BINS)
+    low, median, high = np.percentile(scores, [INTERVAL[0], 50, INTERVAL[1]])
+    return UncertaintyResult(
+        iterations=iterations, seed=draws.seed, mean=to_decimal(float(scores.mean())), median=to_decimal(float(median)),
+        low=to_decimal(float(low)), high=to_decimal(float(high)),
+        standard_error=to_decimal(float(scores.std(ddof=1) / np.sqrt(iterations)) if iterations > 1 else 0.0),
+        histogram=tuple((to_decimal(float(a)), to_decimal(float(b)), int(n)) for a, b, n in zip(edges, edges[1:], counts)),
     )
 
 
@@ -325,8 +397,13 @@ def _dqi(lines) -> DataQualityIndicators | None:
 
 
 def _boundary(model: ProductModel) -> str:
+    """The model's description (or one generated from its processes), and what the energy supply upstream holds."""
     names = ", ".join(p.name for p in model.processes)
-    return f"Cradle-to-gate: raw material acquisition, inbound transport and the factory processes {names}."
+    text = model.boundary_description or (
+        f"Cradle-to-gate: raw material acquisition, inbound transport and the factory processes {names}.")
+    if model.boundary.energy_upstream:
+        return f"{text} Energy supply upstream included: well-to-tank of fuels, upstream of power generation and T&D losses."
+    return f"{text} Energy supply upstream (well-to-tank of fuels, power generation upstream, T&D losses) excluded."
 
 
 def _allocation_description(model: ProductModel) -> str | None:

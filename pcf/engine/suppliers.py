@@ -6,6 +6,11 @@ unit, so every value is divided by the amount). The supplier's total (`pcfExclud
 v2 `pCfExcludingBiogenic`) is kept exactly; it is split into land-use change, biogenic non-CO2 and
 the rest (fossil), and biogenic uptake rides along as a removal. Only the fields the engine needs are
 taken from the canonical footprint that `exchange.pact` reads (and validates) from the file.
+
+The supplier's data quality (`dqi`, v2 DQRs mapped onto v3's 1-5 scale) and `primaryDataShare` are kept so they
+flow into the buyer's contribution-weighted DQR and primary data share. A footprint characterised with another
+IPCC GWP set than the model's is refused, unless it carries the toolkit's per-gas breakdown (computed-details
+extension), which is then recharacterised gas by gas with the model's set.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Callable
 from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
 from lca_models.errors import ModelError
 from lca_models.footprint import Footprint
+from lca_models.gwp import GWP_SETS, elementary_flows
 from lca_models.units import PACT_DECLARED_UNITS
 from webhooks.outbound import OutboundRefused, check_url
 
@@ -36,17 +42,54 @@ class SupplierFootprint:
     biogenic_uptake: Decimal  # kgCO2e, <= 0
     primary_data_share: Decimal | None  # percent
     dqr: tuple[Decimal, Decimal, Decimal] | None  # technological, geographical, temporal
+    gwp_sets: tuple[str, ...] = ("AR6",)  # PACT ipccCharacterizationFactors
+    by_gas: dict[str, Decimal] | None = None  # kgCO2e per unit, from the toolkit's computed-details extension
+    by_category: dict[str, Decimal] | None = None
 
-    @property
-    def flows(self) -> list[tuple[str, Decimal]]:
-        """(flow id, amount) per unit: co2e_* are already kgCO2e, co2_uptake is kg CO2 taken up."""
+    def flows(self, gwp: str, label: str = "") -> list[tuple[str, Decimal]]:
+        """(flow id, amount) per unit, characterised with `gwp`: co2e_* are kgCO2e, co2_uptake is kg CO2 taken up.
+
+        ModelError when the footprint uses another GWP set and carries no per-gas breakdown to recharacterise.
+        """
+        fossil = self.fossil + self.recharacterisation(gwp, label)
         flows = [
-            ("co2e_fossil", self.fossil),
+            ("co2e_fossil", fossil),
             ("co2e_luc", self.land_use_change),
             ("co2e_biogenic_non_co2", self.biogenic_non_co2),
             ("co2_uptake", -self.biogenic_uptake),
         ]
         return [(flow, amount) for flow, amount in flows if amount != 0]
+
+    def recharacterisation(self, gwp: str, label: str = "") -> Decimal:
+        """What changes in kgCO2e per unit when the supplier's gases are weighted with `gwp` instead of their set.
+
+        Each non-CO2 gas of the breakdown is turned back into kg with the supplier's GWP and weighted again; CO2 has a
+        GWP of 1 in every set and aggregated CO2e stays as published. All those gases are fossil, except methane,
+        whose fossil and biogenic GWPs differ: a breakdown that cannot tell them apart is refused.
+        """
+        if gwp in self.gwp_sets:
+            return Decimal(0)
+        name = label or str(self.path)
+        given = "/".join(self.gwp_sets) or "no"
+        if not self.by_gas:
+            raise ModelError(f"supplier input {name}: its footprint {self.id} is characterised with IPCC {given} "
+                             f"GWP100, the model with {gwp}; mixing them is not allowed: ask for a {gwp} footprint, or "
+                             "one with a per-gas breakdown (carbon-exchange computed details) to recharacterise")
+        known = [s for s in self.gwp_sets if s in GWP_SETS]
+        if not known:
+            raise ModelError(f"supplier input {name}: IPCC {given} GWP100 cannot be recharacterised (the bundled sets "
+                             "are AR5 and AR6)")
+        if self.by_gas.get("CH4") and (self.by_category or {}).get("biogenic_non_co2"):
+            raise ModelError(f"supplier input {name}: its breakdown does not split fossil from biogenic methane, whose "
+                             f"GWPs differ, so it cannot be recharacterised from {known[0]} to {gwp}")
+        fossil = {f.gas: f for f in elementary_flows().values() if f.category == "fossil" and f.gas != "CO2"
+                  and not f.gas.startswith("CO2e")}
+        change = Decimal(0)
+        for gas, kgco2e in self.by_gas.items():
+            flow = fossil.get(gas)
+            if flow is not None and kgco2e:
+                change += kgco2e * (flow.gwp[gwp] / flow.gwp[known[0]] - 1)
+        return change
 
 
 class SupplierLoader:
@@ -125,6 +168,7 @@ def from_footprint(footprint: Footprint, path: Path) -> SupplierFootprint:
     if fossil < 0:  # parts larger than the total: keep the total, the one figure a buyer relies on
         fossil, luc, bio = total, Decimal(0), Decimal(0)
     dqi = footprint.dqi
+    computed = footprint.computed
     return SupplierFootprint(
         path=path,
         id=footprint.id,
@@ -136,4 +180,7 @@ def from_footprint(footprint: Footprint, path: Path) -> SupplierFootprint:
         biogenic_uptake=uptake / amount,
         primary_data_share=footprint.primary_data_share,
         dqr=(dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr) if dqi else None,
+        gwp_sets=tuple(footprint.ipcc_characterization_factors),
+        by_gas={gas: v / amount for gas, v in computed.by_gas.items()} if computed else None,
+        by_category={c: v / amount for c, v in computed.by_category.items()} if computed else None,
     )

@@ -6,8 +6,10 @@ The foreground partitions every process over its outputs by allocation factors t
 activities gives the plant back; `conservation` then compares the plant with what the solved footprints attribute
 to the products, so an allocation or loop that lost or double-counted emissions would show. Scope 2 follows the GHG Protocol Scope 2 Guidance
 (2015): location-based = grid average factor x grid kWh; market-based = certificates and PPAs at zero and the
-rest at the grid average (no residual mix is bundled; see docs/decisions.md). On-site PV is not grid
-electricity: zero in both. Biogenic CO2 and removals are memo items outside the scopes.
+rest at the residual mix where one is bundled, else the grid average (the same foreground lines as the PCF). On-site
+PV is not grid electricity: zero in both. Scope 3 category 3 (fuel- and energy-related activities) holds the energy
+supply upstream lines: well-to-tank of fuels, upstream of generation and T&D losses of grid electricity. Biogenic
+CO2 and removals are memo items outside the scopes.
 """
 
 from __future__ import annotations
@@ -139,15 +141,13 @@ class _Tally:
         self.removals_kg = Decimal(0)
         self.fuels_gj: dict[str, Decimal] = defaultdict(Decimal)
 
-    def direct(self, flow_id: str, kg: Decimal, category: str, from_fuel_row: bool = False) -> None:
+    def direct(self, flow_id: str, kg: Decimal, category: str) -> None:
         """A direct release at the plant: Scope 1, or a memo item (biogenic CO2, removals)."""
         flow = self.flows[flow_id]
         if flow.category == "biogenic_uptake":
             self.removals_kg += kg * flow.gwp[self.gwp]
         elif not flow.counts_in_pcf:
             self.biogenic_kg += kg
-        elif from_fuel_row and flow.gas.startswith("CO2e"):  # a fuel row's aggregated upstream: well-to-tank
-            self.scope3[SCOPE3_FUEL_UPSTREAM] += kg
         else:
             self.scope1_by_category[category] += kg * flow.gwp[self.gwp]
             self.scope1_by_gas[flow.gas] += kg * flow.gwp[self.gwp]
@@ -161,7 +161,7 @@ def build_inventory(model: ProductModel, gwp: str | None = None, suppliers: Supp
         raise ModelError("double use of carbon credits refused: " + "; ".join(
             f"{a.scheme} {a.serial_range} overlaps {b.serial_range}" for a, b in twice), "offsets",
             str(model.source_path or ""))
-    foreground = build_foreground(model, shared_databases(), suppliers or SupplierLoader())
+    foreground = build_foreground(model, shared_databases(), suppliers or SupplierLoader(), gwp)
     tally = _tally_lines(foreground, gwp)
     electricity = _tally_electricity(foreground, gwp)
     outputs, unassigned = _net_outputs(model)
@@ -187,7 +187,8 @@ def build_inventory(model: ProductModel, gwp: str | None = None, suppliers: Supp
 
 
 def _tally_lines(foreground: Foreground, gwp: str) -> _Tally:
-    """Scope 1 from emission and fuel lines, Scope 3 from dataset and supplier lines, each activity run once.
+    """Scope 1 from emission and fuel lines, Scope 3 from energy-upstream, dataset and supplier lines, each activity
+    run once.
 
     Electricity lines are Scope 2 (`_tally_electricity`); system-expansion credits are no emission of the plant.
     """
@@ -198,17 +199,18 @@ def _tally_lines(foreground: Foreground, gwp: str) -> _Tally:
             if item.source == "emission":
                 tally.direct(item.flow, item.quantity, SCOPE1_OF[item.category])
             elif item.source == "fuel":
-                fuel = item.target[1]
-                tally.fuels_gj[fuel.removeprefix("fuel:")] += item.quantity
-                for flow_id, per_gj in catalogue[fuel].exchanges:
-                    tally.direct(flow_id, per_gj * item.quantity, SCOPE1_OF[item.category], from_fuel_row=True)
+                tally.fuels_gj[item.fuel] += item.quantity
+                for flow_id, per_gj in foreground.exchanges_of(item.target):
+                    tally.direct(flow_id, per_gj * item.quantity, SCOPE1_OF[item.category])
+            elif item.source == "energy_upstream":
+                tally.scope3[SCOPE3_FUEL_UPSTREAM] += item.quantity * dataset_kgco2e(item.target[1], gwp)
             elif item.source == "dataset":
                 dataset = catalogue[item.target[1]]
                 category = SCOPE3_OF_DATASET.get(dataset.category, SCOPE3_PURCHASED)
                 tally.scope3[category] += item.quantity * dataset_kgco2e(dataset.id, gwp)
             elif item.source == "supplier":
                 supplier = foreground.suppliers[item.target]
-                per_unit = supplier.fossil + supplier.land_use_change + supplier.biogenic_non_co2
+                per_unit = sum((amount for flow, amount in supplier.flows(gwp) if flow != "co2_uptake"), Decimal(0))
                 tally.scope3[SCOPE3_PURCHASED] += item.quantity * per_unit
     return tally
 
@@ -227,10 +229,8 @@ def _tally_electricity(foreground: Foreground, gwp: str) -> _Electricity:
     total = _Electricity()
     for activity in foreground.activities:
         for use in activity.electricity:
-            factor = dataset_kgco2e(use.grid[1], gwp)
-            grid_kwh = use.kwh - use.onsite_kwh
-            total.location_kg += grid_kwh * factor
-            total.market_kg += (grid_kwh - use.market_zero_kwh) * factor
+            total.location_kg += use.grid_kwh * dataset_kgco2e(use.grid[1], gwp)
+            total.market_kg += use.uncovered_kwh * dataset_kgco2e(use.market_target[1], gwp)
             total.kwh += use.kwh
             for kind, scheme, kwh in use.instruments:
                 total.by_source[kind] += kwh
@@ -271,7 +271,7 @@ def _net_outputs(model: ProductModel) -> tuple[tuple[ProductOutput, ...], tuple[
 class Conservation:
     """The plant's Scope 1 + 2 against the sum of what the engine attributes to the products (tCO2e)."""
 
-    plant: Decimal  # Scope 1 + Scope 2 market-based (+ removals and fuel upstream, which the PCF lines carry too)
+    plant: Decimal  # Scope 1 + Scope 2 market-based
     attributed: Decimal
     by_product: dict[str, Decimal]
     unassigned_outputs: tuple[str, ...]
@@ -282,8 +282,9 @@ class Conservation:
 
 
 def conservation(inventory: Inventory, footprints: list[Footprint]) -> Conservation:
-    """Direct ("process" lines: emissions and fuel combustion) and market-based electricity emissions of each
-    footprint, per declared unit, times the product's net output: allocation must conserve the plant total.
+    """Direct ("process" lines: emissions and fuel combustion, biogenic uptake apart on both sides) and market-based
+    electricity emissions of each footprint, per declared unit, times the product's net output: allocation must
+    conserve the plant total.
 
     Flows that leave the plant without being products carry part of the plant's emissions, so the two sides
     can only agree when `unassigned_outputs` is empty.
@@ -293,8 +294,7 @@ def conservation(inventory: Inventory, footprints: list[Footprint]) -> Conservat
         details = footprint.computed
         direct = sum((c.kgco2e for c in details.contributions if c.kind == "process"), Decimal(0))
         by_product[output.flow] = (direct + details.electricity.market_based_kgco2e) * output.declared_units / KG_PER_T
-    plant = (inventory.scope1 + inventory.scope2_market_based + inventory.removals
-             + inventory.scope3_by_category.get(SCOPE3_FUEL_UPSTREAM, Decimal(0)))
+    plant = inventory.scope1 + inventory.scope2_market_based
     return Conservation(plant, sum(by_product.values(), Decimal(0)), by_product, inventory.unassigned_outputs)
 
 

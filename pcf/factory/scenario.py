@@ -140,7 +140,11 @@ class _Editor:
         if not process.fuels:
             self.fail(path, f"process {process.id!r} burns no fuel to switch")
             return
-        fuels = tuple(dataclasses.replace(f, fuel=value) for f in process.fuels)
+        if any(f.category == "mobile" for f in process.fuels) and not background.fuel_properties()[value].mobile:
+            self.fail(path, f"process {process.id!r} burns fuel in vehicles: {value!r} has no road-transport factors")
+            return
+        # the measured carbon content belonged to the old fuel: the new one burns on its default factors
+        fuels = tuple(dataclasses.replace(f, fuel=value, co2_kg_per_gj=None) for f in process.fuels)
         self.processes[process.id] = dataclasses.replace(process, fuels=fuels)
 
     def electricity(self, path: str, process: Process, value: str) -> None:

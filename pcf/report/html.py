@@ -2,9 +2,10 @@
 
     write_report(path, footprints, source=..., extra_sections=[ReportSection(title, html)])
 
-Sections per product: goal and scope, system boundary, declared unit, results by gas and by life-cycle stage,
-a contribution chart, data quality, electricity (market- vs location-based) and offsets, listed apart and never
-netted. Everything is inline (CSS, SVG charts drawn by matplotlib with text as paths): the file renders with no
+Sections per product: goal and scope, system boundary, declared unit, results by gas and by life-cycle stage (the
+energy supply upstream with the citation of each factor), a contribution chart, the Monte Carlo distribution when
+one was run, data quality, electricity (market- vs location-based, and what uncovered kWh were charged at) and
+offsets, listed apart and never netted. Everything is inline (CSS, SVG charts drawn by matplotlib with text as paths): the file renders with no
 network access and can be mailed or archived as one file. `extra_sections` is the hook for other parts of the
 toolkit (e.g. a factory assessment) to add their own already-rendered HTML fragment without this module importing
 them. Jinja2 autoescapes everything else.
@@ -23,8 +24,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from exchange.charts import contribution_svg
-from lca_models.footprint import Footprint
+from exchange.charts import contribution_svg, distribution_svg
+from lca_models.footprint import STAGES, Footprint
 
 CATEGORY_NAMES = {
     "fossil": "fossil GHG emissions", "land_use_change": "land-use change", "biogenic_non_co2": "biogenic non-CO2",
@@ -48,19 +49,15 @@ class Stage:
 
 
 def life_cycle_stages(footprint: Footprint) -> list[Stage]:
-    """Cradle-to-gate stages from the engine's details: direct emissions of the modelled processes (production),
-    purchased electricity (market-based, as in the PCF) and everything else upstream (materials, fuels supply,
-    transport, packaging), the remainder of the PCF. Empty for a footprint received without computed details."""
+    """Cradle-to-gate stages the engine summed line by line (lca_models.footprint.STAGES): direct emissions of the
+    modelled processes, purchased electricity (generation, market-based), the energy supply upstream and the
+    materials' upstream. Empty for a footprint received without them."""
     details = footprint.computed
     if details is None:
         return []
     total = footprint.pcf_excluding_biogenic_uptake
-    direct = sum((c.kgco2e for c in details.contributions if c.kind == "process"), Decimal(0))
-    electricity = details.electricity.market_based_kgco2e
-    stages = [("production: direct emissions of the modelled processes", direct),
-              ("purchased electricity (market-based)", electricity),
-              ("upstream: materials, fuel supply, transport, packaging", total - direct - electricity)]
-    return [Stage(name, value, (value / total * 100) if total else None) for name, value in stages]
+    return [Stage(STAGES.get(key, key), value, (value / total * 100) if total else None)
+            for key, value in details.by_stage.items()]
 
 
 def _num(value: Decimal | None, places: int = 4) -> str:
@@ -81,10 +78,20 @@ def _chart(footprint: Footprint) -> Markup | None:
     return Markup(contribution_svg([(c.label, c.kgco2e) for c in footprint.computed.contributions], unit))
 
 
+def _distribution(footprint: Footprint) -> Markup | None:
+    u = footprint.computed.uncertainty if footprint.computed else None
+    if u is None:
+        return None
+    unit = f"kgCO2e per {footprint.declared_unit_amount.normalize():f} {footprint.declared_unit_of_measurement}"
+    bins = [(float(a), float(b), n) for a, b, n in u.histogram]
+    return Markup(distribution_svg(bins, (float(u.low), float(u.high)), float(footprint.pcf_excluding_biogenic_uptake),
+                                   unit))
+
+
 def render_report(footprints: Sequence[Footprint], source: str = "", extra_sections: Sequence[ReportSection] = (),
                   generated: datetime | None = None) -> str:
     """The report as one HTML string (see the module docstring)."""
-    products = [{"fp": f, "stages": life_cycle_stages(f), "chart": _chart(f),
+    products = [{"fp": f, "stages": life_cycle_stages(f), "chart": _chart(f), "distribution": _distribution(f),
                  "declared_unit": f"{f.declared_unit_amount.normalize():f} {f.declared_unit_of_measurement}",
                  "categories": [(CATEGORY_NAMES.get(k, k.replace("_", " ")), v)
                                 for k, v in (f.computed.by_category.items() if f.computed else ())],

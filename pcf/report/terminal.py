@@ -7,7 +7,7 @@ from decimal import Decimal
 from rich.console import Console
 from rich.table import Table
 
-from lca_models.footprint import Footprint
+from lca_models.footprint import STAGES, Footprint
 
 
 def _num(value: Decimal | None, places: int = 4) -> str:
@@ -23,10 +23,18 @@ def print_footprint(console: Console, footprint: Footprint, top: int = 8) -> Non
     console.print(
         f"[bold]{footprint.product_name_company}[/] ({footprint.company_name}) "
         f"- [bold green]{_num(footprint.pcf_excluding_biogenic_uptake)} kgCO2e[/] per {unit} "
-        f"(IPCC {gwp} GWP100, excl. biogenic uptake)",
+        f"(IPCC {gwp} GWP100, excl. biogenic uptake), "
+        f"{footprint.reference_period_start.date()} to {footprint.reference_period_last_day}",
         highlight=False,
     )
     details = footprint.computed
+    if details and details.uncertainty:
+        u = details.uncertainty
+        console.print(
+            f"Monte Carlo ({u.iterations} draws, seed {u.seed}): mean {_num(u.mean)}, median {_num(u.median)}, "
+            f"95 % interval {_num(u.low)} to {_num(u.high)} kgCO2e (standard error of the mean {_num(u.standard_error, 6)})",
+            highlight=False,
+        )
     summary = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     summary.add_column("breakdown")
     summary.add_column("kgCO2e", justify="right")
@@ -41,10 +49,17 @@ def print_footprint(console: Console, footprint: Footprint, top: int = 8) -> Non
         for gas, value in details.by_gas.items():
             if value:
                 summary.add_row(f"  gas {gas}", _num(value))
+        for stage, value in details.by_stage.items():
+            summary.add_row(f"  stage: {STAGES.get(stage, stage).split(':')[0]}", _num(value))
         e = details.electricity
         summary.add_row("electricity, market-based", f"{_num(e.market_based_kgco2e)} ({_num(e.kwh, 2)} kWh)")
         summary.add_row("electricity, location-based", _num(e.location_based_kgco2e))
         summary.add_row("PCF if location-based", _num(e.pcf_location_based))
+        for basis in e.market_basis:
+            summary.add_row("  market-based basis", basis)
+    if footprint.exempted_emissions_percent:
+        summary.add_row("declared cut-offs", f"{footprint.exempted_emissions_percent} % of the PCF: "
+                        f"{footprint.exempted_emissions_description}")
     summary.add_row("primary data share", f"{_num(footprint.primary_data_share, 1)} %")
     if footprint.dqi:
         q = footprint.dqi

@@ -95,7 +95,8 @@ def test_pull_from_three_suppliers_totals_estimates_and_the_unreachable_one(supp
     result = CliRunner().invoke(main, ["scope3", str(purchases), "--suppliers", str(suppliers_file), "-o", str(out)],
                                 env=ENV)
     assert result.exit_code == 0, result.output
-    pcf = Decimal(suppliers["steel"]["pcf"]["pcfExcludingBiogenicUptake"])  # 2.197197 kgCO2e per kg of coil
+    pcf = Decimal(suppliers["steel"]["pcf"]["pcfExcludingBiogenicUptake"])  # kgCO2e per kg of coil, as published
+    share = float(suppliers["steel"]["pcf"]["primaryDataShare"])
     assert suppliers["steel"]["pcf"]["declaredUnitOfMeasurement"] == "kilogram"
     # by hand: 12 t = 12,000 kg and 500 kg of coil at the mill's footprint
     row2, row3 = 12000 * pcf, 500 * pcf
@@ -107,7 +108,7 @@ def test_pull_from_three_suppliers_totals_estimates_and_the_unreachable_one(supp
     assert lines[2]["footprint_id"] == suppliers["steel"]["id"]
     assert lines[2]["signature"].startswith("verified")
     assert lines[3]["spend_usd"] == pytest.approx(440.0)  # 400 EUR at the configured 1.10
-    assert lines[2]["primary_data_share_percent"] == pytest.approx(82.93)
+    assert lines[2]["primary_data_share_percent"] == pytest.approx(share)
     assert lines[4]["data"] == "estimate: spend-based" and lines[4]["kgCO2e"] == pytest.approx(float(row4))
     assert "no footprint for this product" in lines[4]["flag"]
     assert lines[4]["primary_data_share_percent"] == 0
@@ -122,7 +123,7 @@ def test_pull_from_three_suppliers_totals_estimates_and_the_unreachable_one(supp
     overall = by_supplier["all purchases"]
     assert overall["kgCO2e"] == pytest.approx(float(total))
     assert overall["primary_share_percent"] == pytest.approx(float((row2 + row3) / total * 100))
-    assert overall["primary_data_share_percent"] == pytest.approx(float((row2 + row3) * Decimal("82.93") / total))
+    assert overall["primary_data_share_percent"] == pytest.approx(float((row2 + row3)) * share / float(total))
     by_category = {t["key"]: t for t in _sheet(out, "by category")}
     assert by_category["steel"]["kgCO2e"] == pytest.approx(float(row2 + row3 + row5))
     assert by_category["fasteners"]["kgCO2e"] == pytest.approx(float(row4))

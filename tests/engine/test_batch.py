@@ -8,7 +8,9 @@ from lca_models.background import catalogue
 from lca_models.gwp import elementary_flows
 from lca_models.model_schema import load_model
 from pcf.engine.batch import score_by_gas
+from pcf.engine.foreground import database_name
 from pcf.engine.project import gases
+from pcf.engine.suppliers import SupplierLoader
 from tests.support.models import model_document, product
 
 
@@ -41,7 +43,7 @@ def test_batch_and_engine_agree_on_a_model_product(engine, write_model):
     model = load_model(write_model(document))
     [footprint] = engine.compute(model)
     bw, shared = engine._project()
-    node = bw.get_node(database=f"pcf-model-{model.digest[:16]}", code="press::widget")
+    node = bw.get_node(database=database_name(model, SupplierLoader(), shared, "AR6"), code="press::widget")
     methods = {gas: shared.gas_method("AR6", gas) for gas in gases()}
     data_objs = [bw.Database(name).datapackage() for name in (node["database"], shared.background)]
     data_objs += [bw.Method(m).datapackage() for m in methods.values()]

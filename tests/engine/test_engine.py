@@ -15,6 +15,22 @@ from lca_models.units import convert
 from tests.support.models import model_document, product
 
 REL = 1e-6  # Brightway keeps matrix values in single precision (~7 significant digits)
+# Cited values used by hand below (lca_models/data): MEE & NBS 2023 grid averages and the national factor without
+# market-traded non-fossil power (the residual mix of every Chinese grid), kgCO2/kWh
+CN_EAST, CN_NORTH, CN_RESIDUAL = Decimal("0.5500"), Decimal("0.6361"), Decimal("0.6096")
+LOSS = Decimal("0.0454")  # CEC 2023 line loss, share of the electricity supplied
+
+
+# generation upstream, kgCO2e per kWh generated: 0.17 x the grid factor, as electricity_upstream.csv rounds it
+GENERATION_UPSTREAM = {CN_EAST: Decimal("0.09350"), CN_NORTH: Decimal("0.10814")}
+
+
+def grid_upstream(factor: Decimal) -> Decimal:
+    """Per kWh consumed: generation upstream and T&D losses at the grid factor, both over 1 - loss."""
+    return (GENERATION_UPSTREAM[factor] + factor * LOSS) / (1 - LOSS)
+
+
+NG_WTT = Decimal("0.03347") * 1000 / Decimal("3.6")  # DESNZ 2025 WTT- fuels natural gas, per kWh NCV -> per GJ
 
 
 def dataset_co2e(dataset_id: str, gwp: str = "AR6") -> Decimal:
@@ -52,8 +68,8 @@ def test_hand_computed_model_reproduced(engine, write_model):
     [footprint] = engine.compute(load_model(write_model(document)))
     expected_total = (
         Decimal(1100) * per_kg("material:steel_bf_bof")
-        + Decimal(500) * dataset_co2e("grid:CN-EAST")
-        + Decimal(10) * dataset_co2e("fuel:natural_gas")
+        + Decimal(500) * (CN_RESIDUAL + grid_upstream(CN_EAST))  # market-based: no instrument, residual mix
+        + Decimal(10) * (dataset_co2e("fuel:natural_gas") + NG_WTT)
         + Decimal(2) * Decimal("29.8") + Decimal("0.05") * Decimal(273)
         + Decimal(50) * dataset_co2e("transport:truck")
     ) / Decimal(1000)
@@ -108,7 +124,7 @@ def test_system_expansion_credits_the_displaced_dataset(engine, write_model):
     }
     document = model_document([process], [product("steam", unit="megajoule", mass="0")])
     [footprint] = engine.compute(load_model(write_model(document)))
-    expected = (150 * dataset_co2e("fuel:natural_gas") - 10000 * dataset_co2e("grid:CN-EAST")) / Decimal(100_000)
+    expected = (150 * (dataset_co2e("fuel:natural_gas") + NG_WTT) - 10000 * CN_EAST) / Decimal(100_000)
     assert close(footprint.pcf_excluding_biogenic_uptake, expected)
 
 
@@ -136,12 +152,13 @@ def test_market_and_location_based_differ_by_certificates_times_grid_factor(engi
 
     with_certificates = compute([{"type": "green_certificate", "amount": 400, "unit": "kWh", "scheme": "GEC"}])
     grid_only = compute([])
-    factor = dataset_co2e("grid:CN-NORTH")
+    upstream = 1000 * grid_upstream(CN_NORTH) / 1000  # every kWh drawn from the grid, covered or not
     e = with_certificates.computed.electricity
-    assert close(e.location_based_kgco2e - e.market_based_kgco2e, Decimal(400) * factor / 1000)
-    assert close(e.location_based_kgco2e, grid_only.pcf_excluding_biogenic_uptake)
-    assert close(with_certificates.pcf_excluding_biogenic_uptake, Decimal(600) * factor / 1000)
-    assert close(e.pcf_location_based, grid_only.pcf_excluding_biogenic_uptake)
+    assert close(e.location_based_kgco2e, 1000 * CN_NORTH / 1000)
+    assert close(e.market_based_kgco2e, 600 * CN_RESIDUAL / 1000)  # the residual mix on the 600 kWh not covered
+    assert close(grid_only.computed.electricity.market_based_kgco2e, 1000 * CN_RESIDUAL / 1000)
+    assert close(with_certificates.pcf_excluding_biogenic_uptake, 600 * CN_RESIDUAL / 1000 + upstream)
+    assert close(e.pcf_location_based, 1000 * CN_NORTH / 1000 + upstream)
 
 
 def test_onsite_pv_is_zero_in_both_methods(engine, write_model):
@@ -149,8 +166,9 @@ def test_onsite_pv_is_zero_in_both_methods(engine, write_model):
                                             "instruments": [{"type": "onsite_pv", "amount": 250, "unit": "kWh"}]}])
     [footprint] = engine.compute(load_model(write_model(document)))
     e = footprint.computed.electricity
-    assert close(e.location_based_kgco2e, e.market_based_kgco2e)
-    assert close(e.market_based_kgco2e, 750 * dataset_co2e("grid:CN-NORTH") / 1000)
+    assert close(e.location_based_kgco2e, 750 * CN_NORTH / 1000)
+    assert close(e.market_based_kgco2e, 750 * CN_RESIDUAL / 1000)  # PV is not from the grid in either method
+    assert close(footprint.computed.by_stage["energy_upstream"], 750 * grid_upstream(CN_NORTH) / 1000)
     assert close(e.kwh, Decimal(1))
 
 

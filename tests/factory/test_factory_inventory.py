@@ -24,10 +24,18 @@ ENGINE_REL = 1e-6  # Brightway keeps single precision
 # Literature values used by hand below:
 # IPCC 2006 GL Vol. 2 Ch. 1 Table 1.4 (CO2) and Ch. 2 Table 2.3 (CH4, N2O, manufacturing industries), kg/TJ
 NG = {"CO2": Decimal(56100), "CH4": Decimal(1), "N2O": Decimal("0.1")}
-DIESEL = {"CO2": Decimal(74100), "CH4": Decimal(3), "N2O": Decimal("0.6")}
+# the same CO2 (Table 3.2.1); CH4 and N2O of road transport, IPCC 2006 Vol. 2 Ch. 3 Table 3.2.2 row Gas/Diesel Oil
+DIESEL_MOBILE = {"CO2": Decimal(74100), "CH4": Decimal("3.9"), "N2O": Decimal("3.9")}
 # IPCC AR6 WG1 Table 7.15 / 7.SM.7 GWP100
 GWP = {"CO2": Decimal(1), "CH4": Decimal("29.8"), "N2O": Decimal(273), "HFC-134a": Decimal(1530)}
 CN_EAST = Decimal("0.5500")  # kgCO2/kWh, MEE & NBS 2023 East China grid average
+CN_RESIDUAL = Decimal("0.6096")  # kgCO2/kWh, MEE & NBS 2023 national factor without market-traded non-fossil power
+# energy supply upstream: DESNZ 2025 WTT- fuels per kWh (Net CV) x 1000/3.6 kWh per GJ
+NG_WTT = Decimal("0.03347") * 1000 / Decimal("3.6")
+DIESEL_WTT = Decimal("0.06291") * 1000 / Decimal("3.6")
+# CN-EAST upstream per kWh consumed: generation upstream 0.17 x 0.55 (0.09350) and 4.54 % line loss (CEC 2023)
+LOSS = Decimal("0.0454")
+CN_EAST_UPSTREAM = (Decimal("0.09350") + CN_EAST * LOSS) / (1 - LOSS)
 STEEL_SCRAP = Decimal("0.03")  # kgCO2e/kg, bundled background.csv row material:steel_scrap
 TRUCK = Decimal("0.090")  # kgCO2e/t*km, GLEC Framework v3.0 row transport:truck
 
@@ -57,25 +65,29 @@ def plant_document(**extra) -> dict:
 
 def test_inventory_by_scope_source_and_gas_by_hand(write_model):
     inventory = build_inventory(load_model(write_model(plant_document())))
-    # 1 TJ natural gas (stationary), 0.1 TJ diesel (mobile): kg/TJ x TJ x GWP, in tonnes
+    # 1 TJ natural gas (stationary), 0.1 TJ diesel (mobile, road-transport factors): kg/TJ x TJ x GWP, in tonnes
     ng = sum(NG[g] * GWP[g] for g in NG) / 1000
-    diesel = Decimal("0.1") * sum(DIESEL[g] * GWP[g] for g in DIESEL) / 1000
+    diesel = Decimal("0.1") * sum(DIESEL_MOBILE[g] * GWP[g] for g in DIESEL_MOBILE) / 1000
     fugitive = 10 * GWP["HFC-134a"] / 1000
     assert near(inventory.scope1_by_category["stationary_combustion"], ng)
     assert near(inventory.scope1_by_category["mobile_combustion"], diesel)
     assert inventory.scope1_by_category["process"] == 500
     assert near(inventory.scope1_by_category["fugitive"], fugitive)
     assert near(inventory.scope1, ng + diesel + 500 + fugitive)
-    assert near(inventory.scope1_by_gas["CO2"], (NG["CO2"] + Decimal("0.1") * DIESEL["CO2"]) / 1000 + 500)
-    assert near(inventory.scope1_by_gas["CH4"], (NG["CH4"] + Decimal("0.1") * DIESEL["CH4"]) * GWP["CH4"] / 1000)
-    assert near(inventory.scope1_by_gas["N2O"], (NG["N2O"] + Decimal("0.1") * DIESEL["N2O"]) * GWP["N2O"] / 1000)
+    assert near(inventory.scope1_by_gas["CO2"], (NG["CO2"] + Decimal("0.1") * DIESEL_MOBILE["CO2"]) / 1000 + 500)
+    assert near(inventory.scope1_by_gas["CH4"], (NG["CH4"] + Decimal("0.1") * DIESEL_MOBILE["CH4"]) * GWP["CH4"] / 1000)
+    assert near(inventory.scope1_by_gas["N2O"], (NG["N2O"] + Decimal("0.1") * DIESEL_MOBILE["N2O"]) * GWP["N2O"] / 1000)
     assert near(inventory.scope1_by_gas["HFC-134a"], fugitive)
-    # Scope 2: 1000 MWh less 100 MWh on-site PV from the grid; PPA + certificates (600 MWh) at zero market-based
+    # Scope 2: 1000 MWh less 100 MWh on-site PV from the grid; PPA + certificates (600 MWh) at zero market-based and
+    # the 300 MWh no instrument covers at China's residual mix, never the grid average
     assert near(inventory.scope2_location_based, 900_000 * CN_EAST / 1000)
-    assert near(inventory.scope2_market_based, 300_000 * CN_EAST / 1000)
-    # Scope 3: 100 t scrap (category 1), 1000 t*km by truck (category 4)
+    assert near(inventory.scope2_market_based, 300_000 * CN_RESIDUAL / 1000)
+    # Scope 3: 100 t scrap (category 1), 1000 t*km by truck (category 4), and category 3: the fuels' well-to-tank
+    # and the upstream and losses of all 900 MWh drawn from the grid
     assert near(inventory.scope3_by_category["1_purchased_goods"], 100_000 * STEEL_SCRAP / 1000)
     assert near(inventory.scope3_by_category["4_upstream_transport"], 1000 * TRUCK / 1000)
+    assert near(inventory.scope3_by_category["3_fuel_and_energy"],
+                (1000 * NG_WTT + 100 * DIESEL_WTT + 900_000 * CN_EAST_UPSTREAM) / 1000, Decimal("1e-6"))
 
 
 def test_energy_balance_and_renewable_share_by_instrument(write_model):
@@ -213,7 +225,7 @@ def test_assessment_status_and_gaps_by_hand(write_model, tmp_path):
     result = assess(inventory, criteria)
     by = {r.indicator: r for r in result.results}
     assert by["renewable_electricity_share"].value == 70 and by["renewable_electricity_share"].status == "met"
-    residual = inventory.scope1 + 300_000 * CN_EAST / 1000  # Scope 1 + market-based Scope 2
+    residual = inventory.scope1 + 300_000 * CN_RESIDUAL / 1000  # Scope 1 + market-based Scope 2
     assert near(by["emission_intensity"].value, residual / 2000)  # 2000 t of widgets
     assert by["emission_intensity"].status == "not met"
     assert near(by["emission_intensity"].gap, residual / 2000 - Decimal("0.1"))
@@ -255,7 +267,7 @@ def test_cli_inventory_json_and_registry(write_model, tmp_path):
                                   "--data-dir", str(tmp_path / "bw")])
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
-    assert Decimal(document["scope2"]["market_based"]) == 300_000 * CN_EAST / 1000
+    assert Decimal(document["scope2"]["market_based"]) == 300_000 * CN_RESIDUAL / 1000
     assert document["offsets"]["total_t"] == "1000"
     assert float(document["conservation"]["relative_difference"]) < ENGINE_REL
     # a second plant claiming the same credits is refused, with a clear line and no traceback

@@ -18,6 +18,12 @@ from tests.support.models import model_document, product
 
 REL = 1e-6  # Brightway single precision
 CN_EAST = Decimal("0.5500")  # kgCO2/kWh, MEE & NBS 2023 East China grid average
+CN_RESIDUAL = Decimal("0.6096")  # kgCO2/kWh, MEE & NBS 2023 national factor without market-traded non-fossil power
+# energy supply upstream: DESNZ 2025 WTT- fuels per kWh (Net CV) x 1000/3.6 kWh per GJ; CN-EAST generation upstream
+# 0.17 x 0.55 (0.09350) and 4.54 % line loss (CEC 2023), per kWh consumed
+COAL_WTT = Decimal("0.05925") * 1000 / Decimal("3.6")
+GAS_WTT = Decimal("0.03347") * 1000 / Decimal("3.6")
+CN_EAST_UPSTREAM = (Decimal("0.09350") + CN_EAST * Decimal("0.0454")) / (1 - Decimal("0.0454"))
 # IPCC 2006 GL Vol. 2 Ch. 1 Table 1.4 / Ch. 2 Table 2.3 (kg/TJ = g/GJ) with AR6 GWP100 (CH4 29.8, N2O 273)
 COAL_PER_GJ = (Decimal(94600) + 10 * Decimal("29.8") + Decimal("1.5") * 273) / 1000  # other bituminous coal
 GAS_PER_GJ = (Decimal(56100) + 1 * Decimal("29.8") + Decimal("0.1") * 273) / 1000  # natural gas
@@ -40,13 +46,14 @@ def test_green_power_and_fuel_switch_change_the_pcf_as_computed_by_hand(engine, 
     settings = parse_settings(["electricity.green_share=0.6", "press.fuel=natural_gas"])
     comparison = run(engine, model, (Scenario("green + gas", settings),))
     [scenario] = comparison.scenarios
-    baseline_pcf = (10000 * CN_EAST + 100 * COAL_PER_GJ + 50) / 1000
-    # 60 % of 10,000 kWh under certificates; 100 GJ of coal become 100 GJ of gas
-    expected_change = (-6000 * CN_EAST + 100 * (GAS_PER_GJ - COAL_PER_GJ)) / 1000
+    baseline_pcf = (10000 * (CN_RESIDUAL + CN_EAST_UPSTREAM) + 100 * (COAL_PER_GJ + COAL_WTT) + 50) / 1000
+    # 60 % of 10,000 kWh under certificates (no longer at the residual mix; the grid's upstream and losses stay);
+    # 100 GJ of coal become 100 GJ of gas, burnt and supplied
+    expected_change = (-6000 * CN_RESIDUAL + 100 * (GAS_PER_GJ + GAS_WTT - COAL_PER_GJ - COAL_WTT)) / 1000
     assert close(comparison.baseline.pcf["widget"], baseline_pcf)
     change = deltas(comparison.baseline, scenario)
     assert close(change["pcf:widget"], expected_change)
-    assert close(change["scope2_market_based"], -6000 * CN_EAST / 1000)
+    assert close(change["scope2_market_based"], -6000 * CN_RESIDUAL / 1000)
     assert change["scope2_location_based"] == 0
     assert close(change["scope1"], 100 * (GAS_PER_GJ - COAL_PER_GJ) / 1000)
     assert scenario.inventory.energy.renewable_electricity_share == Decimal("0.6")
@@ -104,7 +111,7 @@ def test_scenario_file_gives_a_marginal_abatement_table(engine, write_model, tmp
     rows = abatement_table(run(engine, model, scenarios))
     assert [r.name for r in rows] == ["gas", "pricey green power", "no cost given"]
     gas_t = 100 * (COAL_PER_GJ - GAS_PER_GJ) / 1000
-    green_t = 10000 * CN_EAST / 1000
+    green_t = 10000 * CN_RESIDUAL / 1000
     assert close(rows[0].abatement_t, gas_t) and close(rows[0].total_cost, gas_t * 20)
     assert close(rows[1].abatement_t, green_t) and close(rows[1].cumulative_t, gas_t + green_t)
     assert rows[2].cost_per_t is None and close(rows[2].abatement_t, Decimal("0.05"))
@@ -122,7 +129,7 @@ def test_cli_scenarios_file_and_json(write_model, tmp_path):
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
     assert [s["name"] for s in document["scenarios"]] == ["green 60", "gas"]
-    assert close(Decimal(document["scenarios"][0]["deltas"]["pcf:widget"]), -6000 * CN_EAST / 1000)
+    assert close(Decimal(document["scenarios"][0]["deltas"]["pcf:widget"]), -6000 * CN_RESIDUAL / 1000)
     assert document["abatement"][0]["currency"] == "CNY"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"scenarios": [{"name": "x", "set": {}, "cost": 3}]}), encoding="utf-8")

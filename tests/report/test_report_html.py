@@ -46,12 +46,22 @@ def test_report_states_scope_results_quality_electricity_and_offsets_apart(steel
     assert "not subtracted" in html
 
 
-def test_life_cycle_stages_add_up_to_the_pcf(steel):
+def test_life_cycle_stages_add_up_to_the_pcf_and_the_energy_upstream_is_cited(steel):
     stages = life_cycle_stages(steel)
-    assert len(stages) == 3
-    assert sum((s.kgco2e for s in stages), Decimal(0)) == steel.pcf_excluding_biogenic_uptake
+    assert [s.name.split(":")[0] for s in stages] == ["production", "purchased electricity, generation (market-based)",
+                                                      "energy supply upstream", "materials, transport, packaging, waste "
+                                                      "and supplier footprints (upstream)"]
+    total = steel.pcf_excluding_biogenic_uptake
+    assert abs(sum((s.kgco2e for s in stages), Decimal(0)) - total) <= Decimal("1e-6") * total  # 7 digits each
     direct = sum((c.kgco2e for c in steel.computed.contributions if c.kind == "process"), Decimal(0))
-    assert stages[0].kgco2e == direct and direct > 0
+    assert abs(stages[0].kgco2e - direct) <= Decimal("1e-6") * direct and direct > 0
+    assert stages[2].kgco2e > 0
+    html = render_report([steel])
+    assert "energy supply upstream" in html
+    # each factor of the stage is listed with its citation: the mill burns coal and gas and draws North China power
+    for dataset, cited in (("fuel_upstream:hard_coal", "DESNZ"), ("fuel_upstream:natural_gas", "DESNZ"),
+                           ("grid_upstream:CN-NORTH", "China Electricity Council"), ("residual:CN-NORTH", "MEE")):
+        assert f"<code>{dataset}</code>" in html and cited in steel.computed.sources[dataset]
 
 
 def test_report_fetches_nothing_and_extra_sections_are_a_hook(steel, tmp_path):
