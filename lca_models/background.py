@@ -62,7 +62,7 @@ class FuelProperties:
 
     @property
     def carbon_kg_per_gj(self) -> Decimal:
-        """The carbon content the default CO2 factor implies at full oxidation (IPCC 2006 Vol. 2 Eq. 1.1: EF = CC x 44/12)."""
+        """The carbon content the default CO2 factor implies at full oxidation (IPCC 2006 Vol. 2 Ch. 1: EF = carbon content x 44/12)."""
         return self.co2_kg_per_gj * 12 / 44
 
 
@@ -113,7 +113,7 @@ def _grid_datasets() -> list[Dataset]:
 
 
 def _residual_datasets() -> list[Dataset]:
-    """Residual mixes for uncovered consumption under the market-based method (GHG Protocol Scope 2 Guidance, 6.4)."""
+    """Residual mixes for uncovered consumption under the market-based method (GHG Protocol Scope 2 Guidance, Ch. 6)."""
     return [
         Dataset(
             id=f"residual:{row['region'].strip()}",

@@ -653,8 +653,8 @@ class _Resolver:
         return self._fuel_line(where, f, fuel_id, gj)
 
     def _fuel_line(self, where: str, f: dict, fuel_id: str, gj: Decimal) -> Fuel:
-        """With measured carbon content or oxidation, CO2 per GJ = C x oxidation x 44/12 (IPCC 2006 Vol. 2 Eq. 1.1 with
-        the oxidation factor of its Table 1.4 note); what is not measured keeps its default (the carbon the default CO2
+        """With measured carbon content or oxidation, CO2 per GJ = C x oxidation x 44/12 (IPCC 2006 Vol. 2
+        Ch. 1, with an oxidation factor); what is not measured keeps its default (the carbon the default CO2
         factor implies, full oxidation)."""
         measured = f.get("properties", {})
         co2 = None

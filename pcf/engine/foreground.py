@@ -310,7 +310,7 @@ class _Builder:
 
     def _electricity(self, process, activity, electricity, factor, uses) -> None:
         """Location-based: grid kWh at the grid average. Market-based (the PCF): certificates and PPAs at zero, the rest
-        at the residual mix where one is bundled (GHG Protocol Scope 2 Guidance 6.4), else the grid average. The
+        at the residual mix where one is bundled (GHG Protocol Scope 2 Guidance, Ch. 6), else the grid average. The
         upstream of generation and the T&D losses apply to every kWh drawn from the grid."""
         grid = (self.shared.background, f"grid:{electricity.grid}")
         residual = f"residual:{electricity.grid}"

@@ -8,9 +8,9 @@ biosphere matrices; each draw is solved once (the adjoint `A^T y = (C B)^T 1`, a
 product's PCF excluding biogenic uptake at once.
 
 Pedigree (docs/methodology.md): the factors of ecoinvent v2 (Frischknecht et al. 2007, ecoinvent report No. 1,
-Table 10.5, after Weidema & Wesnaes 1996), each a contribution to the square of the geometric standard deviation,
-combined as sigma = sqrt(sum(ln(U_i)^2)) / 2 with the basic uncertainty of the kind of exchange (same report,
-Table 10.4). The PACT DQR (v3, 1 best to 5 worst) maps score for score onto the technological, geographical and
+chapter on uncertainty, after Weidema & Wesnaes 1996; the version-1 table of Brightway's `pedigree_matrix`
+package), each a contribution to the square of the geometric standard deviation, combined as
+sigma = sqrt(sum(ln(U_i)^2)) / 2 with the basic uncertainty of the kind of exchange (same report). The PACT DQR (v3, 1 best to 5 worst) maps score for score onto the technological, geographical and
 temporal rows; reliability and completeness follow the data source. Cells the ecoinvent table leaves empty
 (geographical 4, technological 2) take the mean of their neighbours; non-integer DQRs (a supplier's weighted
 average) are rounded up, the worse score.
@@ -29,7 +29,7 @@ from scipy.sparse.linalg import splu
 
 from lca_models.model import DISTRIBUTIONS, Dqr, Quality
 
-# ecoinvent v2 pedigree factors, scores 1..5 (report No. 1, Table 10.5); None-cells filled as the docstring says
+# ecoinvent v2 pedigree factors, scores 1..5 (report No. 1); its empty cells filled as the docstring says
 PEDIGREE = {
     "reliability": (1.00, 1.05, 1.10, 1.20, 1.50),
     "completeness": (1.00, 1.02, 1.05, 1.10, 1.20),
@@ -39,7 +39,7 @@ PEDIGREE = {
 }
 # reliability and completeness scores by data source (our mapping, docs/methodology.md)
 SOURCE_SCORES = {"primary": (2, 2), "supplier": (2, 2), "secondary": (3, 3)}
-# basic uncertainty (ecoinvent report No. 1, Table 10.4): demand of energy and goods, transport, CO2, other gases
+# basic uncertainty (ecoinvent report No. 1): demand of energy and goods, transport, CO2, other gases
 BASIC_DEMAND = 1.05
 BASIC_TRANSPORT = 2.0
 BASIC_CO2 = 1.05

@@ -142,7 +142,7 @@ def test_every_bundled_fuel_and_grid_has_a_cited_upstream_factor():
     assert datasets["fuel_upstream:diesel"].exchanges == (("co2e_fossil", Decimal("17.4750")),)
 
 
-# --- residual mix on uncovered kWh only (GHG Protocol Scope 2 Guidance 6.4)
+# --- residual mix on uncovered kWh only (GHG Protocol Scope 2 Guidance, Ch. 6)
 
 
 def test_residual_mix_applies_to_uncovered_kwh_only_and_the_grid_average_where_none_is_bundled(engine, write_model):

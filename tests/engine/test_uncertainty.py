@@ -18,8 +18,8 @@ from pcf.cli import main
 from pcf.engine.uncertainty import monte_carlo
 from tests.support.models import model_document, product
 
-# ecoinvent v2 pedigree factors (Frischknecht et al. 2007, ecoinvent report No. 1, Table 10.5) and basic uncertainty
-# of CO2 (Table 10.4), combined as sigma = sqrt(sum ln(U)^2) / 2
+# ecoinvent v2 pedigree factors (Frischknecht et al. 2007, ecoinvent report No. 1) and the basic uncertainty of CO2,
+# combined as sigma = sqrt(sum ln(U)^2) / 2
 BASIC_CO2 = 1.05
 
 
