@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PCF_DATA_DIR ?= $(CURDIR)/.pcf-data
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow conformance bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP)
 # crash-safety loops (SIGKILL x 20 rounds) and 8+8-process concurrency, on SQLite and PostgreSQL: a few minutes
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# WBCSD's official PACT conformance tests (V3.0 and V2.3, server mode) against a node set up with the pcf CLI, on
+# SQLite and PostgreSQL; needs WBCSD's conformance service (not part of this repository): scripts/conformance.sh
+PACT_CONFORMANCE ?= ../shared/pact/conformance
+conformance: $(STAMP)
+	PACT_CONFORMANCE=$(PACT_CONFORMANCE) scripts/conformance.sh
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py

@@ -66,6 +66,27 @@ class OutboundPolicy:
     def from_env(cls) -> OutboundPolicy:
         return cls.parse(os.environ.get(ENV, ""))
 
+    def lists(self, url: str) -> bool:
+        """Does the operator's allow-list name `url`'s host (by name, or every address it resolves to)?
+
+        Public addresses pass `check` without being listed; this asks for more: where plain HTTP may be used
+        (PACT requires TLS, so only hosts the operator named, such as loopback test services, get it)."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        if not host:
+            return False
+        if host in self.hosts:
+            return True
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 80, proto=socket.IPPROTO_TCP)}
+        except (socket.gaierror, UnicodeError, ValueError):
+            return False
+        resolved = []
+        for text in addresses:
+            address = ipaddress.ip_address(text.split("%", 1)[0])
+            resolved.append(getattr(address, "ipv4_mapped", None) or address)
+        return bool(resolved) and all(any(a in network for network in self.networks) for a in resolved)
+
     def check(self, url: str) -> None:
         """Return if `url` may be contacted; OutboundRefused otherwise. Resolves the host name."""
         parts = urlsplit(url)

@@ -2,7 +2,9 @@
 
 Filtering (OpenAPI v3.0.3 `/3/footprints`): parameter names are case-insensitive, a repeated criterion is OR,
 different criteria are AND, values compare case-insensitively, `x-...` vendor parameters are ignored, anything
-else unknown is a BadRequest (a mistyped filter must not silently return everything). Pagination is keyset:
+else unknown is a BadRequest (a mistyped filter must not silently return everything). A `status` other than Active
+or Deprecated matches nothing (an empty list, as WBCSD's conformance case 37 expects). v2 takes the v2.3 `$filter`
+subset instead (`v2_filter`). Pagination is keyset:
 the `Link: <...>; rel="next"` URL carries the last id seen and the listing's snapshot bound, so it gives the
 same page every time and never expires (the spec asks for >= 180 s).
 """
@@ -20,7 +22,8 @@ from exchange.pact import PactValidationError
 from .auth import Principal, TokenService
 from .errors import ApiError
 from .events import REQUEST_CREATED, check_event
-from .storage import Filters, NodeStore
+from .storage import Filters, NodeStore, Page
+from .v2_filter import FilterError, Predicate, parse_filter
 from .workflow import RequestRefused, receive_other, receive_request
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -29,6 +32,8 @@ LIST_CRITERIA = {"productid": "product", "companyid": "company", "classification
                  "geography": "geography"}
 TIME_CRITERIA = {"validon": "valid_on", "validafter": "valid_after", "validbefore": "valid_before"}
 CURSOR = "cursor"
+V2_FILTER = "$filter"
+FILTER_SCAN = 500  # footprints read per round while looking for those a v2 $filter matches
 EVENT_CONTENT_TYPES = ("application/cloudevents+json", "application/json")
 
 
@@ -44,11 +49,12 @@ def _parse_time(name: str, value: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _query(config, version: str) -> tuple[Filters, int, int, int | None]:
-    """(filters, limit, after, until) from the query string; ApiError BadRequest for anything malformed."""
+def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, int | None]:
+    """(filters, v2 $filter predicate, limit, after, until) from the query string; ApiError BadRequest for anything
+    malformed, NotImplemented for a v2 $filter beyond the spec's subset."""
     lists: dict[str, list[str]] = {}
     single: dict[str, str] = {}
-    after, until, limit = 0, None, config.page_size
+    after, until, limit, predicate = 0, None, config.page_size, None
     for raw_name, value in request.args.items(multi=True):
         if "\x00" in raw_name or "\x00" in value:  # no identifier holds NUL, and PostgreSQL text cannot
             raise ApiError("BadRequest", "query parameters must not contain NUL characters")
@@ -72,16 +78,36 @@ def _query(config, version: str) -> tuple[Filters, int, int, int | None]:
             if not match:
                 raise ApiError("BadRequest", "malformed pagination cursor")
             after, until = int(match.group(1)), int(match.group(2))
-        elif version == "v2" and name in ("$filter", "filter"):
-            raise ApiError("NotImplemented", "OData $filter is not supported (deprecated in PACT 2.3)")
+        elif version == "v2" and name == V2_FILTER:
+            if predicate is not None:
+                raise ApiError("BadRequest", "$filter may be given once")
+            try:
+                predicate = parse_filter(value)
+            except FilterError as error:
+                raise ApiError(error.code, str(error)) from None
         else:
             raise ApiError("BadRequest", f"unknown query parameter {raw_name!r}")
-    status = single.get("status")
-    if status is not None and status.lower() not in ("active", "deprecated"):
-        raise ApiError("BadRequest", "status must be Active or Deprecated")
     times = {TIME_CRITERIA[name]: _parse_time(name, value) for name, value in single.items() if name in TIME_CRITERIA}
-    filters = Filters(**{kind: tuple(values) for kind, values in lists.items()}, status=status, **times)
-    return filters, limit, after, until
+    filters = Filters(**{kind: tuple(values) for kind, values in lists.items()}, status=single.get("status"), **times)
+    return filters, predicate, limit, after, until
+
+
+def _matching_page(store: NodeStore, org: str, filters: Filters, predicate: Predicate, after: int,
+                   until: int | None, limit: int) -> Page:
+    """One page of the v2 footprints `org` may see that `predicate` accepts: visible ones are read in publication
+    order, FILTER_SCAN at a time, until limit + 1 match (so `has_more` is exact) or none are left."""
+    found: list[tuple[int, str]] = []
+    while True:
+        page = store.list_visible(org, filters, after, until, FILTER_SCAN, "v2")
+        until = page.until
+        for seq, document in page.items:
+            if predicate(json.loads(document)):
+                found.append((seq, document))
+                if len(found) > limit:
+                    return Page(found[:limit], True, until)
+        if not page.has_more:
+            return Page(found, False, until)
+        after = page.items[-1][0]
 
 
 def _holds_nul(value) -> bool:
@@ -111,8 +137,11 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
     @blueprint.get("/footprints")
     def list_footprints() -> Response:
         principal = caller()
-        filters, limit, after, until = _query(config, version)
-        page = store.list_visible(principal.org, filters, after, until, limit, version)
+        filters, predicate, limit, after, until = _query(config, version)
+        if predicate is None:
+            page = store.list_visible(principal.org, filters, after, until, limit, version)
+        else:
+            page = _matching_page(store, principal.org, filters, predicate, after, until, limit)
         body = '{"data":[' + ",".join(document for _, document in page.items) + "]}"
         response = Response(body, mimetype="application/json")
         if page.has_more:
@@ -125,11 +154,12 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
         if not _UUID.match(footprint_id):
             raise ApiError("BadRequest", "the footprint id must be a UUID")
         stored = store.get(footprint_id)
-        # A footprint the caller may not see MUST be answered AccessDenied (v3 and v2 "Action GetFootprint");
-        # NoSuchFootprint is only a MAY, so an unknown id gets the same answer: a different status would tell
-        # other organisations which ids exist (docs/security.md, isolation).
+        # v3.0.3 "Action GetFootprint": a footprint that is not found MUST be 404 NotFound (v2: NoSuchFootprint,
+        # the code WBCSD's conformance case 8 expects). One the caller may not see is not found for that caller:
+        # the same status, body and database work, so nobody learns which ids other organisations hold
+        # (docs/security.md, isolation).
         if stored is None or not (stored.public or principal.org in stored.shared_with):
-            raise ApiError("AccessDenied", "Access denied")
+            raise ApiError("NotFound", "no footprint with this id")
         document = stored.v3_json if version == "v3" else stored.v2_json
         if document is None:
             raise ApiError("NotImplemented", "this footprint cannot be expressed in PACT v2 (use /3/footprints)")
@@ -149,7 +179,7 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
             event = check_event(body, version)
         except PactValidationError as error:
             raise ApiError("BadRequest", "; ".join(str(issue) for issue in error.issues[:10])) from None
-        if event["type"] == REQUEST_CREATED:
+        if event["kind"] == REQUEST_CREATED:
             try:
                 receive_request(store, event, principal.org, json.dumps(body), clock())
             except RequestRefused as refused:

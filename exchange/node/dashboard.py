@@ -29,7 +29,7 @@ from exchange.pact import PactMappingError, PactValidationError, load_footprint
 from exchange.pact.signing import jwks, verify
 from webhooks.outbox import Outbox
 
-from .events import REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED
+from .events import PUBLISHED, REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED, kind_of
 from .keys import node_signing_key
 from .storage import NodeStore, footprints, shares
 
@@ -56,8 +56,8 @@ def _stamp(moment: datetime | None) -> str:
 
 
 def _event_kind(event_type: str) -> str:
-    return {REQUEST_CREATED: "request", REQUEST_FULFILLED: "answer: fulfilled",
-            REQUEST_REJECTED: "answer: rejected"}.get(event_type, event_type.rsplit(".", 2)[-2])
+    return {REQUEST_CREATED: "request", REQUEST_FULFILLED: "answer: fulfilled", REQUEST_REJECTED: "answer: rejected",
+            PUBLISHED: "published"}.get(kind_of(event_type) or "", event_type)
 
 
 def _signature_summary(document: Any, trusted: dict) -> tuple[bool | None, str]:
@@ -176,10 +176,12 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
                  "comment": r.comment, "created": _stamp(r.created),
                  "answered": _stamp(r.answered), "answer": r.answer or {}}
                 for r in store.list_sent_requests(LIST_LIMIT)]
+        fetched = [{"id": r.footprint_id, "status": r.status, "org": r.org, "peer": r.peer, "version": r.version,
+                    "received": _stamp(r.received), "error": r.error} for r in store.list_received(LIST_LIMIT)]
         return render_template("dashboard/index.html", footprints=listed, total=store.count(), sent=sent,
                                requests=[e for e in received if e["kind"] == "request"],
                                answers=[e for e in received if e["kind"] != "request"], outgoing=outgoing,
-                               limit=LIST_LIMIT)
+                               fetched=fetched, limit=LIST_LIMIT)
 
     @blueprint.get("/footprints/<footprint_id>")
     @admin_only

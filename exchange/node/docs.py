@@ -59,14 +59,19 @@ def openapi_document() -> dict:
                for name in ("productId", "companyId", "geography", "classification")]
     filters += [{"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}}
                 for name in ("validOn", "validAfter", "validBefore")]
-    filters += [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["Active", "Deprecated"]}},
+    filters += [{"name": "status", "in": "query", "schema": {"type": "string"},  # not an enum here: see description
+                 "description": "Active or Deprecated (case-insensitive); any other value matches nothing"},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}]
     for prefix, footprint in (("/3", "ProductFootprint"), ("/2", "ProductFootprintV2")):
         listing = {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": f"#/components/schemas/{footprint}"}}}}
         single = {"type": "object", "required": ["data"], "properties": {"data": {"$ref": f"#/components/schemas/{footprint}"}}}
-        spec.path(path=f"{prefix}/footprints", operations={"get": _operation("Action ListFootprints", listing, (400, 401, 403, 500, 503), filters)})
+        # v2.3.3 8.6.3: the OData `$filter` subset (exchange/node/v2_filter.py)
+        v2_filter = [{"name": "$filter", "in": "query", "schema": {"type": "string"}}] if prefix == "/2" else []
+        spec.path(path=f"{prefix}/footprints", operations={"get": _operation(
+            "Action ListFootprints", listing, (400, 401, 403, 500, 503), filters + v2_filter)})
+        # a footprint not found, or not visible to the caller: 404 (v3.0.3 Action GetFootprint)
         spec.path(path=f"{prefix}/footprints/{{id}}", operations={"get": _operation(
-            "Action GetFootprint", single, (400, 401, 403, 500, 503),
+            "Action GetFootprint", single, (400, 401, 404, 500, 503),
             [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}])})
         events = _operation("Action Events", None, (400, 401, 403, 413, 500, 503))
         events["requestBody"] = {"content": {"application/cloudevents+json": {"schema": {"$ref": "#/components/schemas/CloudEvent"}}}}

@@ -6,7 +6,8 @@ geographies, lower-cased) sit in a key table; validity bounds are integers (micr
 so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2); setting
 `status` to Deprecated, the one change the spec allows, has no command yet. Every write is one transaction: nothing is ever half-written.
 The schema carries a version number in `meta` so a later release can migrate an existing database. The node also
-keeps the requests its operator sent to suppliers (`sent_requests`); the answer event closes one in its own transaction.
+keeps the requests its operator sent to suppliers (`sent_requests`); the answer event closes one in its own transaction;
+and the footprints other nodes announced with a Published event, fetched from them (`received_footprints`).
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ from sqlalchemy.exc import IntegrityError
 
 from webhooks import outbox as webhook_outbox
 
-from .events import REQUEST_FULFILLED, REQUEST_REJECTED
+from .addresses import peer_origin
+from .events import REQUEST_FULFILLED, REQUEST_REJECTED, kind_of, type_names
 
-SCHEMA_VERSION = 2  # 2: sent_requests (created on an existing version-1 database by `pcf node init`)
+# 2: sent_requests; 3: received_footprints (each created on an existing older database by `pcf node init`)
+SCHEMA_VERSION = 3
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 metadata = MetaData()
@@ -93,9 +96,13 @@ events = Table(
     Column("org", String(255), nullable=False),
     Column("received_us", BigInteger, nullable=False),
     Column("body", Text, nullable=False),
-    Column("status", String(32), nullable=False, default="received"),
+    Column("status", String(32), nullable=False, default="received"),  # requests: see RECEIVED ... WAITING
     UniqueConstraint("source", "event_id"),
 )
+# A received request is `received` (waiting for the operator), `fulfilled` or `rejected` once answered, or
+# `waiting-for-credentials` while this node has no credentials for the requester's host (it is kept, and
+# triaged when `pcf node add-peer` adds them).
+RECEIVED, WAITING_FOR_CREDENTIALS = "received", "waiting-for-credentials"
 
 peers = Table(
     "peers", metadata,
@@ -123,9 +130,25 @@ sent_requests = Table(  # footprint requests this node's operator sent to suppli
     Column("answer", Text, nullable=True),  # JSON: {"pfIds": [...]}, {"code", "message"} or {"reason"} (send failed)
 )
 
+received_footprints = Table(  # footprints another node announced (PublishedEvent) and this node fetched from it
+    "received_footprints", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("peer", String(1024), nullable=False),  # scheme://host[:port] they were fetched from
+    Column("footprint_id", String(255), nullable=False),  # as the event named it
+    Column("org", String(255), nullable=False),  # the organisation whose client sent the event
+    Column("event_pk", Integer, ForeignKey("events.pk"), nullable=False),  # the (latest) PublishedEvent naming it
+    Column("version", String(2), nullable=False),  # "v3" or "v2": the API it is fetched from
+    Column("status", String(16), nullable=False),  # pending | fetched | invalid | failed
+    Column("document", Text, nullable=True),  # the footprint as the peer sent it (the response's `data`)
+    Column("received_us", BigInteger, nullable=True),  # when the document arrived
+    Column("error", Text, nullable=True),  # why it is invalid, failed, or (pending) why the last attempt failed
+    UniqueConstraint("peer", "footprint_id"),
+)
+
 KEY_KINDS = ("product", "company", "classification", "geography")
 SENT, FULFILLED, REJECTED, FAILED_TO_SEND = "sent", "fulfilled", "rejected", "failed-to-send"
-_ANSWER_TYPES = (REQUEST_FULFILLED, REQUEST_REJECTED)
+PENDING, FETCHED, INVALID, FAILED = "pending", "fetched", "invalid", "failed"  # received_footprints.status
+_ANSWER_TYPES = type_names(REQUEST_FULFILLED) + type_names(REQUEST_REJECTED)
 
 
 def micros(moment: datetime) -> int:
@@ -184,6 +207,20 @@ class StoredFootprint:
 
 
 @dataclass(frozen=True)
+class ReceivedFootprint:
+    """A footprint another node announced, and what became of fetching it."""
+
+    peer: str
+    footprint_id: str
+    org: str
+    version: str
+    status: str  # PENDING | FETCHED | INVALID | FAILED
+    document: str | None
+    received: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
 class SentRequest:
     """A request this node sent, and what became of it."""
 
@@ -198,8 +235,8 @@ class SentRequest:
 
 
 def answer_of(event_type: str, data: dict) -> tuple[str, dict]:
-    """(status, answer details) of a validated RequestFulfilled / RequestRejected event's data."""
-    if event_type == REQUEST_FULFILLED:
+    """(status, answer details) of a validated RequestFulfilled / RequestRejected event's data (either version)."""
+    if kind_of(event_type) == REQUEST_FULFILLED:
         return FULFILLED, {"pfIds": [pf.get("id") for pf in data.get("pfs", []) if isinstance(pf, dict)]}
     error = data.get("error", {})
     return REJECTED, {"code": error.get("code"), "message": error.get("message")}
@@ -426,18 +463,18 @@ class NodeStore:
     # --- events
 
     def record_event(self, event_id: str, source: str, event_type: str, org: str, body: str, now: datetime,
-                     connection: Connection | None = None) -> int | None:
+                     connection: Connection | None = None, status: str = RECEIVED) -> int | None:
         """Keep a received event; its key, or None (nothing written) if this source sent this id before."""
         if connection is None:
             try:
                 with self.engine.begin() as own:
-                    return self.record_event(event_id, source, event_type, org, body, now, own)
+                    return self.record_event(event_id, source, event_type, org, body, now, own, status)
             except IntegrityError:
                 return None
         if connection.execute(select(events.c.pk).where(events.c.source == source, events.c.event_id == event_id)).first():
             return None
         return connection.execute(insert(events).values(event_id=event_id, source=source, type=event_type, org=org,
-                                                        received_us=micros(now), body=body, status="received")
+                                                        received_us=micros(now), body=body, status=status)
                                   ).inserted_primary_key[0]
 
     def get_event(self, pk: int) -> dict | None:
@@ -447,6 +484,13 @@ class NodeStore:
 
     def set_event_status(self, pk: int, status: str, connection: Connection) -> None:
         connection.execute(update(events).where(events.c.pk == pk).values(status=status))
+
+    def claim_event(self, pk: int, expected: str, status: str, connection: Connection) -> bool:
+        """Change an event's status only if it still is `expected` (two processes triaging the same request: one
+        wins); True when this call changed it."""
+        changed = connection.execute(update(events).where(events.c.pk == pk, events.c.status == expected)
+                                     .values(status=status))
+        return changed.rowcount == 1
 
     # --- requests this node sent
 
@@ -501,15 +545,19 @@ class NodeStore:
 
     # --- peers (other nodes this one sends events to) and the product catalogue
 
-    def add_peer(self, origin: str, client_id: str, client_secret: str, ca_bundle: str | None = None) -> None:
+    def add_peer(self, url: str, client_id: str, client_secret: str, ca_bundle: str | None = None) -> str:
+        """Keep (or replace) the credentials for the node at `url`, under its origin; returns that origin."""
+        origin = peer_origin(url)
         with self.engine.begin() as connection:
-            connection.execute(peers.delete().where(peers.c.origin == origin.rstrip("/")))
-            connection.execute(insert(peers).values(origin=origin.rstrip("/"), client_id=client_id,
+            connection.execute(peers.delete().where(peers.c.origin == origin))
+            connection.execute(insert(peers).values(origin=origin, client_id=client_id,
                                                     client_secret=client_secret, ca_bundle=ca_bundle))
+        return origin
 
-    def get_peer(self, origin: str) -> dict | None:
+    def get_peer(self, url: str) -> dict | None:
+        """The credentials kept for the origin of `url`, or None."""
         with self.reader.connect() as connection:
-            row = connection.execute(select(peers).where(peers.c.origin == origin.rstrip("/"))).first()
+            row = connection.execute(select(peers).where(peers.c.origin == peer_origin(url))).first()
         return dict(row._mapping) if row else None
 
     def add_products(self, product_ids: Iterable[str]) -> None:
@@ -518,12 +566,11 @@ class NodeStore:
                 if not connection.execute(select(catalogue).where(catalogue.c.product_id == product_id)).first():
                     connection.execute(insert(catalogue).values(product_id=product_id))
 
-    def product_known(self, product_ids: Iterable[str]) -> bool | None:
-        """Does the node make (or hold a footprint of) any of these products? None when it keeps no catalogue."""
+    def product_known(self, product_ids: Iterable[str]) -> bool:
+        """Does the node make (its catalogue) or hold a footprint of (published here, shared with anyone or
+        nobody) any of these products?"""
         wanted = [p.lower() for p in product_ids]
         with self.reader.connect() as connection:
-            if connection.execute(select(func.count()).select_from(catalogue)).scalar_one() == 0:
-                return None
             in_catalogue = connection.execute(select(catalogue).where(catalogue.c.product_id.in_(wanted))).first()
             in_store = connection.execute(select(footprint_keys.c.seq).where(
                 footprint_keys.c.kind == "product", footprint_keys.c.value.in_(wanted))).first()
@@ -541,12 +588,53 @@ class NodeStore:
                 return self.subscriptions(own)
         return {row.url: row.secret for row in connection.execute(select(subscriptions))}
 
-    def list_events(self, event_type: str | None = None) -> list[dict]:
+    def list_events(self, kind: str | None = None, status: str | None = None) -> list[dict]:
+        """Received events, oldest first; of one kind (either version's type name) and/or status."""
         with self.reader.connect() as connection:
             query = select(events).order_by(events.c.pk)
-            if event_type:
-                query = query.where(events.c.type == event_type)
+            if kind:
+                query = query.where(events.c.type.in_(type_names(kind)))
+            if status:
+                query = query.where(events.c.status == status)
             return [dict(row._mapping) for row in connection.execute(query)]
+
+    # --- footprints announced by other nodes (PublishedEvent) and fetched from them
+
+    def expect_received(self, peer: str, org: str, footprint_ids: Iterable[str], event_pk: int, version: str,
+                        connection: Connection) -> None:
+        """Mark footprints to fetch from `peer`, in the caller's transaction (the one storing the event); an id
+        announced again is fetched again (its status may have changed to Deprecated)."""
+        for footprint_id in dict.fromkeys(footprint_ids):
+            values = dict(org=org, event_pk=event_pk, version=version, status=PENDING, error=None)
+            changed = connection.execute(update(received_footprints).where(
+                received_footprints.c.peer == peer, received_footprints.c.footprint_id == footprint_id).values(**values))
+            if changed.rowcount == 0:
+                connection.execute(insert(received_footprints).values(peer=peer, footprint_id=footprint_id, **values))
+
+    def pending_received(self, peer: str, footprint_ids: Iterable[str]) -> list[str]:
+        """Which of these footprints from `peer` still wait to be fetched."""
+        with self.reader.connect() as connection:
+            return list(connection.execute(select(received_footprints.c.footprint_id).where(
+                received_footprints.c.peer == peer, received_footprints.c.status == PENDING,
+                received_footprints.c.footprint_id.in_(list(footprint_ids)))).scalars())
+
+    def record_received(self, peer: str, footprint_id: str, status: str, document: str | None, error: str | None,
+                        now: datetime) -> None:
+        """What fetching one announced footprint gave: the document (FETCHED, or INVALID with why), a permanent
+        failure (FAILED), or a transient one (stays PENDING with the error, for the next attempt)."""
+        with self.engine.begin() as connection:
+            connection.execute(update(received_footprints).where(
+                received_footprints.c.peer == peer, received_footprints.c.footprint_id == footprint_id).values(
+                status=status, error=None if error is None else error[:2000],
+                **({} if document is None else {"document": document, "received_us": micros(now)})))
+
+    def list_received(self, limit: int | None = None) -> list[ReceivedFootprint]:
+        """Announced footprints, newest announcement first."""
+        with self.reader.connect() as connection:
+            query = select(received_footprints).order_by(received_footprints.c.event_pk.desc(), received_footprints.c.pk)
+            rows = connection.execute(query.limit(limit) if limit else query).all()
+        return [ReceivedFootprint(r.peer, r.footprint_id, r.org, r.version, r.status, r.document, _when(r.received_us),
+                                  r.error) for r in rows]
 
 
 def _sent_request(row) -> SentRequest:

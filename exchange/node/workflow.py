@@ -1,66 +1,67 @@
-"""The request workflow of a data owner's node (PACT v3 "Asynchronous request and retrieval").
+"""The request workflow of a data owner's node (PACT v3 "Asynchronous events", v2 "Action Events").
 
-A `RequestCreated` event lands in the inbox (the events table). The node refuses it at once (4xx) when it can
-already tell it cannot serve it: a product it does not make, or a requester whose node it has no credentials
-for (it could never send the answer back). When footprints matching the criteria are already shared with the
-requester, it answers straight away (auto-fulfil). Otherwise an operator runs `pcf fulfil` or `pcf reject`.
-Every answer is one transaction: the footprint published and shared, the response event put in the outbox,
-the request's status changed; the outbox then delivers it to the node named in the request's `source`.
+Every well-formed, authenticated `RequestCreated` is accepted (200) and kept in the inbox (the events table); its
+answer comes later, a `RequestFulfilled` or `RequestRejected` in the request's own PACT version, delivered by the
+outbox to the requester's host (`addresses.answer_url`). What becomes of a request (`_automatic_answer`):
+- the node has no credentials for the requester's host: `waiting-for-credentials`, nothing sent, until the operator
+  adds that peer (`pcf node add-peer` calls `release_waiting`);
+- it asks for products the node does not know (not in its catalogue, in no footprint it holds): rejected with the
+  spec's `NotFound`;
+- footprints matching its criteria are shared with the requester: fulfilled with them (auto-fulfil);
+- otherwise it waits for the operator, `pcf fulfil` or `pcf reject`.
+Only a `source` no answer could ever reach is refused at once (400, the spec's "immediately determine").
+Every answer is one transaction: the footprint published and shared, the response event put in the outbox, the
+request's status changed. A `Published` event from a known peer puts a fetch of those footprints in the outbox too.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from exchange.pact import PactValidationError
 from webhooks.outbox import enqueue
 
-from .events import REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED
+from .addresses import UnusableSource, answer_url, api_base, peer_origin, source_url
+from .events import (
+    PUBLISHED,
+    REQUEST_CREATED,
+    REQUEST_FULFILLED,
+    REQUEST_REJECTED,
+    REJECTION_CODES,
+    check_event,
+    event_type,
+    kind_of,
+    version_of,
+)
 from .records import footprint_record, notify_published
-from .storage import Filters, NodeStore, answer_of
+from .storage import FULFILLED, RECEIVED, REJECTED, WAITING_FOR_CREDENTIALS, Filters, NodeStore, answer_of
 
 PACT_EVENT = "pact-event"  # outbox kind: a CloudEvent POSTed to another node's /3/events with a bearer token
-_SOURCE = re.compile(r"^//([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\])(:\d{1,5})?(/[^\s?#]*)?$")
+PACT_FETCH = "pact-fetch"  # outbox kind: fetch footprints a peer announced (target: its API base; body: the ids)
 NODE_URL_KEY = "node-url"
 
 
 class RequestRefused(Exception):
-    """A request the node refuses immediately; the API answers 400 BadRequest with this message."""
+    """A request the node refuses (the API answers 400 BadRequest), or an operator's answer it cannot give."""
 
 
-def origin_of_source(source: str) -> str:
-    """`//host[:port][/path]` (CloudEvents `source` as PACT uses it) -> `https://host[:port][/path]`."""
-    if not _SOURCE.match(source):
-        raise RequestRefused(f"source {source!r} is not //host[:port][/path]: the answer could not be sent back")
-    return "https:" + source.rstrip("/")
+def request_version(event: dict) -> str:
+    """The PACT version of a (stored or received) request: its type name's ("v3" when it names neither)."""
+    return version_of(event.get("type", "")) or "v3"
 
 
-def events_url(source: str, version: str = "v3") -> str:
-    return origin_of_source(source) + ("/2/events" if version == "v2" else "/3/events")
-
-
-def request_version(data: dict) -> str:
-    """A v2 RequestCreated carries a ProductFootprint fragment in `pf`; v3 carries the criteria directly."""
-    return "v2" if isinstance(data.get("pf"), dict) else "v3"
-
-
-def criteria(data: dict) -> dict:
+def criteria(data: dict, version: str) -> dict:
     """The request's criteria in v3 form (a v2 fragment's productIds and companyIds become productId/companyId)."""
-    if request_version(data) == "v3":
+    if version == "v3":
         return data
     fragment = data["pf"]
     return {"productId": fragment.get("productIds", []), "companyId": fragment.get("companyIds", [])}
-
-
-def peer_origin(url: str) -> str:
-    """scheme://host[:port] of a URL: the key under which a peer node's credentials are kept."""
-    match = re.match(r"^(https?://[^/]+)", url)
-    return match.group(1) if match else url
 
 
 def filters_of(data: dict) -> Filters:
@@ -71,8 +72,8 @@ def filters_of(data: dict) -> Filters:
                    status=data.get("status"))
 
 
-def cloud_event(event_type: str, source: str, data: dict, now: datetime) -> dict:
-    return {"type": event_type, "specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
+def cloud_event(event_type_name: str, source: str, data: dict, now: datetime) -> dict:
+    return {"type": event_type_name, "specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
             "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
 
 
@@ -82,47 +83,127 @@ def own_source(store: NodeStore) -> str:
     return "//" + url.split("://", 1)[-1].rstrip("/")
 
 
-def receive_request(store: NodeStore, event: dict, org: str, body: str, now: datetime) -> None:
-    """Record a RequestCreated event (v3, or v2 with its fragment); refuse it at once, or answer it when possible."""
-    version = request_version(event["data"])
-    data = criteria(event["data"])
-    target = events_url(event["source"], version)
-    if store.get_peer(peer_origin(target)) is None:
-        raise RequestRefused(f"this node has no credentials for {peer_origin(target)}: it cannot send the answer; "
-                             "ask its operator to add your node as a peer")
-    product_ids = data.get("productId", ())
-    if product_ids and store.product_known(product_ids) is False:
-        raise RequestRefused(f"unknown product(s): {', '.join(product_ids)}")
-    page = store.list_visible(org, filters_of(data), 0, None, 100, version)
+def _answer_target(source: str, version: str) -> str:
+    try:
+        return answer_url(source, version)
+    except UnusableSource as error:
+        raise RequestRefused(str(error)) from None
+
+
+def _automatic_answer(store: NodeStore, request_id: str, data: dict, org: str, version: str,
+                      now: datetime) -> tuple[str, dict] | None:
+    """(new status, answer event) when the node can answer a request by itself; None when the operator must."""
+    wanted = criteria(data, version)
+    product_ids = list(wanted.get("productId", ()))
+    if product_ids and not store.product_known(product_ids):
+        error = {"code": "NotFound", "message": f"no footprint of {', '.join(product_ids)} here, and this company "
+                                                "does not make it"}
+        return REJECTED, cloud_event(event_type(REQUEST_REJECTED, version), own_source(store),
+                                     {"requestEventId": request_id, "error": error}, now)
+    page = store.list_visible(org, filters_of(wanted), 0, None, 100, version)
+    if not page.items:
+        return None
+    pfs = [json.loads(document) for _, document in page.items]
+    return FULFILLED, cloud_event(event_type(REQUEST_FULFILLED, version), own_source(store),
+                                  {"requestEventId": request_id, "pfs": pfs}, now)
+
+
+def _queue(connection: Connection, answer: dict, target: str, now: datetime) -> None:
+    enqueue(connection, answer["id"], target, PACT_EVENT, json.dumps(answer), now)
+
+
+def receive_request(store: NodeStore, event: dict, org: str, body: str, now: datetime) -> str:
+    """Keep a validated RequestCreated event (v3, or v2 with its fragment) and answer it when the node can.
+    Returns the request's status; RequestRefused only for a `source` no answer could reach."""
+    version = request_version(event)
+    target = _answer_target(event["source"], version)
+    answer = None
+    if store.get_peer(target) is not None:
+        answer = _automatic_answer(store, event["id"], event["data"], org, version, now)
+        status = RECEIVED
+    else:
+        status = WAITING_FOR_CREDENTIALS
     with store.transaction() as connection:
-        request_pk = store.record_event(event["id"], event["source"], REQUEST_CREATED, org, body, now, connection)
-        if request_pk is None or not page.items:
-            return  # a repeat (already handled), or waiting for the operator
-        pfs = [json.loads(document) for _, document in page.items]
-        answer = cloud_event(REQUEST_FULFILLED, own_source(store), {"requestEventId": event["id"], "pfs": pfs}, now)
-        enqueue(connection, answer["id"], target, PACT_EVENT, json.dumps(answer), now)
-        store.set_event_status(request_pk, "fulfilled", connection)
+        request_pk = store.record_event(event["id"], event["source"], event["type"], org, body, now, connection, status)
+        if request_pk is None:
+            return "repeat"  # already handled
+        if answer is not None:
+            status, message = answer
+            _queue(connection, message, target, now)
+            store.set_event_status(request_pk, status, connection)
+    return status
+
+
+def release_waiting(store: NodeStore, url: str, now: datetime) -> list[tuple[int, str]]:
+    """Triage the requests that waited for credentials for the node at `url` (just added as a peer):
+    [(request key, new status)]. A request another process released first is skipped."""
+    origin = peer_origin(url)
+    released = []
+    for request in store.list_events(REQUEST_CREATED, WAITING_FOR_CREDENTIALS):
+        body = json.loads(request["body"])
+        version = request_version(request)
+        try:
+            target = answer_url(request["source"], version)
+        except UnusableSource:
+            continue  # e.g. plain http to a host no longer allowed: it keeps waiting
+        if peer_origin(target) != origin:
+            continue
+        try:
+            data = check_event(body, version)["data"]
+        except PactValidationError:
+            continue  # kept as it came; it was valid when received, so only a rule change can get here
+        answer = _automatic_answer(store, request["event_id"], data, request["org"], version, now)
+        with store.transaction() as connection:
+            status = answer[0] if answer else RECEIVED
+            if not store.claim_event(request["pk"], WAITING_FOR_CREDENTIALS, status, connection):
+                continue
+            if answer is not None:
+                _queue(connection, answer[1], target, now)
+        released.append((request["pk"], status))
+    return released
 
 
 def receive_other(store: NodeStore, event: dict, org: str, body: str, now: datetime) -> None:
-    """Keep any event but a request (answers, Published notices). An answer whose `requestEventId` names a
-    request this node sent closes it in the same transaction; an unknown id only lands in the inbox. A repeated
-    (source, id) changes nothing, and the first answer to a request is the one kept."""
+    """Keep any event but a request. An answer whose `requestEventId` names a request this node sent closes it
+    in the same transaction; an unknown id only lands in the inbox. A Published event from a host this node has
+    credentials for queues the fetch of those footprints (outside this HTTP request: the outbox does it); from
+    any other host it is only kept. A repeated (source, id) changes nothing, and the first answer to a request
+    is the one kept."""
+    kind = event.get("kind") or kind_of(event["type"])
+    base = None
+    if kind == PUBLISHED:
+        try:
+            base = api_base(source_url(event["source"]))
+        except UnusableSource:
+            base = None
+        if base is not None and store.get_peer(base) is None:
+            base = None
     try:
         with store.transaction() as connection:
             pk = store.record_event(event["id"], event["source"], event["type"], org, body, now, connection)
-            if pk is not None and event["type"] in (REQUEST_FULFILLED, REQUEST_REJECTED):
+            if pk is None:
+                return
+            if kind in (REQUEST_FULFILLED, REQUEST_REJECTED):
                 status, answer = answer_of(event["type"], event["data"])
                 store.mark_request_answered(event["data"]["requestEventId"], status, answer, now, connection)
+            elif base is not None:
+                version = version_of(event["type"])
+                ids = [str(i).lower() for i in event["data"]["pfIds"]]
+                store.expect_received(peer_origin(base), org, ids, pk, version, connection)
+                enqueue(connection, f"fetch-{uuid.uuid4()}", base, PACT_FETCH,
+                        json.dumps({"version": version, "pfIds": ids}), now)
     except IntegrityError:
         return  # the same event, stored by a concurrent delivery a moment earlier
 
 
 def _pending_request(store: NodeStore, request_pk: int) -> dict:
     request = store.get_event(request_pk)
-    if request is None or request["type"] != REQUEST_CREATED:
+    if request is None or kind_of(request["type"]) != REQUEST_CREATED:
         raise RequestRefused(f"no request {request_pk} in this node's inbox")
-    if request["status"] != "received":
+    if request["status"] == WAITING_FOR_CREDENTIALS:
+        raise RequestRefused(f"request {request_pk} waits for credentials for {request['source']}: add that node "
+                             "with `pcf node add-peer` first (the answer could not be sent)")
+    if request["status"] != RECEIVED:
         raise RequestRefused(f"request {request_pk} was {request['status']} already")
     return request
 
@@ -130,10 +211,10 @@ def _pending_request(store: NodeStore, request_pk: int) -> dict:
 def fulfil(store: NodeStore, request_pk: int, signed_documents: list[dict[str, Any]], now: datetime) -> str:
     """Publish the footprints (shared with the requester), queue RequestFulfilled, close the request: one transaction.
 
-    A v2 request is answered with the v2 form of the footprints, at the requester's /2/events.
+    A v2 request is answered with the v2 form of the footprints, in v2, where its source says (`/2/events`).
     """
     request = _pending_request(store, request_pk)
-    version = request_version(json.loads(request["body"]).get("data", {}))
+    version = request_version(request)
     records = [footprint_record(document) for document in signed_documents]
     if version == "v2":
         if any(record.v2_json is None for record in records):
@@ -141,26 +222,31 @@ def fulfil(store: NodeStore, request_pk: int, signed_documents: list[dict[str, A
         pfs = [json.loads(record.v2_json) for record in records]
     else:
         pfs = signed_documents
-    answer = cloud_event(REQUEST_FULFILLED, own_source(store), {"requestEventId": request["event_id"], "pfs": pfs}, now)
+    target = _answer_target(request["source"], version)
+    answer = cloud_event(event_type(REQUEST_FULFILLED, version), own_source(store),
+                         {"requestEventId": request["event_id"], "pfs": pfs}, now)
     existing = [r for r in records if store.get(r.id) is not None]  # the same model computed before: same id
     with store.transaction() as connection:
         store.publish([r for r in records if r not in existing], share_with=(request["org"],), connection=connection)
         for record in existing:
             store.share(record.id, [request["org"]], connection=connection)
-        enqueue(connection, answer["id"], events_url(request["source"], version), PACT_EVENT, json.dumps(answer), now)
-        store.set_event_status(request_pk, "fulfilled", connection)
+        _queue(connection, answer, target, now)
+        store.set_event_status(request_pk, FULFILLED, connection)
         notify_published(store, connection, [r.id for r in records if r not in existing], now)
     return answer["id"]
 
 
 def reject(store: NodeStore, request_pk: int, message: str, now: datetime, code: str = "NotFound") -> str:
-    """Queue RequestRejected with a PACT error body and close the request, in one transaction."""
+    """Queue RequestRejected with a PACT error body (a code of the OpenAPI `Error` enum, both versions) and close
+    the request, in one transaction."""
+    if code not in REJECTION_CODES:
+        raise RequestRefused(f"error code {code!r} is not one of PACT's: {', '.join(REJECTION_CODES)}")
     request = _pending_request(store, request_pk)
-    version = request_version(json.loads(request["body"]).get("data", {}))
-    code = "NoSuchFootprint" if version == "v2" and code == "NotFound" else code
-    answer = cloud_event(REQUEST_REJECTED, own_source(store),
+    version = request_version(request)
+    target = _answer_target(request["source"], version)
+    answer = cloud_event(event_type(REQUEST_REJECTED, version), own_source(store),
                          {"requestEventId": request["event_id"], "error": {"code": code, "message": message}}, now)
     with store.transaction() as connection:
-        enqueue(connection, answer["id"], events_url(request["source"], version), PACT_EVENT, json.dumps(answer), now)
-        store.set_event_status(request_pk, "rejected", connection)
+        _queue(connection, answer, target, now)
+        store.set_event_status(request_pk, REJECTED, connection)
     return answer["id"]

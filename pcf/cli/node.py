@@ -12,9 +12,10 @@ import click
 
 from exchange.node.auth import hash_secret
 from exchange.node.dashboard import MIN_PASSWORD_LENGTH, set_admin_password
-from exchange.node.events import REQUEST_CREATED
+from exchange.node.events import REQUEST_CREATED, kind_of
 from exchange.node.records import publish_footprints
-from exchange.node.storage import StoreError
+from exchange.node.storage import WAITING_FOR_CREDENTIALS, StoreError
+from exchange.node.workflow import release_waiting
 from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
 
 from ..tiers.workflow import deliverer
@@ -110,8 +111,10 @@ def list_requests(db_url: str | None, sent: bool) -> None:
     for event in store.list_events(REQUEST_CREATED):
         data = json.loads(event["body"]).get("data", {})
         criteria = {k: v for k, v in data.items() if k != "comment"}
+        waiting = event["status"] == WAITING_FOR_CREDENTIALS
+        hint = "  (answered once you add its node: pcf node add-peer)" if waiting else ""
         click.echo(f"{event['pk']:>5}  {event['status']:<9}  from {event['org']} ({event['source']})  "
-                   f"{json.dumps(criteria)}{'  comment: ' + data['comment'] if data.get('comment') else ''}")
+                   f"{json.dumps(criteria)}{'  comment: ' + data['comment'] if data.get('comment') else ''}{hint}")
 
 
 @node.command()
@@ -122,8 +125,18 @@ def inbox(db_url: str | None) -> None:
     for event in store.list_events():
         body = json.loads(event["body"])
         pfs = [pf.get("id") for pf in body.get("data", {}).get("pfs", [])]
-        click.echo(f"{event['pk']:>5}  {event['type'].rsplit('.', 2)[-2]:<10} {event['status']:<9} from {event['org']} "
-                   f"({event['source']}){'  footprints: ' + ', '.join(pfs) if pfs else ''}")
+        click.echo(f"{event['pk']:>5}  {kind_of(event['type']) or event['type']:<16} {event['status']:<9} "
+                   f"from {event['org']} ({event['source']}){'  footprints: ' + ', '.join(pfs) if pfs else ''}")
+
+
+@node.command()
+@db_option
+def received(db_url: str | None) -> None:
+    """Footprints other nodes announced (PACT Published events from peers) and what fetching them gave."""
+    for item in open_store(db_url).list_received():
+        when = f"  received {item.received:%Y-%m-%d %H:%M:%S}Z" if item.received else ""
+        click.echo(f"{item.footprint_id}  {item.status:<8} from {item.org} ({item.peer}, {item.version}){when}"
+                   f"{'  ' + item.error if item.error else ''}")
 
 
 @node.command("add-peer")
@@ -133,9 +146,14 @@ def inbox(db_url: str | None) -> None:
 @click.option("--client-secret", required=True)
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False))
 def add_peer(db_url: str | None, url: str, client_id: str, client_secret: str, ca_bundle: str | None) -> None:
-    """Credentials this node uses to send events to (and pull footprints from) another node."""
-    open_store(db_url).add_peer(url, client_id, client_secret, str(Path(ca_bundle).resolve()) if ca_bundle else None)
-    click.echo(f"peer {url} added")
+    """Credentials this node uses to send events to (and pull footprints from) another node; requests from that
+    node that waited for them are answered now (or wait for the operator, as any other)."""
+    store = open_store(db_url)
+    origin = store.add_peer(url, client_id, client_secret, str(Path(ca_bundle).resolve()) if ca_bundle else None)
+    click.echo(f"peer {origin} added")
+    for request_pk, status in release_waiting(store, origin, datetime.now(timezone.utc)):
+        click.echo(f"request {request_pk} from {origin}: {status}"
+                   + (" (answer queued)" if status in ("fulfilled", "rejected") else " (pcf fulfil / pcf reject)"))
 
 
 @node.command("add-product")

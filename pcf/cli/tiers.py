@@ -12,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.pact_client import PactClient, PactClientError
 from exchange.node.storage import NodeStore, StoreError
-from exchange.node.workflow import RequestRefused, peer_origin
+from exchange.node.addresses import peer_origin
+from exchange.node.workflow import RequestRefused
 from exchange.node.workflow import reject as reject_request
 from exchange.pact import PactValidationError, parse_json
 from exchange.pact.signing import verify_chain

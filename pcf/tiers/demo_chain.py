@@ -18,6 +18,7 @@ from rich.console import Console
 
 from connectors.pact_client import PactClient
 from exchange.node.auth import hash_secret
+from exchange.node.events import REQUEST_CREATED, REQUEST_FULFILLED
 from exchange.node.keys import node_signing_key
 from exchange.node.storage import NodeStore
 from exchange.pact.signing import jwks, verify_chain
@@ -31,12 +32,12 @@ SCREWS = "urn:pact:product:example-fasteners:hex-m8x40-88-zn"
 
 
 def _answers(store: NodeStore) -> list[dict]:
-    return [json.loads(e["body"]) for e in store.list_events() if e["type"].endswith("Fulfilled.v1")]
+    return [json.loads(e["body"]) for e in store.list_events(REQUEST_FULFILLED)]
 
 
 def _pending(store: NodeStore, product: str) -> int:
-    return wait_for(lambda: next((e["pk"] for e in store.list_events() if e["type"].endswith("Created.v1")
-                               and product in e["body"] and e["status"] == "received"), None))
+    return wait_for(lambda: next((e["pk"] for e in store.list_events(REQUEST_CREATED, "received")
+                                  if product in e["body"]), None))
 
 
 def run_chain_demo(console: Console, engine: Engine) -> bool:

@@ -1,8 +1,8 @@
 """The tier workflow, wired: requests out, fulfilment with upstream footprints pulled in, delivery, verification.
 
 This is the composition root's part: it hands the node's outbox a transport that authenticates to peer nodes
-with `connectors.PactClient`, gives the engine a supplier loader that fetches footprint URLs with the node's
-peer credentials, and signs what the node sends.
+with `connectors.PactClient` (events out, and the footprints peers announce fetched in), gives the engine a supplier
+loader that fetches footprint URLs with the node's peer credentials, and signs what the node sends.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from connectors.pact_client import PactClient, PactClientError
-from exchange.node.events import REQUEST_CREATED
+from exchange.node.addresses import peer_origin
+from exchange.node.events import REQUEST_CREATED, event_type
 from exchange.node.keys import node_signing_key
 from exchange.node.records import STANDARD_WEBHOOK
-from exchange.node.storage import FAILED_TO_SEND, SENT, NodeStore, SentRequest
-from exchange.node.workflow import PACT_EVENT, fulfil, peer_origin
-from exchange.pact import to_v3
+from exchange.node.storage import FAILED, FAILED_TO_SEND, FETCHED, INVALID, PENDING, SENT, NodeStore, SentRequest
+from exchange.node.workflow import PACT_EVENT, PACT_FETCH, fulfil
+from exchange.pact import PactValidationError, from_v2, from_v3, to_v3
 from exchange.pact.own_extensions import EXTENSION_SPEC_VERSION
 from exchange.pact.signing import PROVENANCE_SCHEMA, canonical_digest, provenance_extension, sign
 from lca_models.footprint import Extension, Footprint
@@ -54,15 +55,64 @@ def pact_transport(store: NodeStore):
     clients: dict[str, PactClient] = {}
 
     def send(item: OutboxItem) -> None:
-        base, version_path, _ = item.target.rsplit("/", 2)  # https://host[:port][/subpath] / 3|2 / events
+        base, version_path, _ = item.target.rsplit("/", 2)  # http(s)://host[:port][/subpath] / 3|2 / events
         version = "v2" if version_path == "2" else "v3"
         try:
             if base not in clients:
                 clients[base] = peer_client(store, base, max_retries=0)
             clients[base].send_event(json.loads(item.body), version=version)
         except PactClientError as error:
-            permanent = error.status is not None and 400 <= error.status < 500 and error.status not in RETRYABLE_4XX
-            raise DeliveryError(f"{item.target}: {error.status} {error.code}: {error.message}", permanent) from None
+            message = f"{item.target}: {error.status} {error.code}: {error.message}"
+            raise DeliveryError(message, _permanent(error)) from None
+
+    return send
+
+
+def _permanent(error: PactClientError) -> bool:
+    """A refusal retrying cannot change: 4xx other than 408/429."""
+    return error.status is not None and 400 <= error.status < 500 and error.status not in RETRYABLE_4XX
+
+
+def _checked(document: dict, footprint_id: str, version: str) -> tuple[str, str | None]:
+    """(FETCHED, None) for a valid footprint with the announced id, else (INVALID, why)."""
+    if str(document.get("id", "")).lower() != footprint_id:
+        return INVALID, f"the peer answered with footprint {document.get('id')!r}, not {footprint_id}"
+    try:
+        (from_v3 if version == "v3" else from_v2)(document)
+    except PactValidationError as error:
+        return INVALID, "; ".join(str(issue) for issue in error.issues[:5])
+    return FETCHED, None
+
+
+def fetch_transport(store: NodeStore):
+    """Outbox transport for the footprints a peer announced (PublishedEvent): GET each from the peer's API with
+    the peer's credentials into `received_footprints`. A refusal for one id (e.g. 404) ends that id (FAILED);
+    a transient failure leaves it PENDING and has the outbox retry the ids still pending."""
+
+    def send(item: OutboxItem) -> None:
+        job = json.loads(item.body)
+        origin = peer_origin(item.target)
+        try:
+            client = peer_client(store, item.target, max_retries=0)
+        except PactClientError as error:
+            raise DeliveryError(str(error), permanent=True) from None
+        transient = []
+        with client:
+            for footprint_id in store.pending_received(origin, job["pfIds"]):
+                now = utc_now()
+                try:
+                    document = client.get_footprint(footprint_id, version=job["version"])
+                except PactClientError as error:
+                    status = FAILED if _permanent(error) else PENDING
+                    store.record_received(origin, footprint_id, status, None, str(error), now)
+                    if status == PENDING:
+                        transient.append(f"{footprint_id}: {error}")
+                    continue
+                status, problem = _checked(document, footprint_id, job["version"])
+                text = json.dumps(document, ensure_ascii=False)
+                store.record_received(origin, footprint_id, status, text, problem, now)
+        if transient:
+            raise DeliveryError("; ".join(transient)[:1000])
 
     return send
 
@@ -71,6 +121,7 @@ def deliverer(store: NodeStore) -> Deliverer:
     """The node's outbox deliverer: PACT events to peer nodes, Standard Webhooks to subscribers."""
     return Deliverer(Outbox(store.engine), {
         PACT_EVENT: pact_transport(store),
+        PACT_FETCH: fetch_transport(store),
         STANDARD_WEBHOOK: standard_webhook_transport(lambda url: store.subscriptions()[url]),
     })
 
@@ -81,7 +132,7 @@ def request_event(product_ids: list[str], reply_to: str, comment: str | None) ->
     if comment:
         data["comment"] = comment
     source = "//" + reply_to.split("://", 1)[-1].rstrip("/")
-    return {"type": REQUEST_CREATED, "specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
+    return {"type": event_type(REQUEST_CREATED, "v3"), "specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
             "time": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
 
 

@@ -167,7 +167,7 @@ def test_v2_listing_and_get(node):
         assert footprint["id"] == node.named["A"] and footprint["specVersion"].startswith("2.")
         with pytest.raises(PactClientError) as caught:
             client.get_footprint(str(uuid.uuid4()), version="v2")
-    assert caught.value.status == 403 and caught.value.code == "AccessDenied"  # unknown ids answer like hidden ones
+    assert caught.value.status == 404 and caught.value.code == "NoSuchFootprint"  # v2's 404 code
 
 
 @pytest.mark.parametrize("filters, expected", [
@@ -195,20 +195,20 @@ def test_get_footprint_returns_the_data_object(node):
     assert footprint["id"] == node.named["A"] and footprint["productIds"] == ["urn:pact:product:a"]
 
 
-def test_get_unknown_and_hidden_both_raise_access_denied(node):
+def test_get_unknown_and_hidden_both_raise_not_found(node):
     with make_client(node) as client:
         missing = str(uuid.uuid4())
         with pytest.raises(PactClientError) as caught:
             client.get_footprint(missing)
-        assert (caught.value.status, caught.value.code) == (403, "AccessDenied")
+        assert (caught.value.status, caught.value.code) == (404, "NotFound")
         assert caught.value.url.endswith(f"/3/footprints/{missing}") and caught.value.message
         with pytest.raises(PactClientError) as caught:
             client.get_footprint(node.private_other)
-        assert (caught.value.status, caught.value.code) == (403, "AccessDenied")  # hidden looks missing
+        assert (caught.value.status, caught.value.code) == (404, "NotFound")  # hidden looks missing
 
 
 def _event(data: dict) -> dict:
-    return {"type": "org.wbcsd.pathfinder.ProductFootprint.Published.v1", "specversion": "1.0",
+    return {"type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3", "specversion": "1.0",
             "id": str(uuid.uuid4()), "source": "//buyer.example/pact", "time": "2026-01-31T17:31:00Z", "data": data}
 
 

@@ -99,6 +99,7 @@ def test_admin_sees_footprints_a_request_changing_status_and_the_chart(tmp_path,
     store = _store(tmp_path, steel)
     requester = f"https://127.0.0.1:{free_port()}"  # the buyer's node: known as a peer, not running
     store.add_peer(requester, "node", "node-secret")
+    store.add_products([WANTED])  # a product it makes: the request waits for the operator
     node = start_node(tmp_path, store.url)
     try:
         with PactClient(node.base, "buyer", "buyer-secret", ca_bundle=node.ca) as client:

@@ -14,6 +14,7 @@ import jwt
 import pytest
 import requests
 
+from exchange.node.events import event_type
 from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
@@ -178,12 +179,17 @@ def test_filters_or_within_and_across(node, buyer, query, expected):
     assert ids_of(get(node, f"/3/footprints?{query}", buyer)) == {node.named[k] for k in expected}
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=abc", "status=Live", "validOn=yesterday", "colour=red",
-                                  "cursor=1;DROP TABLE footprints"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=abc", "validOn=yesterday", "colour=red",
+                                  "cursor=1;DROP TABLE footprints", "status=Active&status=Deprecated"])
 def test_malformed_queries_are_bad_requests(node, buyer, query):
     response = get(node, f"/3/footprints?{query}", buyer)
     assert response.status_code == 400
     assert_response_valid(response.json(), "v3", "/3/footprints", status=400)
+
+
+def test_a_status_that_is_neither_active_nor_deprecated_matches_nothing(node, buyer):
+    # WBCSD conformance case 37 sends status=BogusStatus<random> and expects 200 with an empty list
+    assert ids_of(get(node, "/3/footprints?status=BogusStatusK3j9xQ2a", buyer)) == set()
 
 
 def test_sql_ish_filter_values_match_nothing_and_change_nothing(node, buyer):
@@ -203,37 +209,48 @@ def test_get_a_shared_footprint(node, buyer):
     assert response.json()["data"]["id"] == node.named["A"]
 
 
-def test_get_unknown_and_other_orgs_private_get_the_same_access_denied(node, buyer):
-    # spec: no permission MUST be AccessDenied; NoSuchFootprint is a MAY, so an unknown id answers the same
+def test_get_unknown_and_other_orgs_private_get_the_same_not_found(node, buyer):
+    # v3.0.3: not found MUST be 404 NotFound; one the caller may not see is not found for it (nothing to infer)
     missing = get(node, f"/3/footprints/{uuid.uuid4()}", buyer)
-    assert missing.status_code == 403 and missing.json()["code"] == "AccessDenied"
+    assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
     denied = get(node, f"/3/footprints/{node.private_other}", buyer)  # hidden: indistinguishable from missing
-    assert denied.status_code == 403 and denied.json() == missing.json()
+    assert denied.status_code == 404 and denied.json() == missing.json()
     for response in (missing, denied):
         assert_response_valid(response.json(), "v3", "/3/footprints/{id}", status=response.status_code)
+    # WBCSD conformance case 8
+    zero = get(node, "/3/footprints/00000000-0000-0000-0000-000000000000", buyer)
+    assert (zero.status_code, zero.json()) == (404, missing.json())
 
 
 # --- events
 
 
-def _event(event_type: str, data: dict) -> dict:
-    return {"type": f"org.wbcsd.pathfinder.{event_type}.v1", "specversion": "1.0", "id": str(uuid.uuid4()),
+def _event(kind: str, data: dict, version: str = "v3") -> dict:
+    return {"type": event_type(kind, version), "specversion": "1.0", "id": str(uuid.uuid4()),
             "source": "//buyer.example/pact", "time": "2026-01-31T17:31:00Z", "data": data}
 
 
-def post_event(node, headers, body, content_type="application/cloudevents+json; charset=UTF-8"):
+def post_event(node, headers, body, content_type="application/cloudevents+json; charset=UTF-8", version="v3"):
     payload = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return requests.post(node.base + "/3/events", data=payload, headers={**headers, "Content-Type": content_type},
-                         verify=node.ca, timeout=10)
+    return requests.post(f"{node.base}/{version[1]}/events", data=payload,
+                         headers={**headers, "Content-Type": content_type}, verify=node.ca, timeout=10)
+
+
+def outbox_answer(node, request_id: str) -> tuple[str, dict]:
+    from webhooks.outbox import Outbox
+
+    [found] = [(i["target"], json.loads(i["body"])) for i in Outbox(node.store.engine).items()
+               if json.loads(i["body"]).get("data", {}).get("requestEventId") == request_id]
+    return found
 
 
 def test_each_event_type_is_accepted(node, buyer):
     footprint = read_json(PACT_FIXTURES / "v3" / "examples" / "example-4.json")
     events = [
-        _event("ProductFootprint.Published", {"pfIds": [node.named["A"]]}),
-        _event("ProductFootprintRequest.Created", {"productId": ["urn:pact:product:a"], "comment": "please"}),
-        _event("ProductFootprintRequest.Fulfilled", {"requestEventId": "req-1", "pfs": [footprint]}),
-        _event("ProductFootprintRequest.Rejected", {"requestEventId": "req-2", "error": {"code": "NotFound", "message": "no such product"}}),
+        _event("Published", {"pfIds": [node.named["A"]]}),
+        _event("RequestCreated", {"productId": ["urn:pact:product:a"], "comment": "please"}),
+        _event("RequestFulfilled", {"requestEventId": "req-1", "pfs": [footprint]}),
+        _event("RequestRejected", {"requestEventId": "req-2", "error": {"code": "NotFound", "message": "no such product"}}),
     ]
     for event in events:
         response = post_event(node, buyer, event)
@@ -241,39 +258,53 @@ def test_each_event_type_is_accepted(node, buyer):
     stored = {e["event_id"] for e in node.store.list_events()}
     assert {e["id"] for e in events} <= stored
     # the request matched footprint A, shared with the buyer: answered at once, through the outbox
-    from webhooks.outbox import Outbox
+    target, answer = outbox_answer(node, events[1]["id"])
+    assert target == "https://buyer.example/pact/3/events"
+    assert answer["type"] == "org.wbcsd.pact.ProductFootprint.RequestFulfilledEvent.3"
+    assert [pf["id"] for pf in answer["data"]["pfs"]] == [node.named["A"]]
 
-    [answer] = [json.loads(i["body"]) for i in Outbox(node.store.engine).items()
-                if json.loads(i["body"])["data"].get("requestEventId") == events[1]["id"]]
-    assert answer["type"].endswith("Fulfilled.v1") and [pf["id"] for pf in answer["data"]["pfs"]] == [node.named["A"]]
+
+def test_every_well_formed_request_gets_200_and_an_answer_later(node, buyer):
+    unknown = _event("RequestCreated", {"productId": ["urn:pact:null"]})  # WBCSD conformance case 14.A
+    assert post_event(node, buyer, unknown).status_code == 200
+    target, answer = outbox_answer(node, unknown["id"])
+    assert answer["type"] == "org.wbcsd.pact.ProductFootprint.RequestRejectedEvent.3"
+    assert answer["data"]["error"]["code"] == "NotFound"
+    stranger = {**_event("RequestCreated", {"productId": ["urn:pact:product:a"]}), "source": "//stranger.example"}
+    assert post_event(node, buyer, stranger).status_code == 200  # kept until its node's credentials are added
+    [kept] = [e for e in node.store.list_events() if e["event_id"] == stranger["id"]]
+    assert kept["status"] == "waiting-for-credentials"
+    v2_unknown = _event("RequestCreated", {"pf": {"productIds": ["urn:pact:null"]}}, version="v2")
+    assert post_event(node, buyer, v2_unknown, version="v2").status_code == 200
+    target, answer = outbox_answer(node, v2_unknown["id"])
+    assert target == "https://buyer.example/pact/2/events" and answer["data"]["error"]["code"] == "NotFound"
+    assert answer["type"] == "org.wbcsd.pathfinder.ProductFootprintRequest.Rejected.v1"
 
 
-def test_requests_that_cannot_be_served_are_refused_at_once(node, buyer):
-    node.store.add_products(["urn:pact:product:a", "urn:pact:product:b"])
-    unknown = _event("ProductFootprintRequest.Created", {"productId": ["urn:pact:product:zzz"]})
-    response = post_event(node, buyer, unknown)
-    assert response.status_code == 400 and "unknown product" in response.json()["message"]
-    stranger = {**_event("ProductFootprintRequest.Created", {"productId": ["urn:pact:product:a"]}), "source": "//stranger.example"}
-    response = post_event(node, buyer, stranger)
-    assert response.status_code == 400 and "no credentials" in response.json()["message"]
-    assert not {unknown["id"], stranger["id"]} & {e["event_id"] for e in node.store.list_events()}
+def test_a_request_whose_source_no_answer_could_reach_is_refused_at_once(node, buyer):
+    cleartext = {**_event("RequestCreated", {"productId": ["urn:pact:product:a"]}), "source": "http://203.0.113.7"}
+    response = post_event(node, buyer, cleartext)
+    assert response.status_code == 400 and "requires TLS" in response.json()["message"]
+    assert cleartext["id"] not in {e["event_id"] for e in node.store.list_events()}
 
 
 def test_repeated_event_is_acknowledged_once(node, buyer):
-    event = _event("ProductFootprint.Published", {"pfIds": [node.named["B"]]})
+    event = _event("Published", {"pfIds": [node.named["B"]]})
     assert post_event(node, buyer, event).status_code == 200
     assert post_event(node, buyer, event).status_code == 200
     assert [e["event_id"] for e in node.store.list_events()].count(event["id"]) == 1
 
 
 @pytest.mark.parametrize("event", [
-    _event("ProductFootprint.Published", {"pfIds": ["not-a-uuid"]}),
-    _event("ProductFootprint.Published", {"pfIds": []}),
-    _event("ProductFootprintRequest.Created", {}),
-    _event("ProductFootprintRequest.Fulfilled", {"requestEventId": "r", "pfs": [{"id": "broken"}]}),
-    _event("ProductFootprintRequest.Rejected", {"requestEventId": "r", "error": {"code": "Nope", "message": "x"}}),
-    {**_event("ProductFootprint.Published", {"pfIds": [str(uuid.uuid4())]}), "specversion": "0.3"},
-    {**_event("ProductFootprint.Published", {"pfIds": [str(uuid.uuid4())]}), "type": "com.example.Unknown"},
+    _event("Published", {"pfIds": ["not-a-uuid"]}),
+    _event("Published", {"pfIds": ["urn:gtin:4712345060507"]}),  # WBCSD conformance case 40
+    _event("Published", {"pfIds": []}),
+    _event("RequestCreated", {}),
+    _event("RequestFulfilled", {"requestEventId": "r", "pfs": [{"id": "broken"}]}),
+    _event("RequestRejected", {"requestEventId": "r", "error": {"code": "Nope", "message": "x"}}),
+    {**_event("Published", {"pfIds": [str(uuid.uuid4())]}), "specversion": "0.3"},
+    {**_event("Published", {"pfIds": [str(uuid.uuid4())]}), "type": "com.example.Unknown"},
+    _event("Published", {"pfIds": [str(uuid.uuid4())]}, version="v2"),  # a v2 name on /3/events
 ])
 def test_malformed_events_are_bad_requests(node, buyer, event):
     before = len(node.store.list_events())
@@ -286,7 +317,7 @@ def test_garbage_bodies_get_4xx_and_change_nothing(node, buyer):
     before = (len(node.store.list_events()), node.store.count())
     assert post_event(node, buyer, b"{not json").status_code == 400
     assert post_event(node, buyer, b"\xff\xfe\x00junk").status_code == 400
-    assert post_event(node, buyer, _event("ProductFootprint.Published", {"pfIds": [node.named["A"]]}),
+    assert post_event(node, buyer, _event("Published", {"pfIds": [node.named["A"]]}),
                       content_type="text/plain").status_code == 400
     huge = post_event(node, buyer, b"[" + b"1," * 1_000_000 + b"1]")
     assert huge.status_code == 413 and huge.json()["code"] == "BadRequest"
@@ -300,8 +331,10 @@ def test_v2_api_serves_the_same_store_with_v2_codes(node, buyer):
     listing = get(node, "/2/footprints", buyer)
     assert listing.status_code == 200
     assert_response_valid(listing.json(), "v2", "/2/footprints")
-    missing = get(node, f"/2/footprints/{uuid.uuid4()}", buyer)
-    assert missing.status_code == 403 and missing.json()["code"] == "AccessDenied"  # v2 8.7: as in v3
+    for footprint_id in (uuid.uuid4(), node.private_other):  # missing, or hidden: the same answer
+        missing = get(node, f"/2/footprints/{footprint_id}", buyer)
+        # the code WBCSD's v2 conformance case 8 expects (v2.3.3 spec text; its OpenAPI enum says NotFound)
+        assert missing.status_code == 404 and missing.json() == {"code": "NoSuchFootprint", "message": "no footprint with this id"}
     assert get(node, "/2/footprints", {"Authorization": "Bearer junk"}).status_code == 400
 
 
@@ -323,11 +356,11 @@ def test_openapi_document_and_docs_page(node):
 
 
 def test_v2_events_endpoint_accepts_a_v2_request_and_refuses_a_bad_one(node, buyer):
-    good = _event("ProductFootprintRequest.Created", {"pf": {"productIds": ["urn:pact:product:a"]}, "comment": "v2"})
+    good = _event("RequestCreated", {"pf": {"productIds": ["urn:pact:product:a"]}, "comment": "v2"}, version="v2")
     response = requests.post(node.base + "/2/events", data=json.dumps(good), verify=node.ca, timeout=10,
                              headers={**buyer, "Content-Type": "application/cloudevents+json"})
     assert response.status_code == 200
-    bad = _event("ProductFootprintRequest.Created", {"comment": "no fragment"})
+    bad = _event("RequestCreated", {"comment": "no fragment"}, version="v2")
     response = requests.post(node.base + "/2/events", data=json.dumps(bad), verify=node.ca, timeout=10,
                              headers={**buyer, "Content-Type": "application/cloudevents+json"})
     assert response.status_code == 400 and response.json()["code"] == "BadRequest"

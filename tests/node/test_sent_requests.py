@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from exchange.node.app import NodeConfig, create_app
 from exchange.node.dashboard import set_admin_password
-from exchange.node.events import REQUEST_FULFILLED, REQUEST_REJECTED, check_event
+from exchange.node.events import REQUEST_FULFILLED, REQUEST_REJECTED, check_event, event_type
 from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore, SentRequest, StoreError
 from exchange.node.workflow import receive_other
@@ -42,12 +42,12 @@ def sent(event_id: str, comment: str | None = "Q3 survey") -> SentRequest:
 
 
 def fulfilled(event_id: str, request_id: str) -> dict:
-    return {"type": REQUEST_FULFILLED, "specversion": "1.0", "id": event_id, "source": "//supplier.example:8443",
+    return {"type": event_type(REQUEST_FULFILLED, "v3"), "specversion": "1.0", "id": event_id, "source": "//supplier.example:8443",
             "time": "2026-03-01T02:00:00Z", "data": {"requestEventId": request_id, "pfs": [example()]}}
 
 
 def rejected(event_id: str, request_id: str, message: str = "we do not make this product") -> dict:
-    return {"type": REQUEST_REJECTED, "specversion": "1.0", "id": event_id, "source": "//supplier.example:8443",
+    return {"type": event_type(REQUEST_REJECTED, "v3"), "specversion": "1.0", "id": event_id, "source": "//supplier.example:8443",
             "time": "2026-03-01T02:00:00Z",
             "data": {"requestEventId": request_id, "error": {"code": "NotFound", "message": message}}}
 
@@ -182,16 +182,21 @@ def test_two_nodes_a_request_sent_is_recorded_and_closed_by_the_suppliers_answer
                "--reply-to", buyer_node.base, "--ca-bundle", supplier_node.ca)
         # the buyer's default node database (PCF_DATA_DIR/node.sqlite) records what it sends
         request_id = json.loads(_pcf(*ask, "--product-id", PRODUCT, data_dir=buyer_dir).stdout)["requestEventId"]
-        refused = _pcf(*ask, "--product-id", "urn:gtin:0000000000000", data_dir=buyer_dir, check=False)
-        assert refused.returncode == 1 and "unknown product" in refused.stderr
-        answered = wait_for(lambda: buyer.get_sent_request(request_id).answered, timeout=60,
-                            what="the supplier's answer at the buyer's node")
-        assert answered is not None
+        # a product the supplier does not know: accepted (200), answered later with RequestRejected NotFound
+        unknown_id = json.loads(_pcf(*ask, "--product-id", "urn:gtin:0000000000000", data_dir=buyer_dir).stdout)["requestEventId"]
+        wrong_secret = [a if a != "b-at-supplier" else "wrong" for a in ask]
+        refused = _pcf(*wrong_secret, "--product-id", PRODUCT, data_dir=buyer_dir, check=False)
+        assert refused.returncode == 1 and "invalid_client" in refused.stderr
+        for event_id in (request_id, unknown_id):
+            wait_for(lambda: buyer.get_sent_request(event_id).answered, timeout=60,
+                     what="the supplier's answer at the buyer's node")
         listing = _pcf("node", "requests", "--sent", "--db", buyer.url, data_dir=buyer_dir).stdout.splitlines()
         [ok] = [line for line in listing if line.startswith(request_id)]
         assert "fulfilled" in ok and example()["id"] in ok and supplier_node.base in ok
-        [failed] = [line for line in listing if not line.startswith(request_id)]
-        assert "failed-to-send" in failed and "unknown product" in failed
+        [rejected_line] = [line for line in listing if line.startswith(unknown_id)]
+        assert "rejected" in rejected_line and '"code": "NotFound"' in rejected_line
+        [failed] = [line for line in listing if not line.startswith((request_id, unknown_id))]
+        assert "failed-to-send" in failed and "invalid_client" in failed
         # without a local node database the request is still sent, and the command says it is not recorded
         elsewhere = tmp_path / "no-node"
         alone = _pcf(*ask, "--product-id", PRODUCT, data_dir=elsewhere)

@@ -142,7 +142,7 @@ def test_nul_characters_are_a_400_not_a_database_error(node):
     """PostgreSQL text cannot hold NUL: refused as bad input on every path that reaches the database."""
     listing = requests.get(f"{node.base}/3/footprints", params={"productId": "a\x00b"}, headers=node.headers, timeout=10)
     assert listing.status_code == 400 and "NUL" in listing.json()["message"]
-    event = {"type": "org.wbcsd.pathfinder.ProductFootprint.Published.v1", "specversion": "1.0", "id": "x\u0000y",
+    event = {"type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3", "specversion": "1.0", "id": "x\u0000y",
              "source": "//a.example", "time": "2026-01-01T00:00:00Z", "data": {"pfIds": [node.ids["a"]]}}
     sent = requests.post(f"{node.base}/3/events", data=json.dumps(event),  # NUL travels as \\u0000
                          headers={**node.headers, "Content-Type": "application/cloudevents+json"}, timeout=10)
@@ -201,7 +201,7 @@ def test_a_database_locked_past_its_timeout_is_a_503_with_retry_after(tmp_path, 
     running = start_thread_node(tmp_path)
     try:
         headers = {"Authorization": f"Bearer {running.token('a')}", "Content-Type": "application/cloudevents+json"}
-        event = {"type": "org.wbcsd.pathfinder.ProductFootprint.Published.v1", "specversion": "1.0", "id": "e1",
+        event = {"type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3", "specversion": "1.0", "id": "e1",
                  "source": "//a.example", "time": "2026-01-01T00:00:00Z", "data": {"pfIds": [running.ids["a"]]}}
         holder = sqlite3.connect(str(tmp_path / "node.sqlite"), isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")

@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from exchange.node.workflow import REQUEST_CREATED
+from exchange.node.events import REQUEST_CREATED, event_type
 from tests.support.hardening import start_thread_node
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -47,7 +47,7 @@ def _url(node, rule, value: str) -> str:
 
 
 def _call(node, method: str, url: str, headers: dict) -> requests.Response:
-    body = json.dumps({"type": REQUEST_CREATED, "specversion": "1.0", "id": str(uuid.uuid4()),
+    body = json.dumps({"type": event_type(REQUEST_CREATED, "v3"), "specversion": "1.0", "id": str(uuid.uuid4()),
                        "source": "//a-node.example", "time": "2026-01-01T00:00:00Z", "data": {"productId": [B_PRODUCT]}})
     return requests.request(method, url, headers={**headers, "Content-Type": "application/cloudevents+json"},
                             data=body if method != "GET" else None, timeout=10)
@@ -119,7 +119,7 @@ def test_a_filtering_on_bs_product_looks_like_an_unknown_product(node):
 
 def test_bs_requests_are_not_visible_to_a(node):
     """Requests (the inbox) are never served over the API; what B sends is recorded under B's organisation."""
-    event = {"type": REQUEST_CREATED, "specversion": "1.0", "id": str(uuid.uuid4()), "source": "//a-node.example",
+    event = {"type": event_type(REQUEST_CREATED, "v3"), "specversion": "1.0", "id": str(uuid.uuid4()), "source": "//a-node.example",
              "time": "2026-01-01T00:00:00Z", "data": {"productId": ["urn:pact:product:b-asks"], "comment": "b-only"}}
     sent = requests.post(f"{node.base}/3/events", json=event, headers=node.b, timeout=10)
     assert sent.status_code == 200, sent.text

@@ -29,7 +29,7 @@ class Report:
 
 
 def published_event(event_id: str, footprint_id: str) -> dict:
-    return {"type": "org.wbcsd.pathfinder.ProductFootprint.Published.v1", "specversion": "1.0", "id": event_id,
+    return {"type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3", "specversion": "1.0", "id": event_id,
             "source": "//writer.example", "time": "2026-01-01T00:00:00Z", "data": {"pfIds": [footprint_id]}}
 
 

@@ -1,7 +1,9 @@
 """Three real nodes on loopback: steel mill -> fastener maker -> machine builder, request to verified chain.
 
 Each node is `pcf serve` in its own process with its own database and self-signed certificate; everything the
-operators do goes through the `pcf` command line, as they would.
+operators do goes through the `pcf` command line, as they would. A fourth host, `EventReceiver`, checks every event
+our nodes and commands send it against the official OpenAPI event schemas (the three nodes agreeing with each
+other proves nothing about the names and shapes other vendors expect).
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+import requests
 
 from connectors.pact_client import PactClient
+from exchange.node.events import PUBLISHED, REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED, event_type
 from exchange.node.storage import NodeStore
 from pcf.tiers.local_nodes import RunningNode, free_port, start_node, wait_for
+from tests.support.event_receiver import EventReceiver
+from tests.support.pact import PACT_FIXTURES, read_json
 from webhooks.outbox import Outbox
 
 HRC = "urn:pact:product:example-steel:hrc-s235jr"
@@ -73,8 +79,7 @@ class Site:
 
 
 def fulfilled_events(site: Site) -> list[dict]:
-    return [json.loads(e["body"]) for e in site.store().list_events()
-            if e["type"].endswith("Fulfilled.v1")]
+    return [json.loads(e["body"]) for e in site.store().list_events(REQUEST_FULFILLED)]
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +201,92 @@ def test_a_node_killed_mid_delivery_loses_and_duplicates_nothing(chain):
     assert len(ids) == len(set(ids))  # a re-sent event has one effect
     outbox = Outbox(fastener.store().engine)
     wait_for(lambda: all(i["status"] == "delivered" for i in outbox.items()), timeout=60, what="outbox drained")
+
+
+# --- the events our nodes and commands send, checked against the official schemas by a host that is not ours
+
+STEEL_WIRE = "urn:gtin:4712345060507"  # the product of PACT's v3 example-2.json (v2 can express it: it has a CPC)
+
+
+def _event(kind: str, version: str, source: str, data: dict) -> dict:
+    import uuid
+
+    return {"type": event_type(kind, version), "specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
+            "time": "2026-03-01T00:00:00Z", "data": data}
+
+
+def _post(site: Site, token: str, version: str, event: dict) -> requests.Response:
+    return requests.post(f"{site.url}/{version[1]}/events", data=json.dumps(event), verify=site.ca, timeout=10,
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/cloudevents+json"})
+
+
+def test_the_receiver_refuses_what_the_official_schemas_refuse():
+    """The check below would pass against a receiver that accepts anything: show that it does not."""
+    with EventReceiver("id", "secret") as receiver:
+        token = requests.post(f"{receiver.url}/auth/token", auth=("id", "secret"), timeout=5).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/cloudevents+json"}
+        good = _event(REQUEST_REJECTED, "v3", "//a.example", {"requestEventId": "r", "error": {"code": "NotFound", "message": "m"}})
+        assert requests.post(f"{receiver.url}/3/events", json=good, headers=headers, timeout=5).status_code == 200
+        bad = [
+            (f"{receiver.url}/3/events", {**good, "type": event_type(REQUEST_REJECTED, "v2")}),  # a v2 name on /3
+            (f"{receiver.url}/2/events", {**good, "data": {"requestEventId": "r", "error": {"code": "NoSuchFootprint",
+                                                                                         "message": "m"}},
+                                          "type": event_type(REQUEST_REJECTED, "v2")}),  # not in the Error enum
+            (f"{receiver.url}/3/events", _event(REQUEST_FULFILLED, "v3", "//a.example", {"requestEventId": "r", "pfs": []})),
+            (f"{receiver.url}/3/events", {k: v for k, v in good.items() if k != "time"}),
+        ]
+        for url, body in bad:
+            assert requests.post(url, json=body, headers=headers, timeout=5).status_code == 400, body
+        assert [bool(r.errors) for r in receiver.received] == [False, True, True, True, True]
+
+
+def test_every_event_we_send_validates_against_the_official_openapi(chain):
+    """The fastener maker's node answers requests from another vendor's host in v3 and in v2 (fulfilled and
+    rejected), holds a request from a host it has no credentials for until the operator adds them, fetches what a
+    Published event announces; `pcf request` sends a RequestCreated. Every event that reaches the receiver must
+    validate against openapi-3.0.3.yaml or openapi-2.3.3.yaml."""
+    fastener, builder = chain["fastener"], chain["builder"]
+    example = PACT_FIXTURES / "v3" / "examples"
+    fastener.run("node", "add-client", "--db", fastener.db, "--client-id", "other-vendor", "--client-secret", "ov-secret",
+                 "--org", "OtherVendorCo")
+    fastener.run("node", "publish", "--db", fastener.db, str(example / "example-2.json"), "--share-with", "OtherVendorCo")
+    announced = read_json(example / "example-4.json")
+    with EventReceiver("fastener-at-vendor", "fv-secret", footprints={("v3", announced["id"]): announced}) as vendor:
+        token = fastener.node.token("other-vendor", "ov-secret")
+        # a request before the fastener maker has credentials for the vendor's host: kept, not answered
+        early = _event(REQUEST_CREATED, "v3", vendor.url, {"productId": [STEEL_WIRE]})
+        assert _post(fastener, token, "v3", early).status_code == 200
+        waiting = fastener.run("node", "requests", "--db", fastener.db).stdout
+        assert any(early["source"] in line and "waiting-for-credentials" in line for line in waiting.splitlines())
+        time.sleep(2)  # two delivery rounds: nothing may have gone out
+        assert vendor.received == []
+        added = fastener.run("node", "add-peer", "--db", fastener.db, "--url", vendor.url,
+                             "--client-id", "fastener-at-vendor", "--client-secret", "fv-secret").stdout
+        assert "fulfilled (answer queued)" in added
+        requests_sent = {"early": ("v3", early)}
+        for name, version, product in (("v3 fulfilled", "v3", STEEL_WIRE), ("v3 rejected", "v3", "urn:pact:null"),
+                                       ("v2 fulfilled", "v2", STEEL_WIRE), ("v2 rejected", "v2", "urn:pact:null")):
+            data = {"productId": [product]} if version == "v3" else {"pf": {"productIds": [product]}}
+            event = _event(REQUEST_CREATED, version, vendor.url, data)
+            assert _post(fastener, token, version, event).status_code == 200
+            requests_sent[name] = (version, event)
+        published = _event(PUBLISHED, "v3", vendor.url, {"pfIds": [announced["id"]]})
+        assert _post(fastener, token, "v3", published).status_code == 200
+        # the buyer's own command, pointed at the vendor's host
+        out = builder.run("request", "--db", builder.db, "--node", vendor.url, "--client-id", "fastener-at-vendor",
+                          "--client-secret", "fv-secret", "--product-id", SCREWS, "--reply-to", builder.url).stdout
+        command_request = json.loads(out)["requestEventId"]
+
+        for name, (version, event) in requests_sent.items():
+            answer = vendor.answers_to(event["id"])
+            assert answer.path == f"/{version[1]}/events", name
+            assert answer.errors == [], (name, answer.errors)
+            expected = REQUEST_REJECTED if "rejected" in name else REQUEST_FULFILLED
+            assert answer.body["type"] == event_type(expected, version), name
+        [created] = [r for r in vendor.received if r.body.get("id") == command_request]
+        assert created.path == "/3/events" and created.errors == []
+        received = wait_for(lambda: next((line for line in fastener.run("node", "received", "--db", fastener.db)
+                                          .stdout.splitlines() if "fetched" in line), None),
+                            what="the announced footprint fetched from the vendor's host")
+        assert announced["id"] in received and vendor.url in received
+        assert all(r.errors == [] for r in vendor.received)
