@@ -29,6 +29,7 @@ from webhooks.delivery import RETRYABLE_4XX, Deliverer, DeliveryError, standard_
 from webhooks.outbox import Outbox, OutboxItem
 
 from ..engine import Engine
+from ..engine.exclusions import check_pact_exemptions
 from ..engine.suppliers import SupplierLoader
 from ..report.progress import SILENT, Steps
 
@@ -166,6 +167,7 @@ def compute_and_fulfil(store: NodeStore, request_pk: int, model_path: Path, engi
 
     loader = SupplierLoader(fetch=fetch)
     footprints = engine.compute(load_model(model_path), suppliers=loader, steps=steps)
+    check_pact_exemptions(footprints)  # what leaves as PACT keeps the Methodology's cut-off limit
     steps.phase("signing, publishing and queuing the answer")
     key = node_signing_key(store)
     now = utc_now()
