@@ -27,7 +27,8 @@ from lca_models.background import RENEWABLE_CERTIFICATE
 from lca_models.errors import ModelError, ModelErrors, UnitError
 from lca_models.model import DEFAULT_DQR, Input, Process, ProductModel, Quality
 
-from .project import SharedDatabases
+from .imported import ImportedCatalogue
+from .project import SharedDatabases, current_data_dir
 from .suppliers import SupplierFootprint, SupplierLoader
 
 Key = tuple[str, str]
@@ -41,7 +42,7 @@ AIR_TRANSPORT = "transport:air"
 
 # What a line item is, for the plant inventory's scopes (GHG Protocol Corporate Standard): direct emissions and
 # fuels are Scope 1, electricity Scope 2, datasets and supplier footprints Scope 3, system-expansion credits none.
-LINE_SOURCES = ("emission", "fuel", "electricity", "certificate", "dataset", "supplier", "credit")
+LINE_SOURCES = ("emission", "fuel", "electricity", "certificate", "dataset", "supplier", "credit", "activity", "factor")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ class Foreground:
     activities: list[ForegroundActivity]
     producers: dict[str, Key]  # flow -> activity producing it
     suppliers: dict[Key, SupplierFootprint]
+    # aggregated inputs (imported activities, user factors): kg of each project flow per unit, cradle to gate
+    aggregates: dict[Key, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
 
     def product_demand(self, flow: str, declared_unit: str, declared_amount: Decimal) -> float:
         """Amount of `flow` (in its output unit) that makes one declared unit of the product."""
@@ -104,16 +107,33 @@ class Foreground:
         return float(units.convert(declared_amount, symbol, output_unit))
 
 
-def database_name(model: ProductModel, loader: SupplierLoader) -> str:
-    """Keyed by the model digest (supplier files included) and the supplier documents fetched from nodes."""
+def database_name(model: ProductModel, loader: SupplierLoader, imported: ImportedCatalogue | None = None) -> str:
+    """Keyed by the model digest (supplier files and factor libraries included), the supplier documents fetched
+    from nodes and the imports of the databases its `activity:` inputs name (a re-import is a new foreground)."""
     remote = sorted({ref for ref in _supplier_refs(model) if ref.startswith(("https://", "http://"))})
-    if not remote:
+    databases = _imported_digests(model, imported)
+    if not remote and not databases:
         return f"pcf-model-{model.digest[:16]}"
     digest = hashlib.sha256(model.digest.encode())
+    for name, imported_digest in databases:
+        digest.update(f"{name}={imported_digest}".encode())
     for ref in remote:
         loader.load(ref)
         digest.update(json.dumps(loader.documents[ref], sort_keys=True).encode())
     return f"pcf-model-{digest.hexdigest()[:16]}"
+
+
+def _imported_digests(model: ProductModel, imported: ImportedCatalogue | None) -> list[tuple[str, str]]:
+    names = sorted({i.activity.database for p in model.processes for i in p.inputs if i.kind == "activity"})
+    if not names or imported is None:
+        return []
+    found = []
+    for name in names:
+        try:
+            found.append((name, imported.database(name).digest))
+        except ModelError:
+            continue  # reported where the input is resolved
+    return found
 
 
 def _supplier_refs(model: ProductModel) -> list[str]:
@@ -138,9 +158,12 @@ def _allocation_factors(process: Process) -> list[Decimal]:
 
 
 class _Builder:
-    def __init__(self, model: ProductModel, shared: SharedDatabases, loader: SupplierLoader) -> None:
+    def __init__(self, model: ProductModel, shared: SharedDatabases, loader: SupplierLoader,
+                 imported: ImportedCatalogue | None = None) -> None:
         self.model, self.shared, self.loader = model, shared, loader
-        self.name = database_name(model, loader)
+        self.imported = imported or ImportedCatalogue(current_data_dir())
+        self.name = database_name(model, loader, self.imported)
+        self.aggregates: dict[Key, tuple[tuple[str, Decimal], ...]] = {}
         self.datasets = background.catalogue()
         self.data: dict[Key, dict] = {}
         self.producers: dict[str, Key] = {}
@@ -170,7 +193,7 @@ class _Builder:
                 activities.append(self._activity(process, output.flow, output.amount, output.unit, factor))
         if self.errors:
             raise ModelErrors(self.errors)
-        return Foreground(self.name, self.data, activities, self.producers, self.suppliers)
+        return Foreground(self.name, self.data, activities, self.producers, self.suppliers, self.aggregates)
 
     def _convert(self, process: Process, amount: Decimal, source: str, target: str, what: str) -> Decimal:
         try:
@@ -251,6 +274,9 @@ class _Builder:
             tuple((i.type, i.scheme, i.amount_kwh * factor) for i in electricity.instruments)))
 
     def _input(self, process, activity, item: Input, factor, uses) -> None:
+        if item.kind in ("activity", "factor"):
+            self._aggregated_input(process, activity, item, factor, uses)
+            return
         if item.kind == "flow":
             if item.ref in self.credited:
                 self.fail(process, f"input {item.ref!r} is a co-product credited by system expansion in process "
@@ -275,6 +301,58 @@ class _Builder:
         activity.items.append(LineItem(
             f"{process.id} <- {item.label}", "input", source, total, item.quality, primary, target=target,
             packaging=item.packaging, aircraft=item.ref == AIR_TRANSPORT))
+
+    def _aggregated_input(self, process, activity, item: Input, factor, uses) -> None:
+        """An imported activity or a user factor: an aggregated activity of the foreground with its per-unit
+        flows (the imported database's cumulative inventory, or the library row), linked like any input."""
+        resolved = self._imported(item) if item.kind == "activity" else self._factor(item)
+        if resolved is None:
+            return
+        target, unit = resolved
+        total = self._convert(process, item.amount * factor, item.unit, unit, f"input {item.label!r}")
+        uses(target, total)
+        activity.items.append(LineItem(
+            f"{process.id} <- {item.label}", "input", item.kind, total, item.quality, _primary(item.quality),
+            target=target, packaging=item.packaging))
+
+    def _imported(self, item: Input) -> tuple[Key, str] | None:
+        try:
+            database, found = self.imported.resolve(item.activity)
+        except ModelError as exc:
+            self.errors.append(ModelError(exc.reason, exc.path, str(self.model.source_path or "")))
+            return None
+        try:
+            unit = units.unit(found.unit).symbol
+        except UnitError:
+            self.errors.append(ModelError(
+                f"activity {found.describe()} of {database.name!r} is per {found.unit!r}, a unit carbon-exchange "
+                "does not convert: choose an activity in a known unit", item.activity.path,
+                str(self.model.source_path or "")))
+            return None
+        key = (self.name, f"activity::{database.name}::{found.code}")
+        if key not in self.data:
+            flows = database.inventory(found)
+            self._write_aggregate(key, f"{found.name} ({database.name})", found.unit, found.location or "GLO", flows,
+                                  {"imported_database": database.name, "imported_digest": database.digest,
+                                   "imported_code": found.code})
+        return key, unit
+
+    def _factor(self, item: Input) -> tuple[Key, str]:
+        user = item.factor
+        key = (self.name, f"factor::{user.id}")
+        if key not in self.data:
+            self._write_aggregate(key, user.name, user.unit, user.geography or "GLO", user.flows,
+                                  {"source": user.source, "year": user.year, "library": str(user.library)})
+        return key, user.unit
+
+    def _write_aggregate(self, key: Key, name: str, unit: str, location: str,
+                         flows: tuple[tuple[str, Decimal], ...], extra: dict) -> None:
+        exchanges = [{"input": key, "amount": 1.0, "type": "production"}]
+        exchanges += [{"input": (self.shared.biosphere, flow), "amount": float(amount), "type": "biosphere"}
+                      for flow, amount in flows]
+        self.data[key] = {"name": name, "unit": unit, "location": location, "type": "process",
+                          "exchanges": exchanges, **extra}
+        self.aggregates[key] = tuple(flows)
 
     def _supplier(self, path: str) -> tuple[Key, SupplierFootprint]:
         if path in self.supplier_keys:
@@ -303,6 +381,10 @@ def _primary(quality: Quality) -> float:
     return 1.0 if quality.source in ("primary", "supplier") else 0.0
 
 
-def build_foreground(model: ProductModel, shared: SharedDatabases, loader: SupplierLoader | None = None) -> Foreground:
-    """Brightway data and bookkeeping for `model`; ModelErrors when the model cannot be linked."""
-    return _Builder(model, shared, loader or SupplierLoader()).build()
+def build_foreground(model: ProductModel, shared: SharedDatabases, loader: SupplierLoader | None = None,
+                     imported: ImportedCatalogue | None = None) -> Foreground:
+    """Brightway data and bookkeeping for `model`; ModelErrors when the model cannot be linked.
+
+    `imported` resolves `activity:` inputs; by default the imported databases beside the open Brightway project.
+    """
+    return _Builder(model, shared, loader or SupplierLoader(), imported).build()

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lca_models.errors import ModelError
+from lca_models.model import ActivityRef
 
 REGISTRY_FILE = "registry.json"
 ACTIVITIES_FILE = "activities.json"
@@ -212,3 +213,27 @@ def _atomic_write(path: Path, content: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(handle.name, path)
+
+
+class ImportedCatalogue:
+    """The imported databases of one data dir, read once on first use: what a model's `activity:` inputs name."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._registry: dict[str, ImportedDatabase] | None = None
+
+    def database(self, name: str) -> ImportedDatabase:
+        """The imported database `name`; ModelError with the closest names when there is none."""
+        if self._registry is None:
+            self._registry = read_registry(self.data_dir)
+        if name not in self._registry:
+            imported_database(self.data_dir, name)  # raises, naming the imported ones
+        return self._registry[name]
+
+    def resolve(self, ref: ActivityRef) -> tuple[ImportedDatabase, ImportedActivity]:
+        """The database and activity `ref` names; ModelError (at `ref.path`) with a did-you-mean on a miss."""
+        try:
+            database = self.database(ref.database)
+            return database, database.find(ref.name, ref.reference_product, ref.location, ref.unit)
+        except ModelError as exc:
+            raise ModelError(exc.reason, ref.path) from None
