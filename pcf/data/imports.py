@@ -154,26 +154,44 @@ def import_database(fmt: str, source: Path, name: str, data_dir: Path, *, allow_
         raise DataImportError("\n".join(problems), str(source), report)
     _drop_refused(data, shared.biosphere)
     report.exchanges = sum(len(ds.get("exchanges", ())) for ds in data)
-    folder = None
     try:
         with _quiet():
             importer.write_database()
+    except Exception:
+        _discard(bw, bw_name, None)
+        raise
+    entry = register(data_dir, name, bw_name, fmt=fmt, source=str(source), source_digest=source_digest,
+                     digest=digest[:16], report=report, clock=clock)
+    return entry, report
+
+
+def register(data_dir: Path, name: str, bw_name: str, *, fmt: str, source: str, source_digest: str, digest: str,
+             report: ImportReport, clock=None) -> imported.ImportedDatabase:
+    """Make a database written into the project (`bw_name`) the import `name`: its activity index and per-unit
+    cumulative inventory (the batch path), then the registry entry, replacing and deleting an earlier `name`.
+
+    The database is deleted again if this fails, so nothing half-registered stays behind.
+    """
+    bw = open_project(data_dir)
+    shared = ensure_shared_databases(bw)
+    folder = None
+    try:
         activities, flow_ids, lci = _inventory(bw, bw_name, shared)
         report.activities = len(activities)
         folder = imported.write_files(data_dir, bw_name, activities, flow_ids, lci)
         now = (clock or (lambda: datetime.now(timezone.utc)))().replace(microsecond=0).isoformat()
         entry = imported.ImportedDatabase(
-            name=name, format=fmt, source=str(source), source_digest=source_digest, digest=digest[:16],
-            imported_at=now, brightway_database=bw_name, biosphere=shared.biosphere,
+            name=name, format=fmt, source=source, source_digest=source_digest, digest=digest, imported_at=now,
+            brightway_database=bw_name, biosphere=shared.biosphere,
             counts={"activities": len(activities), "exchanges": report.exchanges},
             report=report.to_json(), directory=folder)
         previous = imported.record(data_dir, entry)
     except Exception:
         _discard(bw, bw_name, folder)
         raise
-    if previous is not None:
+    if previous is not None and previous.brightway_database != bw_name:
         _discard(bw, previous.brightway_database, previous.directory)
-    return entry, report
+    return entry
 
 
 def remove_database(name: str, data_dir: Path) -> imported.ImportedDatabase:
@@ -536,18 +554,27 @@ def _inventory(bw: ModuleType, bw_name: str, shared) -> tuple[list[imported.Impo
     flow_ids = [""] * lci.shape[1]
     for node_id, row in system.biosphere_row.items():
         flow_ids[row] = bw.get_node(id=node_id)["code"]
+    from bw2data.backends import ActivityDataset, ExchangeDataset  # one query each, not one per node
+
+    nodes = {code: (node_id, name, product, location, kind, data.get("unit") or "")
+             for node_id, code, name, product, location, kind, data in ActivityDataset.select(
+                 ActivityDataset.id, ActivityDataset.code, ActivityDataset.name, ActivityDataset.product,
+                 ActivityDataset.location, ActivityDataset.type, ActivityDataset.data)
+             .where(ActivityDataset.database == bw_name).tuples()}
+    produces: dict[str, list[str]] = {}
+    for process, product in (ExchangeDataset.select(ExchangeDataset.output_code, ExchangeDataset.input_code)
+                             .where((ExchangeDataset.output_database == bw_name) & (ExchangeDataset.type == "production")
+                                    & (ExchangeDataset.input_database == bw_name)).tuples()):
+        produces.setdefault(process, []).append(product)
     activities = []
-    for node in bw.Database(bw_name):
-        if node.get("type") == "product":
+    for code, (node_id, name, reference, location, kind, unit) in nodes.items():
+        products = produces.get(code, [])
+        if kind == "product" or len(products) != 1 or products[0] not in nodes:
             continue
-        products = [exc.input for exc in node.production()]
-        if len(products) != 1:
-            continue
-        product = products[0]
+        product_id, product_name, _, _, _, product_unit = nodes[products[0]]
         activities.append(imported.ImportedActivity(
-            code=node["code"], product_code=product["code"], name=node.get("name") or "",
-            reference_product=node.get("reference product") or (product["name"] if product.id != node.id else ""),
-            location=node.get("location") or "", unit=node.get("unit") or product.get("unit") or "",
-            row=int(system.product_row[product.id])))
+            code=code, product_code=products[0], name=name or "",
+            reference_product=reference or (product_name if product_id != node_id else "") or "",
+            location=location or "", unit=unit or product_unit, row=int(system.product_row[product_id])))
     activities.sort(key=lambda a: (a.name.casefold(), a.reference_product.casefold(), a.location, a.code))
     return activities, flow_ids, lci
