@@ -165,7 +165,7 @@ def show_cmd(ref: str, libraries: tuple[Path, ...], gwp: str, as_json: bool, dat
 @_DATA_DIR
 def search_cmd(words: tuple[str, ...], database: str | None, libraries: tuple[Path, ...], gwp: str, limit: int,
                as_json: bool, data_dir: Path | None) -> None:
-    """Datasets whose id, name, product or location contain every word."""
+    """Datasets whose id, name, product or location contain every word (`show REF` gives the source)."""
     gwp = normalise_gwp_set(gwp)
     try:
         found = catalogue.search(catalogue.entries(data_dir or default_data_dir(), gwp, libraries, database),
@@ -177,10 +177,10 @@ def search_cmd(words: tuple[str, ...], database: str | None, libraries: tuple[Pa
         return
     table = Table(title=f"{len(found)} dataset(s) matching {' '.join(words)!r}"
                   + (f" (first {limit})" if len(found) > limit else ""))
-    for column in ("ref", "reference product", "location", "unit", f"kgCO2e ({gwp})", "origin", "source"):
+    for column in ("ref", "product", "location", "unit", f"kgCO2e ({gwp})", "origin"):  # sources: `pcf data show`
         table.add_column(column, overflow="fold")
     for entry in found[:limit]:
-        table.add_row(entry.ref, entry.detail, entry.location, entry.unit, _num(entry.kgco2e), entry.origin, entry.source)
+        table.add_row(entry.ref, entry.detail, entry.location, entry.unit, _num(entry.kgco2e), entry.origin)
     Console().print(table)
 
 
