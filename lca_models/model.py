@@ -12,7 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .footprint import Offset  # one type for a retired credit, in the model and in the footprint
+
+if TYPE_CHECKING:  # factor_library imports this module (Dqr); the type is only named here
+    from .factor_library import UserFactor
 
 DATA_SOURCES = ("primary", "supplier", "secondary")
 ALLOCATION_METHODS = ("mass", "economic", "physical", "system_expansion")
@@ -82,10 +87,11 @@ class Output:
 
 @dataclass(frozen=True)
 class Input:
-    """Something a process consumes: from another process (`flow`), a dataset, or a supplier footprint."""
+    """Something a process consumes: from another process (`flow`), a dataset, or a supplier footprint;
+    or an activity of an imported database (`activity`), or a factor of a user library (`factor`)."""
 
-    kind: str  # "flow" | "dataset" | "supplier"
-    ref: str  # flow name, dataset id, or supplier footprint file path (resolved, absolute)
+    kind: str  # "flow" | "dataset" | "supplier" | "activity" | "factor"
+    ref: str  # flow name, dataset id, supplier footprint file path (resolved, absolute), database/name, factor id
     amount: Decimal
     unit: str
     quality: Quality
@@ -93,6 +99,24 @@ class Input:
     label: str = ""  # how contribution analysis names it
     meter: str | None = None  # meter id whose readings give `amount` (pcf factory meters)
     cbam_precursor: CbamPrecursor | None = None  # a purchased CBAM good (dataset or supplier inputs only)
+    activity: ActivityRef | None = None  # kind "activity": which activity of which imported database
+    factor: UserFactor | None = None  # kind "factor": the library row, already validated
+
+
+@dataclass(frozen=True)
+class ActivityRef:
+    """An activity of a database imported with `pcf data import`, named as the database names it.
+
+    Resolved by the engine against the data dir's imported databases (the model file cannot know them),
+    with a did-you-mean on a miss; `path` is where in the model file it was named, for that error.
+    """
+
+    database: str
+    name: str
+    reference_product: str | None = None
+    location: str | None = None
+    unit: str | None = None  # the activity's own unit, to choose between activities; not the input's unit
+    path: str = ""
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,11 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from . import background, units
 from .cbam_installation import GOODS_CATEGORIES, PRODUCTION_ROUTES
 from .errors import ModelError, ModelErrors, UnitError, validation_errors
+from .factor_library import UserFactor, load_library
 from .gwp import GWP_SETS, elementary_flows
 from .model import (
     ALLOCATION_METHODS,
+    ActivityRef,
     DATA_SOURCES,
     DEFAULT_DQR,
     DISTRIBUTIONS,
@@ -57,6 +59,7 @@ _NON_NEGATIVE = validate.Range(min=0, error="must be >= 0")
 _DQR = validate.Range(min=1, max=5, error="must be between 1 and 5")
 _ID = validate.Regexp(r"^[A-Za-z0-9_.\-]+$", error="use letters, digits, '_', '-' or '.' only")
 _URN = validate.Regexp(r"^[uU][rR][nN]:[^\s]+$", error="must be a URN (urn:...)")  # PACT v3 `Urn`
+ORIGINS = ("flow", "dataset", "supplier", "activity", "factor")  # where an input comes from: exactly one
 
 
 def _known_unit(value: str) -> None:
@@ -136,19 +139,31 @@ class CbamPrecursorSchema(_Strict):
                                   "see_indirect")
 
 
+class ActivitySchema(_Strict):
+    """An activity of a database imported with `pcf data import`: resolved (with did-you-mean) by the engine."""
+
+    database = fields.String(required=True, validate=validate.Length(min=1))
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    reference_product = fields.String()
+    location = fields.String()
+    unit = fields.String()
+
+
 class InputSchema(_Quantity):
     flow = fields.String()
     dataset = fields.String()
     supplier = fields.String()
+    activity = fields.Nested(ActivitySchema)  # an imported database's activity
+    factor = fields.String()  # a factor id of one of the model's factor_libraries
     packaging = fields.Boolean(load_default=False)
     label = fields.String()
     cbam_precursor = fields.Nested(CbamPrecursorSchema)
 
     @validates_schema
     def _one_origin(self, data: dict, **kwargs: Any) -> None:
-        given = [k for k in ("flow", "dataset", "supplier") if k in data]
+        given = [k for k in ORIGINS if k in data]
         if len(given) != 1:
-            raise ValidationError("give exactly one of flow, dataset or supplier", "_schema")
+            raise ValidationError(f"give exactly one of {', '.join(ORIGINS[:-1])} or {ORIGINS[-1]}", "_schema")
 
 
 class TransportSchema(_Quantity):
@@ -310,6 +325,7 @@ class ModelSchema(_Strict):
     offsets = fields.List(fields.Nested(OffsetSchema), load_default=list)
     boundary = fields.Nested(BoundarySchema, load_default=dict)
     exclusions = fields.List(fields.Nested(ExclusionSchema), load_default=list)
+    factor_libraries = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
@@ -372,6 +388,7 @@ class _Resolver:
         self.supplier_files: list[Path] = []
         self.output_units: dict[str, str] = {}
         self.meters: dict[str, str] = {}  # meter id -> where it is first used
+        self.factors: dict[str, UserFactor] = {}  # user factors of the model's factor_libraries, by id
 
     def fail(self, where: str, reason: str) -> None:
         self.errors.append(ModelError(reason, where, str(self.path)))
@@ -421,6 +438,7 @@ class _Resolver:
     def build(self) -> ProductModel:
         d = self.data
         self._index_outputs()
+        self._load_factor_libraries(d["factor_libraries"])
         processes = tuple(self._process(i, p) for i, p in enumerate(d["processes"]))
         products = tuple(self._product(i, p) for i, p in enumerate(d["products"]))
         self._check_offsets(d["offsets"])
@@ -579,7 +597,58 @@ class _Resolver:
             self.fail(f"{where}.unit", f"a CBAM precursor is counted in tonnes: {item['unit']} is not a mass unit")
         return replace(line, cbam_precursor=CbamPrecursor(**precursor))
 
+    def _load_factor_libraries(self, paths: list[str]) -> None:
+        """The model's user factor libraries (relative to the model); their bytes go into the model digest."""
+        for i, name in enumerate(paths):
+            path = (self.path.parent / name).resolve()
+            if not path.is_file():
+                self.fail(f"factor_libraries[{i}]", f"factor library not found: {path}")
+                continue
+            self.supplier_files.append(path)
+            try:
+                library = load_library(path)
+            except ModelErrors as exc:
+                self.errors.extend(exc.errors)
+                continue
+            except ModelError as exc:
+                self.errors.append(exc)
+                continue
+            for factor_id, factor in library.items():
+                if factor_id in self.factors:
+                    self.fail(f"factor_libraries[{i}]", f"factor {factor_id!r} is defined in "
+                              f"{self.factors[factor_id].library} and again in {path}")
+                self.factors.setdefault(factor_id, factor)
+
+    def _factor_input(self, where: str, item: dict) -> Input:
+        factor = self.factors.get(item["factor"])
+        if factor is None:
+            known = f"{_did_you_mean(item['factor'], list(self.factors))}" if self.factors else \
+                " (the model names no factor_libraries)"
+            self.fail(f"{where}.factor", f"unknown factor {item['factor']!r}{known}")
+        elif units.dimension(item["unit"]) != units.dimension(factor.unit):
+            self.fail(f"{where}.unit", f"unit mismatch: {item['unit']} given, factor {factor.id!r} is per {factor.unit}")
+        source = item.get("source", "secondary")
+        quality = Quality(source, Dqr(**item["dqr"]) if item.get("dqr") else
+                          (factor.dqr if factor is not None else DEFAULT_DQR[source]))
+        return Input("factor", item["factor"], item["amount"], units.unit(item["unit"]).symbol, quality,
+                     item.get("packaging", False), item.get("label") or f"factor {item['factor']}",
+                     self.meter(where, item), factor=factor)
+
+    def _activity_input(self, where: str, item: dict) -> Input:
+        ref = item["activity"]
+        activity = ActivityRef(ref["database"], ref["name"], ref.get("reference_product"), ref.get("location"),
+                               ref.get("unit"), f"{where}.activity")
+        label = item.get("label") or f"{ref['database']}: {ref['name']}" + (
+            f" ({ref['location']})" if ref.get("location") else "")
+        return Input("activity", f"{ref['database']}/{ref['name']}", item["amount"], units.unit(item["unit"]).symbol,
+                     self.quality(item, "secondary"), item.get("packaging", False), label, self.meter(where, item),
+                     activity=activity)
+
     def _origin_input(self, where: str, item: dict) -> Input:
+        if "factor" in item:
+            return self._factor_input(where, item)
+        if "activity" in item:
+            return self._activity_input(where, item)
         if "dataset" in item:
             self.dataset(f"{where}.dataset", item["dataset"])
             return self._dataset_input(where, item["dataset"], item, "secondary")

@@ -6,6 +6,7 @@ import click
 
 from .cbam import cbam
 from .compute import compute, validate
+from .data import data
 from .demo import demo
 from .factory import factory
 from .node import node
@@ -20,6 +21,6 @@ def main() -> None:
     """carbon-exchange: product carbon footprints computed on Brightway, exchanged as PACT and CBAM."""
 
 
-for command in (compute, validate, demo, node, serve, cbam, factory, scope3,
+for command in (compute, validate, data, demo, node, serve, cbam, factory, scope3,
                 request, fulfil_command, reject_command, verify_command):
     main.add_command(command)

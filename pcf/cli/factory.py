@@ -65,7 +65,7 @@ def factory() -> None:
 def plant_inventory(engine: Engine, model: ProductModel, gwp: str | None = None,
                     steps: Steps = SILENT) -> tuple[inv.Inventory, inv.Conservation]:
     """The inventory and its conservation check against the engine's product footprints."""
-    inventory = inv.build_inventory(model, gwp)
+    inventory = inv.build_inventory(model, gwp, data_dir=engine.data_dir)
     return inventory, inv.conservation(inventory, engine.compute(model, gwp, steps=steps))
 
 

@@ -33,7 +33,8 @@ from lca_models.background import RENEWABLE_CERTIFICATE, combustion_exchanges
 from lca_models.errors import ModelError, ModelErrors, UnitError
 from lca_models.model import DEFAULT_DQR, Dqr, Fuel, Input, Process, ProductModel, Quality
 
-from .project import SharedDatabases
+from .imported import ImportedCatalogue
+from .project import SharedDatabases, current_data_dir
 from .suppliers import SupplierFootprint, SupplierLoader
 from .uncertainty import BASIC_DEMAND, BASIC_TRANSPORT, basic_for_flow, exchange_uncertainty
 
@@ -47,12 +48,14 @@ AIR_TRANSPORT = "transport:air"
 
 
 # What a line item is, for the plant inventory's scopes (GHG Protocol Corporate Standard): direct emissions and
-# fuels are Scope 1, electricity Scope 2, datasets and supplier footprints Scope 3 (energy supply upstream: its
-# category 3), system-expansion credits none.
-LINE_SOURCES = ("emission", "fuel", "electricity", "certificate", "energy_upstream", "dataset", "supplier", "credit")
+# fuels are Scope 1, electricity Scope 2, datasets, supplier footprints, imported activities and user factors
+# Scope 3 (energy supply upstream: its category 3), system-expansion credits none.
+LINE_SOURCES = ("emission", "fuel", "electricity", "certificate", "energy_upstream", "dataset", "supplier", "credit",
+                "activity", "factor")
 # the stage (lca_models.footprint.STAGES) of each source
 STAGE_OF = {"emission": "production", "fuel": "production", "electricity": "electricity", "certificate": "electricity",
-            "energy_upstream": "energy_upstream", "dataset": "materials", "supplier": "materials", "credit": "materials"}
+            "energy_upstream": "energy_upstream", "dataset": "materials", "supplier": "materials", "credit": "materials",
+            "activity": "materials", "factor": "materials"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class Foreground:
     producers: dict[str, Key]  # flow -> activity producing it
     suppliers: dict[Key, SupplierFootprint]
     own_fuels: dict[Key, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)  # measured-fuel combustion
+    # aggregated inputs (imported activities, user factors): kg of each project flow per unit, cradle to gate
+    aggregates: dict[Key, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
 
     def exchanges_of(self, target: Key) -> tuple[tuple[str, Decimal], ...]:
         """(flow, kg per unit) of an external activity a line draws on: a bundled dataset or a measured fuel's own."""
@@ -142,14 +147,31 @@ class Foreground:
         return float(units.convert(declared_amount, symbol, output_unit))
 
 
-def database_name(model: ProductModel, loader: SupplierLoader, shared: SharedDatabases, gwp: str) -> str:
-    """Keyed by the model digest (supplier files included), the supplier documents fetched from nodes, the bundled
+def database_name(model: ProductModel, loader: SupplierLoader, shared: SharedDatabases, gwp: str,
+                  imported: ImportedCatalogue | None = None) -> str:
+    """Keyed by the model digest (supplier files and factor libraries included), the supplier documents fetched from
+    nodes, the imports of the databases its `activity:` inputs name (a re-import is a new foreground), the bundled
     data it links to and the GWP set (a supplier footprint recharacterised to it has other amounts)."""
     digest = hashlib.sha256(f"{model.digest}:{shared.data_digest}:{gwp}".encode())
+    for name, imported_digest in _imported_digests(model, imported):
+        digest.update(f"{name}={imported_digest}".encode())
     for ref in sorted({ref for ref in _supplier_refs(model) if ref.startswith(("https://", "http://"))}):
         loader.load(ref)
         digest.update(json.dumps(loader.documents[ref], sort_keys=True).encode())
     return f"pcf-model-{digest.hexdigest()[:16]}"
+
+
+def _imported_digests(model: ProductModel, imported: ImportedCatalogue | None) -> list[tuple[str, str]]:
+    names = sorted({i.activity.database for p in model.processes for i in p.inputs if i.kind == "activity"})
+    if not names or imported is None:
+        return []
+    found = []
+    for name in names:
+        try:
+            found.append((name, imported.database(name).digest))
+        except ModelError:
+            continue  # reported where the input is resolved
+    return found
 
 
 def _supplier_refs(model: ProductModel) -> list[str]:
@@ -174,9 +196,12 @@ def _allocation_factors(process: Process) -> list[Decimal]:
 
 
 class _Builder:
-    def __init__(self, model: ProductModel, shared: SharedDatabases, loader: SupplierLoader, gwp: str) -> None:
+    def __init__(self, model: ProductModel, shared: SharedDatabases, loader: SupplierLoader, gwp: str,
+                 imported: ImportedCatalogue | None = None) -> None:
         self.model, self.shared, self.loader, self.gwp = model, shared, loader, gwp
-        self.name = database_name(model, loader, shared, gwp)
+        self.imported = imported or ImportedCatalogue(current_data_dir())
+        self.name = database_name(model, loader, shared, gwp, self.imported)
+        self.aggregates: dict[Key, tuple[tuple[str, Decimal], ...]] = {}
         self.datasets = background.catalogue()
         self.own_fuels: dict[Key, tuple[tuple[str, Decimal], ...]] = {}
         self.data: dict[Key, dict] = {}
@@ -207,7 +232,8 @@ class _Builder:
                 activities.append(self._activity(process, output.flow, output.amount, output.unit, factor))
         if self.errors:
             raise ModelErrors(self.errors)
-        return Foreground(self.name, self.data, activities, self.producers, self.suppliers, self.own_fuels)
+        return Foreground(self.name, self.data, activities, self.producers, self.suppliers, self.own_fuels,
+                          self.aggregates)
 
     def _convert(self, process: Process, amount: Decimal, source: str, target: str, what: str) -> Decimal:
         try:
@@ -340,6 +366,9 @@ class _Builder:
             market if market != grid else None))
 
     def _input(self, process, activity, item: Input, factor, uses) -> None:
+        if item.kind in ("activity", "factor"):
+            self._aggregated_input(process, activity, item, factor, uses)
+            return
         if item.kind == "flow":
             if item.ref in self.credited:
                 self.fail(process, f"input {item.ref!r} is a co-product credited by system expansion in process "
@@ -368,6 +397,58 @@ class _Builder:
         activity.items.append(LineItem(
             f"{process.id} <- {item.label}", "input", source, total, quality, primary, target=target,
             packaging=item.packaging, aircraft=item.ref == AIR_TRANSPORT))
+
+    def _aggregated_input(self, process, activity, item: Input, factor, uses) -> None:
+        """An imported activity or a user factor: an aggregated activity of the foreground with its per-unit
+        flows (the imported database's cumulative inventory, or the library row), linked like any input."""
+        resolved = self._imported(item) if item.kind == "activity" else self._factor(item)
+        if resolved is None:
+            return
+        target, unit = resolved
+        total = self._convert(process, item.amount * factor, item.unit, unit, f"input {item.label!r}")
+        uses(target, total, item.quality)
+        activity.items.append(LineItem(
+            f"{process.id} <- {item.label}", "input", item.kind, total, item.quality, _primary(item.quality),
+            target=target, packaging=item.packaging))
+
+    def _imported(self, item: Input) -> tuple[Key, str] | None:
+        try:
+            database, found = self.imported.resolve(item.activity)
+        except ModelError as exc:
+            self.errors.append(ModelError(exc.reason, exc.path, str(self.model.source_path or "")))
+            return None
+        try:
+            unit = units.unit(found.unit).symbol
+        except UnitError:
+            self.errors.append(ModelError(
+                f"activity {found.describe()} of {database.name!r} is per {found.unit!r}, a unit carbon-exchange "
+                "does not convert: choose an activity in a known unit", item.activity.path,
+                str(self.model.source_path or "")))
+            return None
+        key = (self.name, f"activity::{database.name}::{found.code}")
+        if key not in self.data:
+            flows = database.inventory(found)
+            self._write_aggregate(key, f"{found.name} ({database.name})", found.unit, found.location or "GLO", flows,
+                                  item.quality, {"imported_database": database.name, "imported_digest": database.digest,
+                                                 "imported_code": found.code})
+        return key, unit
+
+    def _factor(self, item: Input) -> tuple[Key, str]:
+        user = item.factor
+        key = (self.name, f"factor::{user.id}")
+        if key not in self.data:
+            self._write_aggregate(key, user.name, user.unit, user.geography or "GLO", user.flows, item.quality,
+                                  {"source": user.source, "year": user.year, "library": str(user.library)})
+        return key, user.unit
+
+    def _write_aggregate(self, key: Key, name: str, unit: str, location: str,
+                         flows: tuple[tuple[str, Decimal], ...], quality: Quality, extra: dict) -> None:
+        exchanges = [{"input": key, "amount": 1.0, "type": "production"}]
+        exchanges += [{"input": (self.shared.biosphere, flow), "amount": float(amount), "type": "biosphere",
+                       **exchange_uncertainty(float(amount), quality, basic_for_flow(flow))} for flow, amount in flows]
+        self.data[key] = {"name": name, "unit": unit, "location": location, "type": "process",
+                          "exchanges": exchanges, **extra}
+        self.aggregates[key] = tuple(flows)
 
     def _supplier(self, path: str, label: str) -> tuple[Key, SupplierFootprint]:
         if path in self.supplier_keys:
@@ -406,7 +487,8 @@ def _supplier_quality(quality: Quality, supplier: SupplierFootprint) -> Quality:
 
 
 def build_foreground(model: ProductModel, shared: SharedDatabases, loader: SupplierLoader | None = None,
-                     gwp: str | None = None) -> Foreground:
+                     gwp: str | None = None, imported: ImportedCatalogue | None = None) -> Foreground:
     """Brightway data and bookkeeping for `model` (GWP set `gwp`, default the model's); ModelErrors when it cannot be
-    linked."""
-    return _Builder(model, shared, loader or SupplierLoader(), gwp or model.gwp).build()
+    linked. `imported` resolves `activity:` inputs; by default the imported databases beside the open Brightway
+    project."""
+    return _Builder(model, shared, loader or SupplierLoader(), gwp or model.gwp, imported).build()

@@ -37,6 +37,20 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or ".pcf-data").resolve()
 
 
+def current_data_dir() -> Path:
+    """The data dir of the Brightway project this process has open (`open_project`), else the default one.
+
+    Imported databases (`pcf data import`) live beside the Brightway project they were written into: a model
+    computed in that project resolves its `activity:` inputs there.
+    """
+    bw2data = sys.modules.get("bw2data")
+    if bw2data is not None:
+        base = Path(bw2data.projects._base_data_dir)
+        if base.name == "brightway":
+            return base.parent
+    return default_data_dir()
+
+
 def open_project(data_dir: Path | None = None) -> ModuleType:
     """Point Brightway at `data_dir/brightway` and select the toolkit's project; returns `bw2data`.
 

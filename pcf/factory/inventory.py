@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from lca_models import background, units
 from lca_models.errors import ModelError
@@ -26,6 +27,7 @@ from lca_models.gwp import elementary_flows, normalise_gwp_set
 from lca_models.model import ProductModel
 
 from ..engine.foreground import Foreground, build_foreground
+from ..engine.imported import ImportedCatalogue
 from ..engine.project import shared_databases
 from ..engine.suppliers import SupplierLoader
 from .offsets import overlapping
@@ -153,15 +155,20 @@ class _Tally:
             self.scope1_by_gas[flow.gas] += kg * flow.gwp[self.gwp]
 
 
-def build_inventory(model: ProductModel, gwp: str | None = None, suppliers: SupplierLoader | None = None) -> Inventory:
-    """The plant inventory of `model` for its reference period (every process at its full annual amounts)."""
+def build_inventory(model: ProductModel, gwp: str | None = None, suppliers: SupplierLoader | None = None,
+                    data_dir: Path | None = None) -> Inventory:
+    """The plant inventory of `model` for its reference period (every process at its full annual amounts).
+
+    `data_dir` holds the databases the model's `activity:` inputs name (default: beside the open project).
+    """
     gwp = normalise_gwp_set(gwp or model.gwp)
     twice = overlapping(model.offsets)
     if twice:
         raise ModelError("double use of carbon credits refused: " + "; ".join(
             f"{a.scheme} {a.serial_range} overlaps {b.serial_range}" for a, b in twice), "offsets",
             str(model.source_path or ""))
-    foreground = build_foreground(model, shared_databases(), suppliers or SupplierLoader(), gwp)
+    imported = ImportedCatalogue(data_dir) if data_dir is not None else None
+    foreground = build_foreground(model, shared_databases(), suppliers or SupplierLoader(), gwp, imported)
     tally = _tally_lines(foreground, gwp)
     electricity = _tally_electricity(foreground, gwp)
     outputs, unassigned = _net_outputs(model)
@@ -212,7 +219,16 @@ def _tally_lines(foreground: Foreground, gwp: str) -> _Tally:
                 supplier = foreground.suppliers[item.target]
                 per_unit = sum((amount for flow, amount in supplier.flows(gwp) if flow != "co2_uptake"), Decimal(0))
                 tally.scope3[SCOPE3_PURCHASED] += item.quantity * per_unit
+            elif item.source in ("activity", "factor"):  # purchased: an imported activity's cumulative inventory
+                tally.scope3[SCOPE3_PURCHASED] += item.quantity * _aggregate_kgco2e(foreground.aggregates[item.target], gwp)
     return tally
+
+
+def _aggregate_kgco2e(flows: tuple[tuple[str, Decimal], ...], gwp: str) -> Decimal:
+    """kgCO2e per unit of an aggregated input (flows that count in a PCF): a user factor's row exactly, an imported
+    activity's cumulative inventory as solved at import (7 significant digits)."""
+    table = elementary_flows()
+    return sum((amount * table[flow].gwp[gwp] for flow, amount in flows if table[flow].counts_in_pcf), Decimal(0))
 
 
 @dataclass
