@@ -396,8 +396,7 @@ class PurchasedPrecursorSchema(_Strict):
     specific_electricity = fields.Float(load_default=0.0, validate=_NON_NEGATIVE, **_NUMBER)
     electricity_ef = fields.Float(load_default=0.0, validate=_NON_NEGATIVE, **_NUMBER)
     country = fields.String(load_default="")
-    cn_code = fields.String(load_default="", validate=validate.Regexp(r"^(\d{4}|\d{6}|\d{8})?$",
-                                                                      error="a CN code has 4, 6 or 8 digits"))
+    cn_code = fields.String(load_default="", validate=validate.Regexp(r"^(\d{8})?$", error="a CN code has 8 digits"))
     default_variant = fields.String(load_default="")
     see_indirect_given = fields.Float(load_default=None, allow_none=True, validate=_NON_NEGATIVE, **_NUMBER)
     purchased = _mapping_of_numbers(load_default=dict)

@@ -74,6 +74,7 @@ class Input:
     label: str = ""  # how contribution analysis names it
     meter: str | None = None  # meter id whose readings give `amount` (pcf factory meters)
     cbam_precursor: CbamPrecursor | None = None  # a purchased CBAM good (dataset or supplier inputs only)
+    cbam_out_of_scope: str | None = None  # why a purchased CBAM good is not a precursor here (docs/model-format.md)
 
 
 @dataclass(frozen=True)

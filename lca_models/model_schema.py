@@ -93,8 +93,7 @@ class _Quantity(_Strict):
 class CbamPrecursorSchema(_Strict):
     """A purchased CBAM good: its default value is looked up by CN code and country, unless its SEE is given."""
 
-    cn_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{4}|\d{6}|\d{8})$",
-                                                                    error="a CN code has 4, 6 or 8 digits"))
+    cn_code = fields.String(required=True, validate=validate.Regexp(r"^\d{8}$", error="a CN code has 8 digits"))
     country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166-1 alpha-2, e.g. CN"))
     see_direct = fields.Decimal(validate=_NON_NEGATIVE)  # tCO2e/t, as the producer communicated it
     see_indirect = fields.Decimal(validate=_NON_NEGATIVE)
@@ -113,12 +112,19 @@ class InputSchema(_Quantity):
     packaging = fields.Boolean(load_default=False)
     label = fields.String()
     cbam_precursor = fields.Nested(CbamPrecursorSchema)
+    # a purchased input that is a CBAM good but no precursor of the installation's goods: the reason, in words
+    cbam_out_of_scope = fields.String(validate=validate.Length(min=1, error="give the reason"))
 
     @validates_schema
     def _one_origin(self, data: dict, **kwargs: Any) -> None:
         given = [k for k in ("flow", "dataset", "supplier") if k in data]
         if len(given) != 1:
             raise ValidationError("give exactly one of flow, dataset or supplier", "_schema")
+
+    @validates_schema
+    def _precursor_or_out_of_scope(self, data: dict, **kwargs: Any) -> None:
+        if "cbam_precursor" in data and "cbam_out_of_scope" in data:
+            raise ValidationError("an input is either a CBAM precursor or out of scope, not both", "cbam_out_of_scope")
 
 
 class TransportSchema(_Quantity):
@@ -494,6 +500,11 @@ class _Resolver:
 
     def _input(self, where: str, item: dict) -> Input:
         line = self._origin_input(where, item)
+        if "cbam_out_of_scope" in item:
+            if line.kind == "flow":
+                self.fail(f"{where}.cbam_out_of_scope", "cbam_out_of_scope is for purchased inputs (dataset or "
+                          "supplier): a flow made in the model is in the installation")
+            return replace(line, cbam_out_of_scope=item["cbam_out_of_scope"])
         precursor = item.get("cbam_precursor")
         if precursor is None:
             return line

@@ -35,27 +35,13 @@ from lca_models.cbam_installation import (
 )
 from lca_models.errors import ModelError
 
+from .codes import UNLOCODE, cn_code_problem, template_cn_codes, template_country
 from .errors import CbamError
 from .template_layout import Layout, locate
 from ..xlsx_limits import XlsxLimitError, open_bounded_workbook
-from .template_workbook import TemplateWorkbook, code_lists
+from .template_workbook import TemplateWorkbook
 
 _ONLY_DIRECT = "Only direct production"
-
-
-def check_products(installation: Installation) -> list[str]:
-    """Problems with the products' CN codes against the template's CN code list and the processes' categories."""
-    cn_codes = code_lists()[1]
-    by_name = {p.name: p for p in installation.processes}
-    problems = []
-    for i, product in enumerate(installation.products):
-        allowed = {by_name[product.process].goods_category, *by_name[product.process].included_goods}
-        if product.cn_code not in cn_codes:
-            problems.append(f"products[{i}].cn_code: unknown CN code {product.cn_code!r} (not in the template's list)")
-        elif cn_codes[product.cn_code] not in allowed:
-            problems.append(f"products[{i}].cn_code: CN code {product.cn_code} is {cn_codes[product.cn_code]!r}, but "
-                            f"process {product.process!r} makes {', '.join(sorted(allowed))}")
-    return problems
 
 
 def import_template(path: str | Path) -> Installation:
@@ -146,11 +132,16 @@ class _Reader:
         if not name:
             book.fail(sheet, rows.get("ii.", 0), "I", "missing the name of the installation")
         country_name = about("viii.")
-        countries = code_lists()[0]
-        country = countries.get(country_name) or (country_name if country_name in countries.values() else "")
+        country = template_country(country_name) if country_name else None
         if not country:
-            book.fail(sheet, rows.get("viii.", 0), "I", f"unknown country {country_name!r}" if country_name
-                      else "missing the country of the installation")
+            book.fail(sheet, rows.get("viii.", 0), "I", f"unknown country {country_name!r} (not an ISO 3166-1 "
+                      "country of the template's list)" if country_name else "missing the country of the installation")
+        unlocode = about("ix.")
+        found = UNLOCODE.fullmatch(unlocode) if unlocode else None
+        if unlocode and (not found or (country and found.group(1) != country)):
+            book.fail(sheet, rows["ix."], "I", f"UN/LOCODE {unlocode!r}: " + (
+                f"in {found.group(1)}, the installation in {country}" if found
+                else "two letters of the country and three letters or digits 2-9 (e.g. 'CN SHA')"))
         address = {key: about(item) for key, item in (("street", "iii."), ("economic_activity", "iv."),
                                                       ("post_code", "v."), ("city", "vii."), ("unlocode", "ix."))}
         return {
@@ -385,11 +376,15 @@ class _Reader:
                          if n <= len(routes) and (v := book.number(sheet, row, "L")) is not None}
             items = block.items.get("(e)", {})
             see_row = items.get("i.", block.markers["(e)"])
+            origin = book.text("A_InstData", row_a, "F")
             precursor: dict[str, Any] = {
                 "name": name, "goods_category": category, "purchased": purchased,
                 "see_direct": book.number(sheet, see_row, "L", required=f"SEE (direct) of purchased {name!r}"),
-                "country": book.text("A_InstData", row_a, "F"),
+                "country": (template_country(origin) or "") if origin else "",
             }
+            if origin and not precursor["country"]:
+                book.fail("A_InstData", row_a, "F", f"unknown country {origin!r} of purchased precursor {name!r} "
+                                                    "(not an ISO 3166-1 country of the template's list)")
             for key, item, column in (("specific_electricity", "ii.", "L"), ("electricity_ef", "iii.", "L")):
                 value = book.number(sheet, items[item], column) if item in items else None
                 if value is not None:
@@ -423,7 +418,7 @@ class _Reader:
     def _products(self, processes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         book, sheet, out = self.book, "Summary_Products", []
         by_name = {p["name"]: p for p in processes}
-        cn_codes = code_lists()[1]
+        cn_codes = template_cn_codes()
         for row in self.layout.product_rows:
             process = book.text(sheet, row, "D")
             if not process:
@@ -436,8 +431,9 @@ class _Reader:
             if not cn:
                 book.fail(sheet, row, "F", f"missing the CN code of a product of {process!r}")
                 continue
-            if cn_codes and cn not in cn_codes:
-                book.fail(sheet, row, "F", f"unknown CN code {cn!r} (not in the template's CN code list)")
+            problem = cn_code_problem(cn, template_only=True)
+            if problem:
+                book.fail(sheet, row, "F", problem)
                 continue
             allowed = {by_name[process]["goods_category"], *by_name[process].get("included_goods", [])}
             category = cn_codes.get(cn, "")

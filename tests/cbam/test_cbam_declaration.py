@@ -27,8 +27,8 @@ ROWS = [
     ["72083900", "CN", "40", "CN-1", "Hebei mill", "CN", "2.1", "0.3", "actual", "10", "0.5"],
     ["72083900", "CN", "10", "CN-2", "Tangshan mill", "CN", "1.9", "0.2", "default", "", ""],
     ["25232900", "TR", "20", "TR-7", "Anatolia Cement", "TR", "0.73", "0.05", "default", "", ""],
-    ["72022100", "IN", "2", "IN-3", "Ferro-silicon works", "IN", "4.0", "1.5", "actual", "", ""],
-    ["76061100", "CN", "1.5", "CN-4", "Guangdong Aluminium", "CN", "8.5", "6.25", "actual", "", ""],
+    ["31021019", "IN", "2", "IN-3", "Urea works", "IN", "4.0", "1.5", "actual", "", ""],
+    ["76061130", "CN", "1.5", "CN-4", "Guangdong Aluminium", "CN", "8.5", "6.25", "actual", "", ""],
 ]
 DECLARANT = DeclarationDeclarant("DE123456789012345", "Muster Import GmbH", "DE")
 QREPORT_DECLARANT = ("year: 2026\nquarter: Q4\nidentification_number: DE123456789012345\n"
@@ -62,7 +62,7 @@ def write_xlsx(path: Path, rows: list[list[str]], header: list[str] = HEADER, sh
 def test_hand_checked_totals(tmp_path):
     goods = read_declaration_goods(write_csv(tmp_path / "goods.csv", ROWS))
     result = declaration(DECLARANT, 2026, goods, certificate_price_eur=Decimal(80))
-    first, second, cement, ferro_silicon, aluminium = result.lines
+    first, second, cement, urea, aluminium = result.lines
 
     # steel (Annex II: direct only): 40 t x 2.1 = 84 direct; 40 x 0.3 = 12 indirect, not counted
     assert (first.direct_t, first.indirect_t, first.indirect_counted, first.embedded_t) == (84, 12, False, 84)
@@ -72,8 +72,8 @@ def test_hand_checked_totals(tmp_path):
     assert second.due_t == 10 * Decimal("1.9") == 19                      # default values, nothing deducted
     # cement is not in Annex II: 20 x 0.73 + 20 x 0.05 = 14.6 + 1.0
     assert cement.indirect_counted and cement.embedded_t == Decimal("15.6")
-    # ferro-silicon (7202 21 00) is excepted from Annex II: 2 x 4.0 + 2 x 1.5 = 11
-    assert ferro_silicon.indirect_counted and ferro_silicon.embedded_t == 11
+    # urea (3102 10 19, fertilisers) is not in Annex II: 2 x 4.0 + 2 x 1.5 = 11
+    assert urea.indirect_counted and urea.embedded_t == 11
     # aluminium (7606) is in Annex II: 1.5 x 8.5 = 12.75 only
     assert not aluminium.indirect_counted and aluminium.embedded_t == Decimal("12.75")
 
@@ -85,7 +85,7 @@ def test_hand_checked_totals(tmp_path):
     assert result.estimated_cost_eur == 118 * 80
     steel = next(t for t in result.per_cn_code if t.cn_code == "72083900")
     assert (steel.lines, steel.net_mass_t, steel.direct_t, steel.due_t) == (2, 50, 84 + 19, 59 + 19)
-    assert [t.cn_code for t in result.per_cn_code] == ["25232900", "72022100", "72083900", "76061100"]
+    assert [t.cn_code for t in result.per_cn_code] == ["25232900", "31021019", "72083900", "76061130"]
     assert str(result.submission_deadline) == "2027-09-30"
 
 

@@ -275,7 +275,10 @@ def patch_cell(source: Path, target: Path, sheet: str, cell: str, replacement: s
     ("D_Processes", "L16", None, "D_Processes!L16: missing activity level (total production) of process "
                                  "'Carbon steel screws and nuts'"),
     ("D_Processes", "L81", "eight thousand", "D_Processes!L81: expected a number, found text 'eight thousand'"),
-    ("Summary_Products", "F10", "99999999", "Summary_Products!F10: unknown CN code '99999999'"),
+    ("Summary_Products", "F10", "99999999", "Summary_Products!F10: CN code 99999999 is not a CBAM good"),
+    ("Summary_Products", "F10", "73181590", "Summary_Products!F10: CN code 73181590 falls under Annex I 7318 "
+                                            "(Screws, bolts, nuts, coach screws, screw hooks, rivets, ...) but is not in "
+                                            "the communication template v2.1.1's CN list"),
     ("E_PurchPrec", "L49", "=SUM(1,2)", "E_PurchPrec!L49: the formula '=SUM(1,2)' cannot be evaluated"),
 ])
 def test_broken_template_gives_a_clear_error(tmp_path: Path, sheet: str, cell: str, replacement: str | None,
@@ -377,6 +380,6 @@ def test_missing_precursor_data_takes_the_default_value_and_reports_its_share(da
     assert steel.see_direct == pytest.approx((150.0 + 60.0 + 800 * iron_direct + 5 * direct) / 750, rel=1e-6)
     assert steel.see_indirect == pytest.approx((30 * 0.6 + 800 * iron_indirect + 5 * indirect) / 750, rel=1e-6)
     assert steel.default_share == pytest.approx(5 * direct / 750 / steel.see_direct, rel=1e-6)
-    document["purchased_precursors"][1]["cn_code"] = "2804"  # Annex I lists hydrogen only as 2804 10 00
-    with pytest.raises(CbamError, match="purchased precursor .Ferroalloy.: CN 2804: no default value"):
+    document["purchased_precursors"][1]["cn_code"] = "27160000"  # electricity: IR 2025/2621 Annex III, not Annex I
+    with pytest.raises(CbamError, match="purchased precursor .Ferroalloy.: CN 27160000: no default value"):
         compute_see(parse_installation(document), data_dir)
