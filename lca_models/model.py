@@ -170,6 +170,7 @@ class Product:
     classifications: tuple[str, ...] = ()
     fossil_carbon_content_kg: Decimal = Decimal(0)  # kg C per declared unit (PACT v3 fossilCarbonContent)
     biogenic_carbon_content_kg: Decimal | None = None  # kg C per declared unit, where modelled
+    cbam_parameters: dict = field(default_factory=dict, compare=False)  # CBAM qualitative parameters (docs/cbam.md)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ class ProductModel:
     boundary_description: str | None = None
     comment: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
+    cbam_installation: dict = field(default_factory=dict, compare=False)  # the CBAM template's identity fields
 
     def producer_of(self, flow: str) -> Process:
         """The process whose outputs include `flow` (the schema guarantees exactly one)."""

@@ -22,7 +22,7 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from . import background, units
-from .cbam_installation import GOODS_CATEGORIES, PRODUCTION_ROUTES
+from .cbam_installation import GOODS_CATEGORIES, PRODUCT_PARAMETERS, PRODUCTION_ROUTES, parameter_problems
 from .errors import ModelError, ModelErrors, UnitError, validation_errors
 from .gwp import GWP_SETS, elementary_flows
 from .model import (
@@ -216,6 +216,14 @@ class ProductSchema(_Strict):
     classifications = fields.List(fields.String(validate=_URN), load_default=list)
     fossil_carbon_content = fields.Decimal(load_default=Decimal(0), validate=_NON_NEGATIVE)  # kg C / declared unit
     biogenic_carbon_content = fields.Decimal(validate=_NON_NEGATIVE)  # kg C / declared unit
+    # CBAM qualitative parameters of the good (the template's Summary_Products P-AK), e.g. {carbon_share: 0.0035}
+    cbam_parameters = fields.Dict(keys=fields.String(validate=validate.OneOf(PRODUCT_PARAMETERS)), values=fields.Raw())
+
+    @validates_schema
+    def _cbam_parameters(self, data: dict, **kwargs: Any) -> None:
+        problems = parameter_problems(data.get("cbam_parameters", {}))
+        if problems:
+            raise ValidationError(problems, "cbam_parameters")
 
 
 class CompanySchema(_Strict):
@@ -248,6 +256,25 @@ class OffsetSchema(_Strict):
     retired_on = fields.Date(required=True)
 
 
+class CbamInstallationSchema(_Strict):
+    """The installation's identity in the CBAM communication template (A_InstData section 2), docs/model-format.md."""
+
+    name = fields.String(validate=validate.Length(min=1))  # English name; default: the company's name
+    local_name = fields.String()
+    street = fields.String()
+    economic_activity = fields.String()
+    post_code = fields.String()
+    po_box = fields.String()
+    city = fields.String()
+    unlocode = fields.String(validate=validate.Regexp(r"^[A-Z]{2} ?[A-Z2-9]{3}$",
+                                                      error="UN/LOCODE: country code and 3 letters, e.g. 'CN HAY'"))
+    latitude = fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False)  # main emission source
+    longitude = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
+    representative = fields.String()  # name of the authorised representative
+    email = fields.Email()
+    telephone = fields.String()
+
+
 class ModelSchema(_Strict):
     company = fields.Nested(CompanySchema, required=True)
     reference_period = fields.Nested(PeriodSchema, required=True)
@@ -259,6 +286,7 @@ class ModelSchema(_Strict):
     products = fields.List(fields.Nested(ProductSchema), required=True, validate=validate.Length(min=1))
     processes = fields.List(fields.Nested(ProcessSchema), required=True, validate=validate.Length(min=1))
     offsets = fields.List(fields.Nested(OffsetSchema), load_default=list)
+    cbam_installation = fields.Nested(CbamInstallationSchema, load_default=dict)
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
@@ -380,6 +408,7 @@ class _Resolver:
             cross_sectoral_standards=tuple(d.get("cross_sectoral_standards") or ("ISO14067", "GHGP-Product", "PACT-3.0")),
             boundary_description=d.get("boundary_description"),
             comment=d.get("comment"),
+            cbam_installation=dict(d["cbam_installation"]),
         )
 
     def _index_outputs(self) -> None:
@@ -613,6 +642,7 @@ class _Resolver:
             classifications=tuple(dict.fromkeys(classifications)),
             fossil_carbon_content_kg=p["fossil_carbon_content"],
             biogenic_carbon_content_kg=p.get("biogenic_carbon_content"),
+            cbam_parameters=dict(p.get("cbam_parameters", {})),
         )
 
     def _check_offsets(self, offsets: list[dict]) -> None:

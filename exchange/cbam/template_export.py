@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lca_models.cbam_installation import PRODUCTION_ROUTES, Installation, ProductionProcess
+from lca_models.cbam_installation import ADDRESS_ITEMS, PRODUCT_PARAMETERS, PRODUCTION_ROUTES, Installation, \
+    ProductionProcess
 
 from .codes import installation_code_problems, template_country_code, template_country_name
 from .errors import CbamError
@@ -79,11 +80,8 @@ def _cells(installation: Installation, layout: Layout) -> dict[tuple[str, str], 
         put(sheet, layout.period_row, "I", datetime.combine(installation.period_start, datetime.min.time()))
     if installation.period_end:
         put(sheet, layout.period_row, "L", datetime.combine(installation.period_end, datetime.min.time()))
-    about = {"ii.": installation.name, "iii.": installation.address.get("street"),
-             "iv.": installation.address.get("economic_activity"), "v.": installation.address.get("post_code"),
-             "vii.": installation.address.get("city"),
-             "viii.": template_country_name(installation.country),
-             "ix.": installation.address.get("unlocode")}
+    about = {item: installation.address.get(key) for key, item in ADDRESS_ITEMS.items()}
+    about |= {"ii.": installation.name, "viii.": template_country_name(installation.country)}
     for item, value in about.items():
         if item in layout.about_rows:
             put(sheet, layout.about_rows[item], "I", value)
@@ -156,6 +154,8 @@ def _cells(installation: Installation, layout: Layout) -> dict[tuple[str, str], 
         put("Summary_Products", row, "D", product.process)
         put("Summary_Products", row, "F", product.cn_code)
         put("Summary_Products", row, "H", product.name)
+        for key, value in product.parameters.items():
+            put("Summary_Products", row, PRODUCT_PARAMETERS[key][0], value)
     return out
 
 

@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from lca_models.cbam_installation import (
+    ADDRESS_ITEMS,
     EF_UNITS,
     GOODS_CATEGORIES,
     MEASURED_GASES,
     METHODS,
     PFC_METHODS,
+    PRODUCT_PARAMETERS,
     PRODUCTION_ROUTES,
     Installation,
     MeasuredSource,
@@ -142,8 +144,7 @@ class _Reader:
             book.fail(sheet, rows["ix."], "I", f"UN/LOCODE {unlocode!r}: " + (
                 f"in {found.group(1)}, the installation in {country}" if found
                 else "two letters of the country and three letters or digits 2-9 (e.g. 'CN SHA')"))
-        address = {key: about(item) for key, item in (("street", "iii."), ("economic_activity", "iv."),
-                                                      ("post_code", "v."), ("city", "vii."), ("unlocode", "ix."))}
+        address = {key: about(item) for key, item in ADDRESS_ITEMS.items()}
         return {
             "name": name, "country": country,
             "period_start": _iso(book.date(sheet, self.layout.period_row, "I")),
@@ -441,8 +442,26 @@ class _Reader:
                 book.fail(sheet, row, "F", f"CN code {cn} is {category!r}, but process {process!r} makes "
                                            f"{', '.join(sorted(allowed))}")
                 continue
-            out.append({"process": process, "cn_code": cn, "name": book.text(sheet, row, "H")})
+            out.append({"process": process, "cn_code": cn, "name": book.text(sheet, row, "H"),
+                        "parameters": self._parameters(row)})
         return out
+
+    def _parameters(self, row: int) -> dict[str, str | float]:
+        """The product's qualitative parameters (Summary_Products P-AK), those the operator filled in."""
+        book, sheet, found = self.book, "Summary_Products", {}
+        for key, (column, kind) in PRODUCT_PARAMETERS.items():
+            raw = book.raw(sheet, row, column)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue
+            if kind == "number":
+                value = book.number(sheet, row, column)
+            elif isinstance(raw, (int, float)) and not isinstance(raw, bool):  # an identification number typed as one
+                value = str(int(raw)) if float(raw).is_integer() else str(raw)
+            else:
+                value = book.text(sheet, row, column)
+            if value is not None and value != "":
+                found[key] = value
+        return found
 
 
 def _cn_code(raw: Any) -> str:

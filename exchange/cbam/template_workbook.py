@@ -33,7 +33,7 @@ INPUT_SHEETS = ("A_InstData", "B_EmInst", "C_Emissions&Energy", "D_Processes", "
 CODE_SHEETS = ("c_CodeLists", "Parameters_CNCodes", "Translations")
 # The part of each sheet that holds inputs, labels or code lists: (last row or None, last column).
 _AREA = {"A_InstData": (None, 14), "B_EmInst": (None, 46), "C_Emissions&Energy": (None, 14),
-         "D_Processes": (None, 14), "E_PurchPrec": (None, 14), "Summary_Products": (111, 9),
+         "D_Processes": (None, 14), "E_PurchPrec": (None, 14), "Summary_Products": (111, 37),
          "c_CodeLists": (None, 7), "Parameters_CNCodes": (None, 5), "Translations": (None, 3)}
 _MAX_ROWS = 5000  # the template's longest sheet (Translations) has 2,124 rows
 

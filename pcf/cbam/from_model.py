@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from exchange.cbam.codes import annex_i_row, cn_code_problem, country_problem, in_annex_i, known_cn_codes, \
-    template_cn_codes
+from exchange.cbam.codes import annex_i_row, cn_code_problem, country_problem, in_annex_i, \
+    installation_code_problems, known_cn_codes, template_cn_codes
 from exchange.cbam.declaration import ANNEX_III_POINT_1
 from exchange.cbam.defaults import FIRST_YEAR, default_value
 from exchange.cbam.errors import CbamError
@@ -149,8 +149,10 @@ class _Mapper:
         elif (problem := country_problem(country)) is not None:
             self.fail("geography", problem)
         processes = tuple(self._production_process(p) for p in marked)
+        identity = dict(self.model.cbam_installation)
         installation = Installation(
-            name=self.model.company_name, country=country,
+            name=identity.pop("name", None) or self.model.company_name, country=country,
+            address={key: str(value) for key, value in identity.items()},
             period_start=self.model.reference_period_start.date(), period_end=self.model.reference_period_end.date(),
             processes=processes, purchased_precursors=tuple(self.purchased.values()), products=self._products(),
             goods_categories={c: sorted({p.cbam.route for p in marked if p.cbam.goods_category == c})
@@ -159,6 +161,9 @@ class _Mapper:
         if not self.errors:
             for where, reason in check_references(installation):
                 self.fail(where, reason)
+            for where, reason in installation_code_problems(installation):
+                if where == "address.unlocode":  # the rest is checked above, on the model's own paths
+                    self.fail("cbam_installation.unlocode", reason)
         if self.errors:
             raise ModelErrors(self.errors)
         return installation
@@ -319,7 +324,8 @@ class _Mapper:
                 self.fail(where, f"CN code {product.cn_code} is {category!r}, but process {maker.id!r} makes "
                           f"{maker.cbam.goods_category}")
                 continue
-            products.append(Product(process=maker.id, cn_code=product.cn_code, name=product.name))
+            products.append(Product(process=maker.id, cn_code=product.cn_code, name=product.name,
+                                    parameters=dict(product.cbam_parameters)))
         return tuple(products)
 
     @property

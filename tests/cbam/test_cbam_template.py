@@ -280,6 +280,9 @@ def patch_cell(source: Path, target: Path, sheet: str, cell: str, replacement: s
                                             "(Screws, bolts, nuts, coach screws, screw hooks, rivets, ...) but is not in "
                                             "the communication template v2.1.1's CN list"),
     ("E_PurchPrec", "L49", "=SUM(1,2)", "E_PurchPrec!L49: the formula '=SUM(1,2)' cannot be evaluated"),
+    ("A_InstData", "I26", "Atlantis", "A_InstData!I26: unknown country 'Atlantis' (not an ISO 3166-1 country"),
+    ("A_InstData", "F102", "XX", "A_InstData!F102: unknown country 'XX' of purchased precursor"),
+    ("A_InstData", "I27", "DE HAM", "A_InstData!I27: UN/LOCODE 'DE HAM': in DE, the installation in US"),
 ])
 def test_broken_template_gives_a_clear_error(tmp_path: Path, sheet: str, cell: str, replacement: str | None,
                                              message: str) -> None:
