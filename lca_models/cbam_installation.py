@@ -59,7 +59,7 @@ ADDRESS_ITEMS = {
     "email": "xiii.", "telephone": "xiv.",
 }
 # The qualitative parameters of a product (template Summary_Products, columns P to AK; IR 2025/2547 Annex IV
-# lists them per aggregated goods category): key -> (column, kind). Shares are fractions, as the template's
+# point 2 lists them per aggregated goods category): key -> (column, kind). Shares are fractions, as the template's
 # percentage cells hold them (0.14 shows as 14 %).
 PRODUCT_PARAMETERS = {
     "reducing_agent": ("P", "text"), "steel_mill_id": ("Q", "text"), "mn_share": ("R", "number"),

@@ -30,9 +30,6 @@ from lca_models.cbam_installation import (
     PRODUCT_PARAMETERS,
     PRODUCTION_ROUTES,
     Installation,
-    MeasuredSource,
-    PfcSource,
-    SourceStream,
     parse_installation,
 )
 from lca_models.errors import ModelError
@@ -41,7 +38,7 @@ from .codes import UNLOCODE, cn_code_problem, template_cn_codes, template_countr
 from .errors import CbamError
 from .template_layout import Layout, locate
 from ..xlsx_limits import XlsxLimitError, open_bounded_workbook
-from .template_workbook import TemplateWorkbook
+from .template_workbook import TemplateWorkbook, blank_template
 
 _ONLY_DIRECT = "Only direct production"
 
@@ -91,7 +88,7 @@ def stated_see(path: str | Path) -> list[StatedSee]:
             process = book.text("Summary_Products", row, "D")
             if not process:
                 continue
-            cn = _cn_code(book.raw("Summary_Products", row, "F"))
+            cn = book.text("Summary_Products", row, "F").replace(" ", "")
             stated.append(StatedSee(process, cn, *(float(v) if isinstance(v, (int, float)) else None
                                                     for v in by_row.get(row, (None, None, None)))))
         return stated
@@ -111,7 +108,6 @@ class _Reader:
         doc["source_streams"] = self._streams()
         doc["pfc_sources"] = self._pfc()
         doc["measured_sources"] = self._measured()
-        self._register_installation_totals(doc)
         indirect = self.book.number("C_Emissions&Energy", self.layout.indirect_row, "M")
         if indirect is not None:
             doc["indirect_emissions"] = indirect
@@ -250,39 +246,6 @@ class _Reader:
             out.append(source)
         return out
 
-    def _register_installation_totals(self, doc: dict[str, Any]) -> None:
-        """Figures of C_Emissions&Energy (and B_EmInst's result columns) an input formula may refer to.
-
-        Computed here from the source streams with the template's formulas (lca_models.cbam_installation),
-        so an operator's `='C_Emissions&Energy'!H32` in D_Processes works without cached results.
-        """
-        if self.book.errors:
-            return
-        try:
-            streams = [(row, SourceStream(**s)) for row, s in zip(
-                [r for r in self.layout.stream_rows if self.book.text("B_EmInst", r, "D")], doc["source_streams"])]
-            pfc = [PfcSource(**s) for s in doc["pfc_sources"]]
-            measured = [MeasuredSource(**s) for s in doc["measured_sources"]]
-        except TypeError:
-            return
-        computed = self.book.computed
-        for row, stream in streams:
-            computed[("B_EmInst", f"AU{row}")] = stream.fossil_emissions
-            computed[("B_EmInst", f"AV{row}")] = stream.biomass_emissions
-        calculation = sum(s.fossil_emissions for _, s in streams)
-        co2_measured = sum(m.emissions for m in measured if m.gas == "CO2")
-        n2o = sum(m.emissions for m in measured if m.gas == "N2O")
-        pfc_total = sum(p.emissions for p in pfc)
-        totals = {"H": calculation + co2_measured, "I": sum(s.biomass_emissions for _, s in streams), "J": n2o,
-                  "K": pfc_total, "L": calculation + co2_measured + n2o + pfc_total}
-        rows = self.layout.balance_rows
-        for column, value in totals.items():
-            for row in (rows["from_sources"], rows["results"]):
-                computed[("C_Emissions&Energy", f"{column}{row}")] = value
-        by_method = {"H": calculation, "I": pfc_total, "J": co2_measured + n2o}
-        for column, value in by_method.items():
-            computed[("C_Emissions&Energy", f"{column}{rows['by_method']}")] = value
-
     # --- D_Processes
 
     def _processes(self) -> list[dict[str, Any] | None]:
@@ -390,9 +353,16 @@ class _Reader:
                 value = book.number(sheet, items[item], column) if item in items else None
                 if value is not None:
                     precursor[key] = value
-            given = book.raw(sheet, items["iv."], "L") if "iv." in items else None
-            if isinstance(given, (int, float)) and not isinstance(given, bool):  # typed over the template's formula
-                precursor["see_indirect_given"] = float(given)
+            # (e) iv. is the template's electricity x EF, unless the operator typed over it: what the cell shows
+            # counts; it is kept as given where it differs from ii. x iii. (the template's own formula, as in the
+            # blank, needs no evaluation)
+            row_iv = items.get("iv.")
+            given = None
+            if row_iv and book.raw(sheet, row_iv, "L") != blank_template().raw(sheet, row_iv, "L"):
+                given = book.number(sheet, row_iv, "L")
+            product = precursor.get("specific_electricity", 0.0) * precursor.get("electricity_ef", 0.0)
+            if given is not None and abs(given - product) > 1e-12 * max(1.0, abs(product)):
+                precursor["see_indirect_given"] = given
             for key, item in (("see_direct_source", "i."), ("specific_electricity_source", "ii."),
                               ("electricity_ef_source", "iii.")):
                 text = book.text(sheet, items[item], "M") if item in items else ""
@@ -428,7 +398,7 @@ class _Reader:
                 book.fail(sheet, row, "D", f"unknown production process {process!r} "
                                            f"(defined: {', '.join(by_name) or 'none'})")
                 continue
-            cn = _cn_code(book.raw(sheet, row, "F"))
+            cn = book.text(sheet, row, "F").replace(" ", "")
             if not cn:
                 book.fail(sheet, row, "F", f"missing the CN code of a product of {process!r}")
                 continue
@@ -462,11 +432,6 @@ class _Reader:
             if value is not None and value != "":
                 found[key] = value
         return found
-
-
-def _cn_code(raw: Any) -> str:
-    """A CN code cell as 8 digits: a number keeps its leading zeros, spaces in text are dropped."""
-    return (f"{raw:08d}" if isinstance(raw, int) else str(raw or "")).replace(" ", "").strip()
 
 
 def _iso(value: Any) -> str | None:

@@ -97,7 +97,7 @@ def test_cli_default_refuses_bad_codes_naming_them():
                           (["--country", "CHN", "--cn-code", "72083900"], "not an ISO 3166-1 alpha-2 code"),
                           (["--country", "CN", "--cn-code", "720839"], "exactly 8 digits")]:
         result = runner.invoke(main, ["cbam", "default", *args, "--year", "2026"])
-        assert result.exit_code == 1 and f"error: " in result.output and message in result.output, result.output
+        assert result.exit_code == 1 and "error: " in result.output and message in result.output, result.output
         assert "Traceback" not in result.output
 
 
