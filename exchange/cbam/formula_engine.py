@@ -75,9 +75,9 @@ class FormulaEngine:
             data = engine_copy(path)
         except XlsxLimitError as exc:
             raise CbamError(str(exc)) from None
-        except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - zip, XML and formula-translation faults of a damaged workbook
             raise CbamError(f"{path}: the workbook cannot be prepared for formula evaluation "
-                            f"({type(exc).__name__}: {exc})") from None
+                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from None
         config = formualizer.EvaluationConfig()
         config.max_eval_time_ms = EVAL_TIME_MS
         load_limits = {"max_input_bytes": limits.max_file_bytes + limits.max_total_bytes,
@@ -90,14 +90,21 @@ class FormulaEngine:
             self._book.register_function("MINVERSE", _minverse, min_args=1, max_args=1)
             self._book.register_function("ADDRESS", _address, min_args=2, max_args=5, allow_override_builtin=True)
             self._book.evaluate_all()
-        except Exception as exc:  # noqa: BLE001 - the engine raises its own types for unreadable or too-slow books
+        except BaseException as exc:  # noqa: BLE001 - the engine's own errors, and a Rust panic (a BaseException)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
             raise CbamError(f"{path}: the workbook's formulas cannot be evaluated ({type(exc).__name__}: "
                             f"{' '.join(str(exc).split())[:300]})") from None
         self.path = path
 
     def value(self, sheet: str, row: int, column: int) -> Any:
         """The cell's value: number, text, bool, date, None (empty), or an EngineError."""
-        found = self._book.get_value(sheet, row, column)
+        try:
+            found = self._book.get_value(sheet, row, column)
+        except BaseException as exc:  # noqa: BLE001 - a sheet the engine does not hold, or a panic
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return EngineError("Ref")
         if isinstance(found, dict) and found.get("type") == "Error":
             return EngineError(str(found.get("kind")))
         return found
@@ -106,7 +113,9 @@ class FormulaEngine:
         """The cell's formula as the engine holds it ('' for a constant)."""
         try:
             return self._book.get_formula(sheet, row, column) or ""
-        except Exception:  # noqa: BLE001 - a cell the engine does not hold has no formula
+        except BaseException as exc:  # noqa: BLE001 - a cell the engine does not hold has no formula (or a panic)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
             return ""
 
     def explain(self, sheet: str, row: int, column: int) -> str:
@@ -132,7 +141,9 @@ class FormulaEngine:
         """The cells a formula refers to (ranges expanded up to `budget` cells)."""
         try:
             report = self._book.precedents(_name(cell), max_links=512).to_dict()
-        except Exception:  # noqa: BLE001 - a constant or a cell the engine cannot inspect has none
+        except BaseException as exc:  # noqa: BLE001 - a constant or a cell the engine cannot inspect has none
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
             return []
         out: list[tuple[str, int, int]] = []
         for link in report.get("precedents", []):

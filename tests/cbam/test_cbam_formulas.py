@@ -17,6 +17,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from exchange.cbam import CbamError
 from exchange.cbam.formula_engine import EngineError, FormulaEngine, engine_copy
@@ -282,3 +284,27 @@ def test_workbooks_are_bounded_before_the_engine_loads_them(tmp_path: Path) -> N
         archive.writestr("xl/worksheets/sheet99.xml", b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x/>")
     with pytest.raises(CbamError, match="DOCTYPE"):
         FormulaEngine(bomb)
+
+
+@settings(max_examples=6, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_damaged_workbook_with_input_formulas_fails_only_with_a_cbam_error(tmp_path: Path, data) -> None:
+    """The screws example (its inputs hold formulas, so the engine loads it) with one of its XML parts damaged."""
+    with zipfile.ZipFile(SCREWS) as source:
+        names = [n for n in source.namelist() if n.startswith("xl/worksheets/sheet")]
+        damaged_part = data.draw(st.sampled_from(names))
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+            for name in source.namelist():
+                content = source.read(name)
+                if name == damaged_part:
+                    cut = data.draw(st.integers(0, len(content) - 1))
+                    content = content[:cut] + data.draw(st.binary(min_size=1, max_size=20)) + content[cut + 1:]
+                target.writestr(name, content)
+    path = tmp_path / "damaged.xlsx"
+    path.write_bytes(buffer.getvalue())
+    try:
+        import_template(path)
+    except CbamError as error:
+        assert str(error)
