@@ -51,6 +51,27 @@ GOODS_CATEGORIES = (
 )
 
 
+# The installation's identity in the template (A_InstData section 2, items i. to xiv.; ii. is the name, viii. the
+# country): key of `Installation.address` -> item.
+ADDRESS_ITEMS = {
+    "local_name": "i.", "street": "iii.", "economic_activity": "iv.", "post_code": "v.", "po_box": "vi.",
+    "city": "vii.", "unlocode": "ix.", "latitude": "x.", "longitude": "xi.", "representative": "xii.",
+    "email": "xiii.", "telephone": "xiv.",
+}
+# The qualitative parameters of a product (template Summary_Products, columns P to AK; IR 2025/2547 Annex IV
+# point 2 lists them per aggregated goods category): key -> (column, kind). Shares are fractions, as the template's
+# percentage cells hold them (0.14 shows as 14 %).
+PRODUCT_PARAMETERS = {
+    "reducing_agent": ("P", "text"), "steel_mill_id": ("Q", "text"), "mn_share": ("R", "number"),
+    "cr_share": ("S", "number"), "ni_share": ("T", "number"), "other_alloys_share": ("U", "number"),
+    "carbon_share": ("V", "number"), "scrap_t_per_t_steel": ("W", "number"), "other_materials_share": ("X", "number"),
+    "pre_consumer_scrap_share": ("Y", "number"), "scrap_t_per_t_aluminium": ("Z", "number"),
+    "non_aluminium_share": ("AA", "number"), "clinker_factor": ("AB", "number"), "calcined": ("AC", "text"),
+    "solution_concentration": ("AD", "number"), "nitric_acid_share": ("AE", "number"), "urea_share": ("AF", "number"),
+    "n_share": ("AG", "number"), "n_ammonium_share": ("AH", "number"), "n_nitrate_share": ("AI", "number"),
+    "n_urea_share": ("AJ", "number"), "n_other_share": ("AK", "number"),
+}
+
 _ALL = ("All production routes",)
 # Production routes per aggregated goods category, in the template's order (Parameters_Constants G89:P106):
 # the n-th production row of a process in D_Processes (a) is the n-th route of its category.
@@ -248,6 +269,7 @@ class Product:
     process: str
     cn_code: str
     name: str = ""
+    parameters: dict[str, str | float] = field(default_factory=dict)  # PRODUCT_PARAMETERS (Summary_Products P-AK)
 
 
 @dataclass(frozen=True)
@@ -266,7 +288,7 @@ class Installation:
     measured_sources: tuple[MeasuredSource, ...] = ()
     goods_categories: dict[str, list[str]] = field(default_factory=dict)  # category -> routes
     indirect_emissions: float | None = None  # installation total, tCO2e (template C: manual entry)
-    address: dict[str, str] = field(default_factory=dict)  # street, city, post_code, unlocode, economic_activity
+    address: dict[str, str] = field(default_factory=dict)  # identity and contact: ADDRESS_ITEMS
 
     @property
     def direct_emissions(self) -> float:
@@ -396,8 +418,7 @@ class PurchasedPrecursorSchema(_Strict):
     specific_electricity = fields.Float(load_default=0.0, validate=_NON_NEGATIVE, **_NUMBER)
     electricity_ef = fields.Float(load_default=0.0, validate=_NON_NEGATIVE, **_NUMBER)
     country = fields.String(load_default="")
-    cn_code = fields.String(load_default="", validate=validate.Regexp(r"^(\d{4}|\d{6}|\d{8})?$",
-                                                                      error="a CN code has 4, 6 or 8 digits"))
+    cn_code = fields.String(load_default="", validate=validate.Regexp(r"^(\d{8})?$", error="a CN code has 8 digits"))
     default_variant = fields.String(load_default="")
     see_indirect_given = fields.Float(load_default=None, allow_none=True, validate=_NON_NEGATIVE, **_NUMBER)
     purchased = _mapping_of_numbers(load_default=dict)
@@ -426,10 +447,32 @@ class PurchasedPrecursorSchema(_Strict):
         return PurchasedPrecursor(**data)
 
 
+def parameter_problems(parameters: dict) -> list[str]:
+    """What is wrong with a product's qualitative parameters (PRODUCT_PARAMETERS): a number where text belongs..."""
+    problems = []
+    for key, value in parameters.items():
+        if key not in PRODUCT_PARAMETERS:
+            continue  # the schema's key validation names it
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if PRODUCT_PARAMETERS[key][1] == "number" and not (number and value == value and abs(value) != float("inf")):
+            problems.append(f"{key}: expected a number, found {value!r}")
+        if PRODUCT_PARAMETERS[key][1] == "text" and not isinstance(value, str):
+            problems.append(f"{key}: expected text, found {value!r}")
+    return problems
+
+
 class ProductSchema(_Strict):
     process = fields.String(required=True)
     cn_code = fields.String(required=True, validate=validate.Regexp(r"^\d{8}$", error="a CN code has 8 digits"))
     name = fields.String(load_default="")
+    parameters = fields.Dict(keys=fields.String(validate=validate.OneOf(PRODUCT_PARAMETERS)), values=fields.Raw(),
+                             load_default=dict)
+
+    @validates_schema
+    def _parameter_kinds(self, data: dict, **kwargs: Any) -> None:
+        problems = parameter_problems(data.get("parameters", {}))
+        if problems:
+            raise ValidationError(problems, "parameters")
 
     @post_load
     def _make(self, data: dict, **kwargs: Any) -> Product:
@@ -441,7 +484,8 @@ class InstallationSchema(_Strict):
     country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166-1 alpha-2 code"))
     period_start = fields.Date(load_default=None, allow_none=True)
     period_end = fields.Date(load_default=None, allow_none=True)
-    address = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    address = fields.Dict(keys=fields.String(validate=validate.OneOf(ADDRESS_ITEMS)), values=fields.String(),
+                          load_default=dict)
     goods_categories = fields.Dict(keys=fields.String(validate=validate.OneOf(GOODS_CATEGORIES)),
                                    values=fields.List(fields.String()), load_default=dict)
     indirect_emissions = fields.Float(load_default=None, allow_none=True, validate=_NON_NEGATIVE, **_NUMBER)

@@ -101,6 +101,7 @@ class Input:
     cbam_precursor: CbamPrecursor | None = None  # a purchased CBAM good (dataset or supplier inputs only)
     activity: ActivityRef | None = None  # kind "activity": which activity of which imported database
     factor: UserFactor | None = None  # kind "factor": the library row, already validated
+    cbam_out_of_scope: str | None = None  # why a purchased CBAM good is not a precursor here (docs/model-format.md)
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ class Product:
     classifications: tuple[str, ...] = ()
     fossil_carbon_content_kg: Decimal = Decimal(0)  # kg C per declared unit (PACT v3 fossilCarbonContent)
     biogenic_carbon_content_kg: Decimal | None = None  # kg C per declared unit, where modelled
+    cbam_parameters: dict = field(default_factory=dict, compare=False)  # CBAM qualitative parameters (docs/cbam.md)
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ class ProductModel:
     extra: dict = field(default_factory=dict, compare=False)
     boundary: Boundary = Boundary()
     exclusions: tuple[Exclusion, ...] = ()
+    cbam_installation: dict = field(default_factory=dict, compare=False)  # the CBAM template's identity fields
 
     def producer_of(self, flow: str) -> Process:
         """The process whose outputs include `flow` (the schema guarantees exactly one)."""

@@ -22,7 +22,7 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from . import background, units
-from .cbam_installation import GOODS_CATEGORIES, PRODUCTION_ROUTES
+from .cbam_installation import GOODS_CATEGORIES, PRODUCT_PARAMETERS, PRODUCTION_ROUTES, parameter_problems
 from .errors import ModelError, ModelErrors, UnitError, validation_errors
 from .factor_library import UserFactor, load_library
 from .gwp import GWP_SETS, elementary_flows
@@ -126,8 +126,7 @@ class _Quantity(_Strict):
 class CbamPrecursorSchema(_Strict):
     """A purchased CBAM good: its default value is looked up by CN code and country, unless its SEE is given."""
 
-    cn_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{4}|\d{6}|\d{8})$",
-                                                                    error="a CN code has 4, 6 or 8 digits"))
+    cn_code = fields.String(required=True, validate=validate.Regexp(r"^\d{8}$", error="a CN code has 8 digits"))
     country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166-1 alpha-2, e.g. CN"))
     see_direct = fields.Decimal(validate=_NON_NEGATIVE)  # tCO2e/t, as the producer communicated it
     see_indirect = fields.Decimal(validate=_NON_NEGATIVE)
@@ -158,12 +157,19 @@ class InputSchema(_Quantity):
     packaging = fields.Boolean(load_default=False)
     label = fields.String()
     cbam_precursor = fields.Nested(CbamPrecursorSchema)
+    # a purchased input that is a CBAM good but no precursor of the installation's goods: the reason, in words
+    cbam_out_of_scope = fields.String(validate=validate.Length(min=1, error="give the reason"))
 
     @validates_schema
     def _one_origin(self, data: dict, **kwargs: Any) -> None:
         given = [k for k in ORIGINS if k in data]
         if len(given) != 1:
             raise ValidationError(f"give exactly one of {', '.join(ORIGINS[:-1])} or {ORIGINS[-1]}", "_schema")
+
+    @validates_schema
+    def _precursor_or_out_of_scope(self, data: dict, **kwargs: Any) -> None:
+        if "cbam_precursor" in data and "cbam_out_of_scope" in data:
+            raise ValidationError("an input is either a CBAM precursor or out of scope, not both", "cbam_out_of_scope")
 
 
 class TransportSchema(_Quantity):
@@ -267,6 +273,14 @@ class ProductSchema(_Strict):
     classifications = fields.List(fields.String(validate=_URN), load_default=list)
     fossil_carbon_content = fields.Decimal(load_default=Decimal(0), validate=_NON_NEGATIVE)  # kg C / declared unit
     biogenic_carbon_content = fields.Decimal(validate=_NON_NEGATIVE)  # kg C / declared unit
+    # CBAM qualitative parameters of the good (the template's Summary_Products P-AK), e.g. {carbon_share: 0.0035}
+    cbam_parameters = fields.Dict(keys=fields.String(validate=validate.OneOf(PRODUCT_PARAMETERS)), values=fields.Raw())
+
+    @validates_schema
+    def _cbam_parameters(self, data: dict, **kwargs: Any) -> None:
+        problems = parameter_problems(data.get("cbam_parameters", {}))
+        if problems:
+            raise ValidationError(problems, "cbam_parameters")
 
 
 class CompanySchema(_Strict):
@@ -312,6 +326,25 @@ class ExclusionSchema(_Strict):
     products = fields.List(fields.String(), load_default=list)
 
 
+class CbamInstallationSchema(_Strict):
+    """The installation's identity in the CBAM communication template (A_InstData section 2), docs/model-format.md."""
+
+    name = fields.String(validate=validate.Length(min=1))  # English name; default: the company's name
+    local_name = fields.String()
+    street = fields.String()
+    economic_activity = fields.String()
+    post_code = fields.String()
+    po_box = fields.String()
+    city = fields.String()
+    unlocode = fields.String(validate=validate.Regexp(r"^[A-Z]{2} ?[A-Z2-9]{3}$",
+                                                      error="UN/LOCODE: country code and 3 letters, e.g. 'CN HAY'"))
+    latitude = fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False)  # main emission source
+    longitude = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
+    representative = fields.String()  # name of the authorised representative
+    email = fields.Email()
+    telephone = fields.String()
+
+
 class ModelSchema(_Strict):
     company = fields.Nested(CompanySchema, required=True)
     reference_period = fields.Nested(PeriodSchema, required=True)
@@ -326,6 +359,7 @@ class ModelSchema(_Strict):
     boundary = fields.Nested(BoundarySchema, load_default=dict)
     exclusions = fields.List(fields.Nested(ExclusionSchema), load_default=list)
     factor_libraries = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    cbam_installation = fields.Nested(CbamInstallationSchema, load_default=dict)
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
@@ -467,6 +501,7 @@ class _Resolver:
             comment=d.get("comment"),
             boundary=Boundary(**d["boundary"]),
             exclusions=exclusions,
+            cbam_installation=dict(d["cbam_installation"]),
         )
 
     def _index_outputs(self) -> None:
@@ -587,6 +622,11 @@ class _Resolver:
 
     def _input(self, where: str, item: dict) -> Input:
         line = self._origin_input(where, item)
+        if "cbam_out_of_scope" in item:
+            if line.kind == "flow":
+                self.fail(f"{where}.cbam_out_of_scope", "cbam_out_of_scope is for purchased inputs (dataset or "
+                          "supplier): a flow made in the model is in the installation")
+            return replace(line, cbam_out_of_scope=item["cbam_out_of_scope"])
         precursor = item.get("cbam_precursor")
         if precursor is None:
             return line
@@ -764,6 +804,7 @@ class _Resolver:
             classifications=tuple(dict.fromkeys(classifications)),
             fossil_carbon_content_kg=p["fossil_carbon_content"],
             biogenic_carbon_content_kg=p.get("biogenic_carbon_content"),
+            cbam_parameters=dict(p.get("cbam_parameters", {})),
         )
 
     def _exclusions(self, items: list[dict], products: tuple[Product, ...]) -> tuple[Exclusion, ...]:

@@ -12,10 +12,14 @@ Here:
         The definitive-period annual declaration as a summary (no official format is public): quantities,
         embedded emissions, Art. 9 and Art. 31 reductions, certificates and the 50 t de-minimis check.
     CbamError: every failure, with the row/column or XML element and rule at fault.
+    codes.check_cn_code(code) / codes.check_country(code)
+        CN codes of CBAM goods (Reg 2023/956 Annex I, bundled; the template's list) and ISO 3166-1 countries, with
+        did-you-mean; every reader of goods, models and templates checks them.
 
     template_import.import_template(path) -> Installation / template_export.write_template(installation, path)
         The Commission's operator communication template v2.1.1: its operator inputs read into the installation
-        model (lca_models.cbam_installation; never the workbook's cached formula results), and written back into
+        model (lca_models.cbam_installation; never the workbook's cached formula results: input formulas are
+        evaluated over the whole workbook by formula_engine.FormulaEngine), and written back into
         a copy of the bundled blank template (operator -> importer). SEE itself is computed on Brightway by
         pcf.cbam.see (this layer may not import pcf).
 """

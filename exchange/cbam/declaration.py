@@ -11,6 +11,13 @@ so this is a summary with the totals Art. 6(2) asks for, NOT a registry format:
   indirect emissions count only for goods NOT listed in Annex II (Art. 7(1); IR 2025/2547 Art. 3(2)): so for
   cement, fertilisers, agglomerated iron ore and the ferro-alloys excepted in Annex II, not for other iron and
   steel, aluminium or hydrogen;
+- lines with value_type `default` (Art. 7(2)(b)) are resolved from IR 2025/2621 Annex I by CN code, country of
+  origin and year: a line without see_direct/see_indirect takes the table's value with the year's mark-up; a line
+  that gives them is kept and compared with the table (a warning where they differ). The Annex prints the mark-up
+  on the total only ("Default Value (including mark-up)" = total x (1 + p/100); p = 10/20/30 % for 2026/2027/
+  2028 onwards, 1 % for fertilisers: IR 2025/2621 Annex I sector rows, recitals 4-6); the same factor is applied
+  to the direct and the indirect part, so that they add up to the printed total and an Annex II good (direct
+  emissions only) carries the mark-up on what counts. Every such line is flagged in the JSON and CSV;
 - the Art. 9 reduction for a carbon price paid in the country of origin, converted into certificates at the
   given certificate price (the conversion rules of Art. 9(5) are not adopted in our sources: paid EUR / price);
 - the Art. 31 free-allocation adjustment, as an input per tonne of good (column free_allocation_t_per_t,
@@ -39,6 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .defaults import default_value
 from .errors import CbamError
 from .goods_input import read_rows
 from .qreport import GOODS_COLUMNS, OPTIONAL_GOODS_COLUMNS, Declarant, ImportedGood, decimal_cell, parse_good
@@ -50,6 +58,8 @@ ELECTRICITY = "27160000"                  # declared in MWh (Art. 6(2)(a)): not 
 ANNEX_III_POINT_1 = {"IS": "Iceland", "LI": "Liechtenstein", "NO": "Norway", "CH": "Switzerland"}
 PRICE_COLUMNS = ("carbon_price_paid_eur_per_t", "carbon_price_paid_eur")
 DECLARATION_COLUMNS = (*PRICE_COLUMNS, "free_allocation_t_per_t")
+VARIANT_COLUMN = "default_variant"        # white/grey clinker and cements share CN codes in IR 2025/2621 Annex I
+DEFAULT_TOLERANCE = Decimal("0.0005")     # half a unit of the third decimal Annex I prints
 
 # Annex II of Reg 2023/956: goods for which only direct emissions count (Art. 7(1)), as CN prefixes.
 _DIRECT_ONLY = ("72", "7301", "7302", "730300", "7304", "7305", "7306", "7307", "7308", "730900", "7310", "731100",
@@ -74,6 +84,21 @@ class DeclarationGood:
     where: str                                  # source file and row, for messages
     carbon_price_paid_eur: Decimal = Decimal(0)  # total for the line, effectively paid in the country of origin
     free_allocation_t_per_t: Decimal = Decimal(0)
+    default_variant: str = ""                   # part of the Annex I description where a CN code has two rows
+
+
+@dataclass(frozen=True)
+class DefaultApplied:
+    """The IR 2025/2621 Annex I value of a `default` line, with the declaration year's mark-up (tCO2e per t)."""
+    looked_up: bool                             # True: the line gave no SEE and takes these; False: compared only
+    cn_code_matched: str
+    table: str                                  # the country's table, or OTHER (other countries and territories)
+    direct: Decimal                             # as printed, without mark-up
+    indirect: Decimal
+    markup_percent: Decimal
+    direct_with_markup: Decimal
+    indirect_with_markup: Decimal
+    source: str
 
 
 @dataclass(frozen=True)
@@ -113,6 +138,9 @@ class DeclarationLine:
     origin_country: str
     installation_id: str
     value_type: str
+    see_direct: Decimal                     # tCO2e per t as used: given, or the default value with mark-up
+    see_indirect: Decimal
+    default_value: DefaultApplied | None    # for value_type default: the table's value (taken or compared)
     net_mass_t: Decimal
     direct_t: Decimal
     indirect_t: Decimal
@@ -170,6 +198,7 @@ class Declaration:
     certificates_to_surrender: int          # due_t rounded up to whole certificates
     estimated_cost_eur: Decimal | None      # certificates x price, when a price is given
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()          # e.g. a default line whose given SEE differs from IR 2025/2621
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON types; decimals as strings so no digit is lost (the project's convention)."""
@@ -181,10 +210,10 @@ class Declaration:
 def read_declaration_goods(path: str | os.PathLike[str]) -> list[DeclarationGood]:
     """The QReport goods list (.csv or .xlsx) plus optional columns carbon_price_paid_eur_per_t (EUR per tonne of
     good) or carbon_price_paid_eur (EUR for the line), not both on one row, and free_allocation_t_per_t."""
-    rows = read_rows(path, GOODS_COLUMNS, (*OPTIONAL_GOODS_COLUMNS, *DECLARATION_COLUMNS))
+    rows = read_rows(path, GOODS_COLUMNS, (*OPTIONAL_GOODS_COLUMNS, *DECLARATION_COLUMNS, VARIANT_COLUMN))
     goods = []
     for row in rows:
-        good = parse_good(row)
+        good = parse_good(row, default_see_optional=True)
         if good.cn_code == ELECTRICITY:
             raise CbamError(f"{row.where}, column cn_code: electricity (2716 00 00) is declared in MWh and is not "
                             f"supported in a goods list in tonnes")
@@ -195,7 +224,8 @@ def read_declaration_goods(path: str | os.PathLike[str]) -> list[DeclarationGood
             paid = extra["carbon_price_paid_eur_per_t"] * good.net_mass_t
         else:
             paid = extra.get("carbon_price_paid_eur", Decimal(0))
-        goods.append(DeclarationGood(good, row.where, paid, extra.get("free_allocation_t_per_t", Decimal(0))))
+        goods.append(DeclarationGood(good, row.where, paid, extra.get("free_allocation_t_per_t", Decimal(0)),
+                                     row.cells[VARIANT_COLUMN]))
     return goods
 
 
@@ -237,11 +267,14 @@ def declaration(declarant: DeclarationDeclarant, year: int, goods: Sequence[Decl
         "goods imported in the calendar year does not cumulatively exceed 50 t; electricity and hydrogen excluded "
         "(Art. 2a(4)); goods from Annex III point 1 countries are outside the Regulation (Art. 2(4)).")
 
-    lines = []
+    lines, warnings = [], []
     for item, g in enumerate(goods, start=1):
         status = "out_of_scope" if not in_scope(g) else \
             "de_minimis_exempt" if exempt and item in counted else "due"
-        lines.append(_line(item, g, certificate_price_eur, status))
+        applied, warning = _default(g, year) if status != "out_of_scope" else (None, None)
+        lines.append(_line(item, g, certificate_price_eur, status, applied))
+        if warning:
+            warnings.append(warning)
     declared = [line for line in lines if line.status != "out_of_scope"]  # totals: Art. 6(2)(a) incl. exempt
     due = _sum(declared, "due_t")
     certificates = math.ceil(due)
@@ -251,14 +284,49 @@ def declaration(declarant: DeclarationDeclarant, year: int, goods: Sequence[Decl
         de_minimis=de_minimis, **{name: _sum(declared, name) for name in _TOTALS}, due_t=due,
         certificates_to_surrender=certificates,
         estimated_cost_eur=None if certificate_price_eur is None else certificates * certificate_price_eur,
-        notes=_notes(year),
+        notes=_notes(year), warnings=tuple(warnings),
     )
 
 
-def _line(item: int, g: DeclarationGood, price: Decimal | None, status: str) -> DeclarationLine:
+def _default(g: DeclarationGood, year: int) -> tuple[DefaultApplied | None, str | None]:
+    """For a `default` line: IR 2025/2621 Annex I's value with `year`'s mark-up, and a warning where the line's own
+    SEE differ from it. CbamError (naming the line) when the table has no value for the good and country."""
     good = g.good
-    direct = good.net_mass_t * good.see_direct
-    indirect = good.net_mass_t * good.see_indirect
+    if good.value_type != "default":
+        return None, None
+    try:
+        value = default_value(good.origin_country, good.cn_code, year, variant=g.default_variant or None)
+    except CbamError as exc:
+        raise CbamError(f"{g.where}: value_type default: {exc}") from None
+    factor = 1 + value.markup_percent / 100
+    indirect = value.indirect or Decimal(0)
+    applied = DefaultApplied(
+        looked_up=good.see_direct is None, cn_code_matched=value.cn_code_matched, table=value.table,
+        direct=value.direct, indirect=indirect, markup_percent=value.markup_percent,
+        direct_with_markup=value.direct * factor, indirect_with_markup=indirect * factor, source=value.source)
+    if applied.looked_up:
+        return applied, None
+    differ = [f"{name} {given} (table {expected})" for name, given, expected in (
+        ("see_direct", good.see_direct, applied.direct_with_markup),
+        ("see_indirect", good.see_indirect, applied.indirect_with_markup))
+        if abs(given - expected) > DEFAULT_TOLERANCE]
+    if not differ:
+        return applied, None
+    return applied, (f"{g.where}: value_type default, but {' and '.join(differ)} differ from IR 2025/2621 Annex I for "
+                     f"CN {good.cn_code} from {good.origin_country} in {year} (printed {value.direct} direct + "
+                     f"{indirect} indirect, {value.markup_percent} % mark-up; {value.source}); the line's values "
+                     "are used")
+
+
+def _line(item: int, g: DeclarationGood, price: Decimal | None, status: str,
+          applied: DefaultApplied | None) -> DeclarationLine:
+    good = g.good
+    if applied is not None and applied.looked_up:
+        see_direct, see_indirect = applied.direct_with_markup, applied.indirect_with_markup
+    else:
+        see_direct, see_indirect = good.see_direct or Decimal(0), good.see_indirect or Decimal(0)
+    direct = good.net_mass_t * see_direct
+    indirect = good.net_mass_t * see_indirect
     counted = indirect_emissions_count(good.cn_code)
     embedded = direct + (indirect if counted else Decimal(0))
     free_allocation = good.net_mass_t * g.free_allocation_t_per_t
@@ -266,7 +334,8 @@ def _line(item: int, g: DeclarationGood, price: Decimal | None, status: str) -> 
     net = max(Decimal(0), embedded - free_allocation - deduction)
     return DeclarationLine(
         item=item, source=g.where, cn_code=good.cn_code, origin_country=good.origin_country,
-        installation_id=good.installation_id, value_type=good.value_type, net_mass_t=good.net_mass_t,
+        installation_id=good.installation_id, value_type=good.value_type, see_direct=see_direct,
+        see_indirect=see_indirect, default_value=applied, net_mass_t=good.net_mass_t,
         direct_t=direct, indirect_t=indirect, indirect_counted=counted, embedded_t=embedded,
         free_allocation_t=free_allocation, carbon_price_paid_eur=g.carbon_price_paid_eur,
         carbon_price_deduction_t=deduction, net_t=net, status=status,
@@ -312,6 +381,7 @@ def _notes(year: int) -> tuple[str, ...]:
 # --- writing ----------------------------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("level", "item", "cn_code", "origin_country", "installation_id", "value_type", "status",
+               "see_direct", "see_indirect", "default_looked_up", "default_markup_percent", "default_source",
                "net_mass_t", "direct_t", "indirect_t", "indirect_counted", "embedded_t", "free_allocation_t",
                "carbon_price_paid_eur", "carbon_price_deduction_t", "due_t", "certificates_to_surrender")
 
@@ -322,7 +392,11 @@ def declaration_csv(d: Declaration) -> str:
     writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for line in d.lines:
-        writer.writerow({"level": "line", **_plain(asdict(line))})
+        applied = line.default_value
+        flags = {} if applied is None else {"default_looked_up": str(applied.looked_up).lower(),
+                                            "default_markup_percent": str(applied.markup_percent),
+                                            "default_source": applied.source}
+        writer.writerow({"level": "line", **_plain(asdict(line)), **flags})
     for total in d.per_cn_code:
         writer.writerow({"level": "cn_code", **_plain(asdict(total))})
     writer.writerow({"level": "total", **{name: str(getattr(d, name)) for name in (*_TOTALS, "due_t")},

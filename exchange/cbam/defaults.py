@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 
+from .codes import check_cn_code, check_country
 from .errors import CbamError
 
 OTHER = "OTHER"
 FIRST_YEAR = 2026
-_COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 @dataclass(frozen=True)
@@ -85,14 +84,6 @@ def _table() -> dict[str, dict[str, list[_Row]]]:
     return table
 
 
-def normalise_cn(cn_code: str) -> str:
-    """Digits only ("7208 39 00" and "7208.39.00" -> "72083900"); 4 to 8 digits."""
-    code = re.sub(r"[\s.]", "", str(cn_code))
-    if not code.isdigit() or not 4 <= len(code) <= 8:
-        raise CbamError(f"CN code {cn_code!r}: expected 4 to 8 digits (e.g. 72083900)")
-    return code
-
-
 def _match(rows_by_code: dict[str, list[_Row]], code: str, variant: str | None) -> list[_Row] | None:
     """The rows of the most specific listed prefix of `code` (8 -> 6 -> 4 digits), None when none is listed."""
     for length in (8, 6, 4):
@@ -112,15 +103,14 @@ def _match(rows_by_code: dict[str, list[_Row]], code: str, variant: str | None) 
 
 
 def default_value(country: str, cn_code: str, year: int, *, variant: str | None = None) -> DefaultValue:
-    """The Annex I default value for goods of `cn_code` produced in `country`, with the mark-up of `year`.
+    """The Annex I default value for goods of `cn_code` (8 digits) produced in `country` (ISO 3166-1 alpha-2),
+    with the mark-up of `year`.
 
     `variant` picks one row where Annex I lists a CN code twice (2523 10 00 white / grey clinker, 2523 90 00
     white / grey hydraulic cements): a case-insensitive part of the description, e.g. "grey".
     """
-    iso = str(country).strip().upper()
-    if not _COUNTRY.fullmatch(iso):
-        raise CbamError(f"country {country!r}: expected an ISO 3166-1 alpha-2 code such as CN")
-    code = normalise_cn(cn_code)
+    iso = check_country(str(country).strip().upper())
+    code = check_cn_code(cn_code).code  # 8 digits, a CBAM good (Annex I, the template's list), or did-you-mean
     if not isinstance(year, int) or year < FIRST_YEAR:
         raise CbamError(f"year {year!r}: Annex I default values (IR 2025/2621) apply from {FIRST_YEAR}")
     table = _table()

@@ -18,7 +18,6 @@ embedded emissions (tCO2e/t). The registry code-list values the XSD leaves free 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import MISSING, dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -30,6 +29,7 @@ from typing import Any, Mapping, Sequence
 from lxml import etree
 
 from ..safe_xml import XmlInputError, parse_xml
+from .codes import cn_code_problem, country_problem, normalise
 from .errors import CbamError
 from .goods_input import Row, read_rows
 
@@ -54,8 +54,6 @@ QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 GOODS_COLUMNS = ("cn_code", "origin_country", "net_mass_t", "installation_id", "installation_name",
                  "installation_country", "see_direct", "see_indirect", "value_type")
 OPTIONAL_GOODS_COLUMNS = ("installation_city",)
-_COUNTRY = re.compile(r"[A-Z]{2}")
-_CN = re.compile(r"\d{8}")
 
 
 @dataclass(frozen=True)
@@ -107,8 +105,8 @@ class ImportedGood:
     installation_id: str
     installation_name: str
     installation_country: str
-    see_direct: Decimal                 # tCO2e per tonne
-    see_indirect: Decimal               # tCO2e per tonne
+    see_direct: Decimal | None          # tCO2e per tonne (None: a default line whose value is looked up)
+    see_indirect: Decimal | None        # tCO2e per tonne
     value_type: str                     # "actual" or "default"
     installation_city: str | None = None  # InstallationAddress needs a city; without one no Installation element
     description: str | None = field(default=None, compare=False)
@@ -143,8 +141,9 @@ def _fixed(value: Decimal, xsd_type: str, what: str) -> str:
 # --- checks the XSD leaves to us -------------------------------------------------------------------------------
 
 def _check_country(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
-        raise CbamError(f"{what}: {value!r} is not an ISO 3166-1 alpha-2 code (two uppercase letters, e.g. CN)")
+    problem = country_problem(value) if isinstance(value, str) else f"{value!r} is not an ISO 3166-1 alpha-2 code"
+    if problem:
+        raise CbamError(f"{what}: {problem}")
     return value
 
 
@@ -158,8 +157,9 @@ def _check_declarant(d: Declarant) -> None:
 
 def _check_good(good: ImportedGood, item: int) -> None:
     where = f"good {item} (CN {good.cn_code})"
-    if not isinstance(good.cn_code, str) or not _CN.fullmatch(good.cn_code):
-        raise CbamError(f"good {item} cn_code: {good.cn_code!r} is not a CN code of exactly 8 digits")
+    problem = cn_code_problem(good.cn_code) if isinstance(good.cn_code, str) else "not a CN code"
+    if problem or good.cn_code != normalise(good.cn_code):
+        raise CbamError(f"good {item} cn_code: {problem or 'give the 8 digits without spaces'}")
     _check_country(good.origin_country, f"{where} origin_country")
     _check_country(good.installation_country, f"{where} installation_country")
     for name in ("net_mass_t", "see_direct", "see_indirect"):
@@ -345,31 +345,42 @@ def decimal_cell(text: str, where: str, column: str) -> Decimal:
     return value
 
 
-def parse_good(row: Row) -> ImportedGood:
-    """One goods-list row as an ImportedGood, with the checks of `_check_good` phrased per row and column."""
+def parse_good(row: Row, default_see_optional: bool = False) -> ImportedGood:
+    """One goods-list row as an ImportedGood, with the checks of `_check_good` phrased per row and column.
+
+    With `default_see_optional` (the declaration), a `default` line may leave see_direct and see_indirect empty:
+    they are None then, and the declaration looks them up (IR 2025/2621)."""
     cell, where = row.cells, row.where
-    for column in GOODS_COLUMNS:
-        if not cell[column]:
-            raise CbamError(f"{where}, column {column}: empty")
-    if not _CN.fullmatch(cell["cn_code"]):
-        raise CbamError(f"{where}, column cn_code: {cell['cn_code']!r} is not a CN code of exactly 8 digits")
-    for column in ("origin_country", "installation_country"):
-        if not _COUNTRY.fullmatch(cell[column]):
-            raise CbamError(f"{where}, column {column}: {cell[column]!r} is not an ISO 3166-1 alpha-2 code "
-                            f"(two uppercase letters)")
     value_type = cell["value_type"].lower()
+    see_optional = default_see_optional and value_type == "default"
+    for column in GOODS_COLUMNS:
+        if not cell[column] and not (see_optional and column in ("see_direct", "see_indirect")):
+            raise CbamError(f"{where}, column {column}: empty")
+    problem = cn_code_problem(cell["cn_code"])
+    if problem:
+        raise CbamError(f"{where}, column cn_code: {problem}")
+    for column in ("origin_country", "installation_country"):
+        problem = country_problem(cell[column])
+        if problem:
+            raise CbamError(f"{where}, column {column}: {problem}")
     if value_type not in CODES["determination"]:
         raise CbamError(f"{where}, column value_type: {cell['value_type']!r} is not 'actual' or 'default'")
     mass = decimal_cell(cell["net_mass_t"], where, "net_mass_t")
     if mass <= 0:
         raise CbamError(f"{where}, column net_mass_t: {cell['net_mass_t']} must be positive")
-    see = {}
+    see: dict[str, Decimal | None] = {}
     for column in ("see_direct", "see_indirect"):
-        see[column] = decimal_cell(cell[column], where, column)
-        if see[column] < 0:
+        if not cell[column]:
+            see[column] = None
+            continue
+        value = see[column] = decimal_cell(cell[column], where, column)
+        if value < 0:
             raise CbamError(f"{where}, column {column}: {cell[column]} must not be negative")
+    if see_optional and (see["see_direct"] is None) != (see["see_indirect"] is None):
+        raise CbamError(f"{where}: give both see_direct and see_indirect, or neither (the default value is then "
+                        "looked up)")
     return ImportedGood(
-        cn_code=cell["cn_code"], origin_country=cell["origin_country"], net_mass_t=mass,
+        cn_code=normalise(cell["cn_code"]), origin_country=cell["origin_country"], net_mass_t=mass,
         installation_id=cell["installation_id"], installation_name=cell["installation_name"],
         installation_country=cell["installation_country"], see_direct=see["see_direct"],
         see_indirect=see["see_indirect"], value_type=value_type,

@@ -17,8 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lca_models.cbam_installation import PRODUCTION_ROUTES, Installation, ProductionProcess
+from lca_models.cbam_installation import ADDRESS_ITEMS, PRODUCT_PARAMETERS, PRODUCTION_ROUTES, Installation, \
+    ProductionProcess
 
+from .codes import installation_code_problems, template_country_code, template_country_name
 from .errors import CbamError
 from .template_defaults import with_default_values
 from .template_layout import Layout, locate
@@ -33,6 +35,11 @@ def write_template(installation: Installation, path: str | Path, template: Path 
     """Fill a copy of `template` with the installation's inputs (default values filled in); returns the path."""
     from openpyxl import load_workbook
 
+    problems = [f"{where}: {reason}" for where, reason in installation_code_problems(installation)]
+    if not installation.products:
+        problems.append("products: none: the template would state the SEE of no good (give each good's CN code)")
+    if problems:
+        raise CbamError("\n".join(problems))
     installation = with_default_values(installation)
     path = Path(path)
     if not path.parent.is_dir():
@@ -42,7 +49,7 @@ def write_template(installation: Installation, path: str | Path, template: Path 
         book = load_workbook(template)
     blank = TemplateWorkbook.from_workbook(book, template)
     layout = locate(blank)
-    cells = _cells(installation, layout, {code: name for name, code in blank.countries().items()})
+    cells = _cells(installation, layout)
     for (sheet, coordinate), value in cells.items():
         book[sheet][coordinate] = value
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".xlsx", dir=path.parent)
@@ -59,7 +66,7 @@ def write_template(installation: Installation, path: str | Path, template: Path 
     return path
 
 
-def _cells(installation: Installation, layout: Layout, country_names: dict[str, str]) -> dict[tuple[str, str], Any]:
+def _cells(installation: Installation, layout: Layout) -> dict[tuple[str, str], Any]:
     """Every input cell to write, (sheet, "L16") -> value."""
     _check_capacity(installation, layout)
     out: dict[tuple[str, str], Any] = {}
@@ -73,11 +80,8 @@ def _cells(installation: Installation, layout: Layout, country_names: dict[str, 
         put(sheet, layout.period_row, "I", datetime.combine(installation.period_start, datetime.min.time()))
     if installation.period_end:
         put(sheet, layout.period_row, "L", datetime.combine(installation.period_end, datetime.min.time()))
-    about = {"ii.": installation.name, "iii.": installation.address.get("street"),
-             "iv.": installation.address.get("economic_activity"), "v.": installation.address.get("post_code"),
-             "vii.": installation.address.get("city"),
-             "viii.": country_names.get(installation.country, installation.country),
-             "ix.": installation.address.get("unlocode")}
+    about = {item: installation.address.get(key) for key, item in ADDRESS_ITEMS.items()}
+    about |= {"ii.": installation.name, "viii.": template_country_name(installation.country)}
     for item, value in about.items():
         if item in layout.about_rows:
             put(sheet, layout.about_rows[item], "I", value)
@@ -98,7 +102,7 @@ def _cells(installation: Installation, layout: Layout, country_names: dict[str, 
         put(sheet, row, "L", process.name)
     for row, precursor in zip(layout.purchased_rows, installation.purchased_precursors):
         put(sheet, row, "E", precursor.goods_category)
-        put(sheet, row, "F", precursor.country)
+        put(sheet, row, "F", template_country_code(precursor.country) if precursor.country else None)
         put(sheet, row, "L", precursor.name)
 
     sheet = "B_EmInst"
@@ -150,6 +154,8 @@ def _cells(installation: Installation, layout: Layout, country_names: dict[str, 
         put("Summary_Products", row, "D", product.process)
         put("Summary_Products", row, "F", product.cn_code)
         put("Summary_Products", row, "H", product.name)
+        for key, value in product.parameters.items():
+            put("Summary_Products", row, PRODUCT_PARAMETERS[key][0], value)
     return out
 
 

@@ -21,41 +21,26 @@ from pathlib import Path
 from typing import Any
 
 from lca_models.cbam_installation import (
+    ADDRESS_ITEMS,
     EF_UNITS,
     GOODS_CATEGORIES,
     MEASURED_GASES,
     METHODS,
     PFC_METHODS,
+    PRODUCT_PARAMETERS,
     PRODUCTION_ROUTES,
     Installation,
-    MeasuredSource,
-    PfcSource,
-    SourceStream,
     parse_installation,
 )
 from lca_models.errors import ModelError
 
+from .codes import UNLOCODE, cn_code_problem, template_cn_codes, template_country
 from .errors import CbamError
 from .template_layout import Layout, locate
 from ..xlsx_limits import XlsxLimitError, open_bounded_workbook
-from .template_workbook import TemplateWorkbook, code_lists
+from .template_workbook import TemplateWorkbook, blank_template
 
 _ONLY_DIRECT = "Only direct production"
-
-
-def check_products(installation: Installation) -> list[str]:
-    """Problems with the products' CN codes against the template's CN code list and the processes' categories."""
-    cn_codes = code_lists()[1]
-    by_name = {p.name: p for p in installation.processes}
-    problems = []
-    for i, product in enumerate(installation.products):
-        allowed = {by_name[product.process].goods_category, *by_name[product.process].included_goods}
-        if product.cn_code not in cn_codes:
-            problems.append(f"products[{i}].cn_code: unknown CN code {product.cn_code!r} (not in the template's list)")
-        elif cn_codes[product.cn_code] not in allowed:
-            problems.append(f"products[{i}].cn_code: CN code {product.cn_code} is {cn_codes[product.cn_code]!r}, but "
-                            f"process {product.process!r} makes {', '.join(sorted(allowed))}")
-    return problems
 
 
 def import_template(path: str | Path) -> Installation:
@@ -103,7 +88,7 @@ def stated_see(path: str | Path) -> list[StatedSee]:
             process = book.text("Summary_Products", row, "D")
             if not process:
                 continue
-            cn = _cn_code(book.raw("Summary_Products", row, "F"))
+            cn = book.text("Summary_Products", row, "F").replace(" ", "")
             stated.append(StatedSee(process, cn, *(float(v) if isinstance(v, (int, float)) else None
                                                     for v in by_row.get(row, (None, None, None)))))
         return stated
@@ -123,7 +108,6 @@ class _Reader:
         doc["source_streams"] = self._streams()
         doc["pfc_sources"] = self._pfc()
         doc["measured_sources"] = self._measured()
-        self._register_installation_totals(doc)
         indirect = self.book.number("C_Emissions&Energy", self.layout.indirect_row, "M")
         if indirect is not None:
             doc["indirect_emissions"] = indirect
@@ -146,13 +130,17 @@ class _Reader:
         if not name:
             book.fail(sheet, rows.get("ii.", 0), "I", "missing the name of the installation")
         country_name = about("viii.")
-        countries = code_lists()[0]
-        country = countries.get(country_name) or (country_name if country_name in countries.values() else "")
+        country = template_country(country_name) if country_name else None
         if not country:
-            book.fail(sheet, rows.get("viii.", 0), "I", f"unknown country {country_name!r}" if country_name
-                      else "missing the country of the installation")
-        address = {key: about(item) for key, item in (("street", "iii."), ("economic_activity", "iv."),
-                                                      ("post_code", "v."), ("city", "vii."), ("unlocode", "ix."))}
+            book.fail(sheet, rows.get("viii.", 0), "I", f"unknown country {country_name!r} (not an ISO 3166-1 "
+                      "country of the template's list)" if country_name else "missing the country of the installation")
+        unlocode = about("ix.")
+        found = UNLOCODE.fullmatch(unlocode) if unlocode else None
+        if unlocode and (not found or (country and found.group(1) != country)):
+            book.fail(sheet, rows["ix."], "I", f"UN/LOCODE {unlocode!r}: " + (
+                f"in {found.group(1)}, the installation in {country}" if found
+                else "two letters of the country and three letters or digits 2-9 (e.g. 'CN SHA')"))
+        address = {key: about(item) for key, item in ADDRESS_ITEMS.items()}
         return {
             "name": name, "country": country,
             "period_start": _iso(book.date(sheet, self.layout.period_row, "I")),
@@ -258,39 +246,6 @@ class _Reader:
             out.append(source)
         return out
 
-    def _register_installation_totals(self, doc: dict[str, Any]) -> None:
-        """Figures of C_Emissions&Energy (and B_EmInst's result columns) an input formula may refer to.
-
-        Computed here from the source streams with the template's formulas (lca_models.cbam_installation),
-        so an operator's `='C_Emissions&Energy'!H32` in D_Processes works without cached results.
-        """
-        if self.book.errors:
-            return
-        try:
-            streams = [(row, SourceStream(**s)) for row, s in zip(
-                [r for r in self.layout.stream_rows if self.book.text("B_EmInst", r, "D")], doc["source_streams"])]
-            pfc = [PfcSource(**s) for s in doc["pfc_sources"]]
-            measured = [MeasuredSource(**s) for s in doc["measured_sources"]]
-        except TypeError:
-            return
-        computed = self.book.computed
-        for row, stream in streams:
-            computed[("B_EmInst", f"AU{row}")] = stream.fossil_emissions
-            computed[("B_EmInst", f"AV{row}")] = stream.biomass_emissions
-        calculation = sum(s.fossil_emissions for _, s in streams)
-        co2_measured = sum(m.emissions for m in measured if m.gas == "CO2")
-        n2o = sum(m.emissions for m in measured if m.gas == "N2O")
-        pfc_total = sum(p.emissions for p in pfc)
-        totals = {"H": calculation + co2_measured, "I": sum(s.biomass_emissions for _, s in streams), "J": n2o,
-                  "K": pfc_total, "L": calculation + co2_measured + n2o + pfc_total}
-        rows = self.layout.balance_rows
-        for column, value in totals.items():
-            for row in (rows["from_sources"], rows["results"]):
-                computed[("C_Emissions&Energy", f"{column}{row}")] = value
-        by_method = {"H": calculation, "I": pfc_total, "J": co2_measured + n2o}
-        for column, value in by_method.items():
-            computed[("C_Emissions&Energy", f"{column}{rows['by_method']}")] = value
-
     # --- D_Processes
 
     def _processes(self) -> list[dict[str, Any] | None]:
@@ -385,18 +340,29 @@ class _Reader:
                          if n <= len(routes) and (v := book.number(sheet, row, "L")) is not None}
             items = block.items.get("(e)", {})
             see_row = items.get("i.", block.markers["(e)"])
+            origin = book.text("A_InstData", row_a, "F")
             precursor: dict[str, Any] = {
                 "name": name, "goods_category": category, "purchased": purchased,
                 "see_direct": book.number(sheet, see_row, "L", required=f"SEE (direct) of purchased {name!r}"),
-                "country": book.text("A_InstData", row_a, "F"),
+                "country": (template_country(origin) or "") if origin else "",
             }
+            if origin and not precursor["country"]:
+                book.fail("A_InstData", row_a, "F", f"unknown country {origin!r} of purchased precursor {name!r} "
+                                                    "(not an ISO 3166-1 country of the template's list)")
             for key, item, column in (("specific_electricity", "ii.", "L"), ("electricity_ef", "iii.", "L")):
                 value = book.number(sheet, items[item], column) if item in items else None
                 if value is not None:
                     precursor[key] = value
-            given = book.raw(sheet, items["iv."], "L") if "iv." in items else None
-            if isinstance(given, (int, float)) and not isinstance(given, bool):  # typed over the template's formula
-                precursor["see_indirect_given"] = float(given)
+            # (e) iv. is the template's electricity x EF, unless the operator typed over it: what the cell shows
+            # counts; it is kept as given where it differs from ii. x iii. (the template's own formula, as in the
+            # blank, needs no evaluation)
+            row_iv = items.get("iv.")
+            given = None
+            if row_iv and book.raw(sheet, row_iv, "L") != blank_template().raw(sheet, row_iv, "L"):
+                given = book.number(sheet, row_iv, "L")
+            product = precursor.get("specific_electricity", 0.0) * precursor.get("electricity_ef", 0.0)
+            if given is not None and abs(given - product) > 1e-12 * max(1.0, abs(product)):
+                precursor["see_indirect_given"] = given
             for key, item in (("see_direct_source", "i."), ("specific_electricity_source", "ii."),
                               ("electricity_ef_source", "iii.")):
                 text = book.text(sheet, items[item], "M") if item in items else ""
@@ -423,7 +389,7 @@ class _Reader:
     def _products(self, processes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         book, sheet, out = self.book, "Summary_Products", []
         by_name = {p["name"]: p for p in processes}
-        cn_codes = code_lists()[1]
+        cn_codes = template_cn_codes()
         for row in self.layout.product_rows:
             process = book.text(sheet, row, "D")
             if not process:
@@ -432,12 +398,13 @@ class _Reader:
                 book.fail(sheet, row, "D", f"unknown production process {process!r} "
                                            f"(defined: {', '.join(by_name) or 'none'})")
                 continue
-            cn = _cn_code(book.raw(sheet, row, "F"))
+            cn = book.text(sheet, row, "F").replace(" ", "")
             if not cn:
                 book.fail(sheet, row, "F", f"missing the CN code of a product of {process!r}")
                 continue
-            if cn_codes and cn not in cn_codes:
-                book.fail(sheet, row, "F", f"unknown CN code {cn!r} (not in the template's CN code list)")
+            problem = cn_code_problem(cn, template_only=True)
+            if problem:
+                book.fail(sheet, row, "F", problem)
                 continue
             allowed = {by_name[process]["goods_category"], *by_name[process].get("included_goods", [])}
             category = cn_codes.get(cn, "")
@@ -445,13 +412,26 @@ class _Reader:
                 book.fail(sheet, row, "F", f"CN code {cn} is {category!r}, but process {process!r} makes "
                                            f"{', '.join(sorted(allowed))}")
                 continue
-            out.append({"process": process, "cn_code": cn, "name": book.text(sheet, row, "H")})
+            out.append({"process": process, "cn_code": cn, "name": book.text(sheet, row, "H"),
+                        "parameters": self._parameters(row)})
         return out
 
-
-def _cn_code(raw: Any) -> str:
-    """A CN code cell as 8 digits: a number keeps its leading zeros, spaces in text are dropped."""
-    return (f"{raw:08d}" if isinstance(raw, int) else str(raw or "")).replace(" ", "").strip()
+    def _parameters(self, row: int) -> dict[str, str | float]:
+        """The product's qualitative parameters (Summary_Products P-AK), those the operator filled in."""
+        book, sheet, found = self.book, "Summary_Products", {}
+        for key, (column, kind) in PRODUCT_PARAMETERS.items():
+            raw = book.raw(sheet, row, column)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue
+            if kind == "number":
+                value = book.number(sheet, row, column)
+            elif isinstance(raw, (int, float)) and not isinstance(raw, bool):  # an identification number typed as one
+                value = str(int(raw)) if float(raw).is_integer() else str(raw)
+            else:
+                value = book.text(sheet, row, column)
+            if value is not None and value != "":
+                found[key] = value
+        return found
 
 
 def _iso(value: Any) -> str | None:

@@ -1,16 +1,16 @@
-"""Reading the Commission's communication template: cell values, the operator's simple formulas, code lists.
+"""Reading the Commission's communication template: cell values, the operator's formulas, code lists.
 
 The template computes everything with formulas; an importer that trusted their cached results would get
 nothing from a workbook saved by a tool that does not evaluate formulas. So `TemplateWorkbook` reads
 cells with `data_only=False` and gives back what the operator *entered*:
 - numbers as they are; text where a number belongs is an error (sheet!cell: reason);
-- an input cell holding a formula (operators often type `=1255000/0.95` or `=L16`) is evaluated when it is
-  plain arithmetic (+ - * / ^, parentheses, numbers, references to other cells, of this or another sheet);
-  a reference to one of the template's own computed cells is answered from `computed` (the importer fills
-  it with figures it computed itself, e.g. the installation's calculation-based emissions) or refused;
-  any function call is refused, with the cell and the formula in the message;
+- an input cell holding a formula (operators type `=1255000/0.95`, `=L16*0.085+81575`, or refer to a cell the
+  template computes, `='C_Emissions&Energy'!H32`) is evaluated by the formula engine over the whole workbook,
+  exactly as Excel would, the template's own formulas included (`formula_engine`, loaded on the first formula
+  met); what cannot be evaluated (a circular reference, an unknown function, an error value) is refused with
+  the cell, the formula and the reason;
 - labels that are formulas pointing into the template's `Translations` sheet are resolved to the English
-  text (column C there), so code lists (countries, CN codes) can be read without cached values.
+  text (column C there), so code lists (countries, CN codes) can be read without cached values or the engine.
 """
 
 from __future__ import annotations
@@ -18,115 +18,25 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, get_column_letter
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 
 from ..xlsx_limits import XlsxLimitError, open_bounded_workbook
 from .errors import CbamError
+from .formula_engine import EngineError, FormulaEngine, as_date
 
 BLANK_TEMPLATE = Path(__file__).parent / "data" / "communication_template_v2.1.1.xlsx"
 INPUT_SHEETS = ("A_InstData", "B_EmInst", "C_Emissions&Energy", "D_Processes", "E_PurchPrec", "Summary_Products")
 CODE_SHEETS = ("c_CodeLists", "Parameters_CNCodes", "Translations")
 # The part of each sheet that holds inputs, labels or code lists: (last row or None, last column).
 _AREA = {"A_InstData": (None, 14), "B_EmInst": (None, 46), "C_Emissions&Energy": (None, 14),
-         "D_Processes": (None, 14), "E_PurchPrec": (None, 14), "Summary_Products": (111, 9),
+         "D_Processes": (None, 14), "E_PurchPrec": (None, 14), "Summary_Products": (111, 37),
          "c_CodeLists": (None, 7), "Parameters_CNCodes": (None, 5), "Translations": (None, 3)}
 _MAX_ROWS = 5000  # the template's longest sheet (Translations) has 2,124 rows
-
-_TOKEN = re.compile(
-    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-    r"|(?P<ref>(?:(?:'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?\$?[A-Z]{1,3}\$?\d+(?![\w(:]))"
-    r"|(?P<op>[-+*/^()]))"
-)
-
-
-class FormulaError(ValueError):
-    """A formula that is not plain arithmetic over numbers and cell references."""
-
-
-def _tokens(formula: str) -> list[tuple[str, str]]:
-    text, pos, out = formula.lstrip("="), 0, []
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        match = _TOKEN.match(text, pos)
-        if not match:
-            raise FormulaError(f"not plain arithmetic at {text[pos:pos + 20]!r}")
-        kind = match.lastgroup
-        out.append((kind, match.group(kind)))
-        pos = match.end()
-    return out
-
-
-def evaluate(formula: str, resolve: Callable[[str | None, str], float]) -> float:
-    """Value of `=...` plain arithmetic; `resolve(sheet or None, "A1")` gives a referenced cell's number."""
-    tokens = _tokens(formula)
-    position = 0
-
-    def peek() -> tuple[str, str] | None:
-        return tokens[position] if position < len(tokens) else None
-
-    def take() -> tuple[str, str]:
-        nonlocal position
-        if position >= len(tokens):
-            raise FormulaError("the formula ends too early")
-        position += 1
-        return tokens[position - 1]
-
-    def expression() -> float:
-        value = term()
-        while (tok := peek()) and tok[1] in "+-" and tok[0] == "op":
-            take()
-            value = value + term() if tok[1] == "+" else value - term()
-        return value
-
-    def term() -> float:
-        value = power()
-        while (tok := peek()) and tok[0] == "op" and tok[1] in "*/":
-            take()
-            right = power()
-            if tok[1] == "/" and right == 0:
-                raise FormulaError("division by zero")
-            value = value * right if tok[1] == "*" else value / right
-        return value
-
-    def power() -> float:
-        value = unary()
-        if (tok := peek()) and tok == ("op", "^"):
-            take()
-            return value ** power()
-        return value
-
-    def unary() -> float:
-        tok = peek()
-        if tok and tok[0] == "op" and tok[1] in "+-":
-            take()
-            return -unary() if tok[1] == "-" else unary()
-        return primary()
-
-    def primary() -> float:
-        kind, text = take()
-        if kind == "num":
-            return float(text)
-        if kind == "ref":
-            sheet, _, cell = text.rpartition("!")
-            return resolve(sheet.strip("'").replace("''", "'") or None, cell.replace("$", ""))
-        if text == "(":
-            value = expression()
-            if take() != ("op", ")"):
-                raise FormulaError("unbalanced parentheses")
-            return value
-        raise FormulaError(f"unexpected {text!r}")
-
-    value = expression()
-    if position != len(tokens):
-        raise FormulaError(f"unexpected {tokens[position][1]!r}")
-    return value
-
 
 @dataclass
 class TemplateWorkbook:
@@ -134,8 +44,8 @@ class TemplateWorkbook:
 
     path: Path
     cells: dict[str, dict[tuple[int, int], Any]]
-    computed: dict[tuple[str, str], float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    _engine: FormulaEngine | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: str | Path, code_lists: bool = True) -> "TemplateWorkbook":
@@ -204,18 +114,39 @@ class TemplateWorkbook:
 
     # --- values the operator entered
 
-    def number(self, sheet: str, row: int, column: int | str, required: str = "") -> float | None:
-        """The number in a cell (evaluating simple formulas); None when empty. `required` names it when missing."""
+    def engine(self) -> FormulaEngine:
+        """The whole workbook evaluated (once, when the first formula is met)."""
+        if self._engine is None:
+            self._engine = FormulaEngine(self.path)
+        return self._engine
+
+    def value(self, sheet: str, row: int, column: int | str) -> Any:
+        """A cell's value: as entered, or a formula's value as Excel computes it (None when empty, or when the
+        formula gives the empty text ""). _Refused when the formula gives an Excel error."""
         value = self.raw(sheet, row, column)
-        if isinstance(value, str) and value.strip() == "":
-            value = None
-        if value is None:
-            if required:
-                self.fail(sheet, row, column, f"missing {required}")
-            return None
+        if not (isinstance(value, str) and value.startswith("=")):
+            return None if isinstance(value, str) and not value.strip() else value
+        col = column_index_from_string(column) if isinstance(column, str) else column
+        engine = self.engine()
+        found = engine.value(sheet, row, col)
+        if isinstance(found, EngineError):
+            raise _Refused(f"the formula {value!r} cannot be evaluated: {engine.explain(sheet, row, col)}")
+        return None if isinstance(found, str) and not found.strip() else found
+
+    def number(self, sheet: str, row: int, column: int | str, required: str = "") -> float | None:
+        """The number in a cell (a formula evaluated); None when empty. `required` names it when missing."""
         try:
-            return self._number(sheet, row, column, value, depth=0)
-        except (FormulaError, _Refused) as exc:
+            value = self.value(sheet, row, column)
+            if value is None:
+                if required:
+                    self.fail(sheet, row, column, f"missing {required}")
+                return None
+            if isinstance(value, bool):
+                raise _Refused(f"expected a number, found {str(value).upper()}")
+            if isinstance(value, (int, float)):
+                return float(value)
+            raise _Refused(f"expected a number, found {_shown(self.raw(sheet, row, column), value)}")
+        except _Refused as exc:
             self.fail(sheet, row, column, str(exc))
             return None
 
@@ -224,44 +155,26 @@ class TemplateWorkbook:
         found = {key: self.number(sheet, row, column) for key, column in columns.items()}
         return {key: value for key, value in found.items() if value is not None}
 
-    def _number(self, sheet: str, row: int, column: int | str, value: Any, depth: int) -> float:
-        if isinstance(value, bool):
-            raise _Refused(f"expected a number, found {value}")
-        if isinstance(value, (int, float)):
-            return float(value)
+    def text(self, sheet: str, row: int, column: int | str, evaluate: bool = True) -> str:
+        """Text of a cell ('' when empty). A formula that is a chain of references ending in the template's
+        Translations sheet gives the English text (a label); any other formula is evaluated (with `evaluate`;
+        without, it reads as '': the code lists are read that way, from the bundled template, without the engine)."""
+        value = self.raw(sheet, row, column)
         if isinstance(value, str) and value.startswith("="):
-            if depth > 20:
-                raise _Refused("formula references go too deep (circular?)")
+            label = self._label(sheet, value, depth=0)
+            if label is not None or not evaluate:
+                return "" if label is None else str(label).strip()
             try:
-                return evaluate(value, lambda s, ref: self._reference(s or sheet, ref, depth + 1))
-            except FormulaError as exc:
-                raise _Refused(f"the formula {value!r} cannot be evaluated ({exc}); enter its value instead") from None
-        raise _Refused(f"expected a number, found text {value!r}")
+                value = self.value(sheet, row, column)
+            except _Refused as exc:
+                self.fail(sheet, row, column, str(exc))
+                return ""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # a code typed (or computed) as a number
+        return "" if value is None else str(value).strip()
 
-    def _reference(self, sheet: str, ref: str, depth: int) -> float:
-        if (sheet, ref) in self.computed:
-            return self.computed[(sheet, ref)]
-        column, row = coordinate_from_string(ref)
-        value = self.raw(sheet, row, column)
-        if value is None or (isinstance(value, str) and value.strip() == ""):
-            return 0.0  # an empty cell counts as 0 in arithmetic, as in Excel
-        if isinstance(value, str) and value.startswith("=") and not _is_arithmetic(value):
-            raise FormulaError(f"it refers to {sheet}!{ref}, a cell the template computes, which the importer does "
-                               "not evaluate")
-        try:
-            return self._number(sheet, row, column, value, depth)
-        except _Refused as exc:
-            raise FormulaError(f"{sheet}!{ref}: {exc}") from None
-
-    def text(self, sheet: str, row: int, column: int | str) -> str:
-        """Text of a cell ('' when empty); a formula only when it is a reference chain to text (labels)."""
-        value = self.raw(sheet, row, column)
-        resolved = self._text(sheet, value, depth=0)
-        return "" if resolved is None else str(resolved).strip()
-
-    def _text(self, sheet: str, value: Any, depth: int) -> Any:
-        if isinstance(value, (datetime, date)):
-            return value
+    def _label(self, sheet: str, value: Any, depth: int) -> Any:
+        """The English text a reference chain into Translations ends at; None for any other formula."""
         if not (isinstance(value, str) and value.startswith("=")):
             return value
         match = re.fullmatch(r"=(?:(?:'((?:[^']|'')+)'|([A-Za-z_][\w.]*))!)?\$?([A-Z]{1,3})\$?(\d+)", value.strip())
@@ -269,23 +182,27 @@ class TemplateWorkbook:
             return None
         target = (match.group(1) or match.group(2) or sheet).replace("''", "'")
         column, row = match.group(3), int(match.group(4))
-        if target == "Translations" and column == "B":
-            column = "C"  # column B shows the selected language; C is always the English original
-        return self._text(target, self.raw(target, row, column), depth + 1)
+        if target == "Translations":
+            return self.raw(target, row, "C")  # column B shows the selected language; C is always the English
+        return self._label(target, self.raw(target, row, column), depth + 1)
 
     def date(self, sheet: str, row: int, column: str) -> date | None:
-        value = self.raw(sheet, row, column)
-        if value is None or value == "":
-            return None
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
         try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(sheet, row, column, f"expected a date, found {value!r}")
+            value = self.value(sheet, row, column)
+        except _Refused as exc:
+            self.fail(sheet, row, column, str(exc))
             return None
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        found = as_date(value)
+        if found is None:
+            self.fail(sheet, row, column, f"expected a date, found {value!r}")
+        return found
 
     def raise_errors(self) -> None:
         if self.errors:
@@ -297,7 +214,7 @@ class TemplateWorkbook:
         """Country name (English) -> ISO code, from c_CodeLists F/G."""
         out = {}
         for row in self.rows("c_CodeLists"):
-            code, name = self.raw("c_CodeLists", row, "F"), self.text("c_CodeLists", row, "G")
+            code, name = self.raw("c_CodeLists", row, "F"), self.text("c_CodeLists", row, "G", evaluate=False)
             if isinstance(code, str) and re.fullmatch(r"[A-Z]{2}", code) and name:
                 out[name] = code
         return out
@@ -308,14 +225,20 @@ class TemplateWorkbook:
         for row in self.rows("Parameters_CNCodes"):
             code = self.raw("Parameters_CNCodes", row, "B")
             if isinstance(code, str) and re.fullmatch(r"\d{4}( ?\d{2}){0,2}", code.strip()):
-                out[code.replace(" ", "")] = self.text("Parameters_CNCodes", row, "E")
+                out[code.replace(" ", "")] = self.text("Parameters_CNCodes", row, "E", evaluate=False)
         return out
+
+
+@lru_cache(maxsize=1)
+def blank_template() -> TemplateWorkbook:
+    """The bundled blank template's cells (input sheets and code lists), read once."""
+    return TemplateWorkbook.open(BLANK_TEMPLATE)
 
 
 @lru_cache(maxsize=1)
 def code_lists() -> tuple[dict[str, str], dict[str, str]]:
     """(country name -> ISO code, CN code -> goods category) of the bundled blank template, read once."""
-    blank = TemplateWorkbook.open(BLANK_TEMPLATE)
+    blank = blank_template()
     return blank.countries(), blank.cn_codes()
 
 
@@ -323,9 +246,8 @@ class _Refused(Exception):
     """A cell value the importer will not turn into a number; the message says why."""
 
 
-def _is_arithmetic(formula: str) -> bool:
-    try:
-        _tokens(formula)
-    except FormulaError:
-        return False
-    return True
+def _shown(raw: Any, value: Any) -> str:
+    """How a wrong value is named: the text, or the formula and what it gave."""
+    if isinstance(raw, str) and raw.startswith("="):
+        return f"text: the formula {raw!r} gives {value!r}"
+    return f"text {value!r}"

@@ -29,9 +29,11 @@ from pathlib import Path
 
 import yaml
 
+from exchange.cbam.codes import annex_i_row, cn_code_problem, country_problem, in_annex_i, \
+    installation_code_problems, known_cn_codes, template_cn_codes
 from exchange.cbam.declaration import ANNEX_III_POINT_1
-from exchange.cbam.template_import import check_products
-from exchange.cbam.template_workbook import code_lists
+from exchange.cbam.defaults import FIRST_YEAR, default_value
+from exchange.cbam.errors import CbamError
 from lca_models import background, units
 from lca_models.cbam_installation import (
     GWP_C2F6,
@@ -43,6 +45,7 @@ from lca_models.cbam_installation import (
     PurchasedPrecursor,
     check_references,
 )
+from .supplier_goods import supplier_good
 from lca_models.errors import ModelError, ModelErrors
 from lca_models.model import Input, Output, Process, ProductModel
 
@@ -56,13 +59,14 @@ COVERED_NON_CO2 = {
 # Aggregated CO2e flows cannot be split into the gases CBAM covers.
 AGGREGATED = ("co2e_fossil", "co2e_luc", "co2e_biogenic_non_co2")
 # Bundled datasets that are CBAM goods (IR 2025/2547 Annex I Table 1): consumed by a CBAM process, they are
-# precursors, so the model must say how (`cbam_precursor`) rather than have them count as zero.
+# precursors, so the model must say how (`cbam_precursor`, or `cbam_out_of_scope` with a reason) rather than have
+# them count as zero. The CN code is the heading or subheading the dataset's good falls under.
 CBAM_GOOD_DATASETS = {
     "material:steel_bf_bof": "7207", "material:steel_eaf": "7207", "material:steel_dri_eaf": "7207",
     "material:pig_iron": "7201", "material:iron_ore_sinter": "26011200", "material:iron_ore_pellets": "26011200",
     "material:aluminium_primary": "7601", "material:aluminium_primary_cn": "7601",
     "material:aluminium_secondary": "7601", "material:clinker": "25231000", "material:cement_portland": "25232900",
-    "material:ammonia": "2814", "material:urea": "31021010", "material:ammonium_nitrate": "310230",
+    "material:ammonia": "2814", "material:urea": "310210", "material:ammonium_nitrate": "310230",
     "material:hydrogen_smr": "28041000",
 }
 # IR 2025/2547 Annex III B: a precursor originating in the Union or in a country of Reg 2023/956 Annex III
@@ -142,9 +146,13 @@ class _Mapper:
         country = self.model.geography_country or (self.model.geography_subdivision or "")[:2]
         if not country:
             self.fail("geography", "CBAM needs the installation's country: give geography.country or subdivision")
+        elif (problem := country_problem(country)) is not None:
+            self.fail("geography", problem)
         processes = tuple(self._production_process(p) for p in marked)
+        identity = dict(self.model.cbam_installation)
         installation = Installation(
-            name=self.model.company_name, country=country,
+            name=identity.pop("name", None) or self.model.company_name, country=country,
+            address={key: str(value) for key, value in identity.items()},
             period_start=self.model.reference_period_start.date(), period_end=self.model.reference_period_end.date(),
             processes=processes, purchased_precursors=tuple(self.purchased.values()), products=self._products(),
             goods_categories={c: sorted({p.cbam.route for p in marked if p.cbam.goods_category == c})
@@ -153,9 +161,9 @@ class _Mapper:
         if not self.errors:
             for where, reason in check_references(installation):
                 self.fail(where, reason)
-            for problem in check_products(installation):
-                where, reason = problem.split(": ", 1)
-                self.fail(where, reason)
+            for where, reason in installation_code_problems(installation):
+                if where == "address.unlocode":  # the rest is checked above, on the model's own paths
+                    self.fail("cbam_installation.unlocode", reason)
         if self.errors:
             raise ModelErrors(self.errors)
         return installation
@@ -208,13 +216,10 @@ class _Mapper:
     def _input(self, where: str, item: Input, category: str, stack: tuple[str, ...], burden: _Burden) -> None:
         if item.cbam_precursor is not None:
             burden.precursor(self._purchased(where, item), float(units.convert(item.amount, item.unit, "t")))
-        elif item.kind == "dataset" and item.ref in CBAM_GOOD_DATASETS:
-            self.fail(where, f"{item.ref} is a CBAM good (CN {CBAM_GOOD_DATASETS[item.ref]}...): give it "
-                      "cbam_precursor: {cn_code, country} so that it takes its default value or its producer's SEE")
-        elif item.kind == "dataset" and item.ref.startswith("cbam_default:"):
-            _, country, cn_code = item.ref.split(":", 2)
-            self.fail(where, f"{item.ref} is a CBAM good: give it cbam_precursor: {{cn_code: '{cn_code}', "
-                      f"country: {country}}}")
+        elif item.cbam_out_of_scope is not None:
+            return  # declared by the model: not a precursor of this installation's goods (the reason is in the model)
+        elif item.kind in ("dataset", "supplier"):
+            self._unmarked_purchase(where, item)
         elif item.kind == "flow":
             maker, output = self.producer[item.ref]
             if maker.cbam is not None:
@@ -223,6 +228,33 @@ class _Mapper:
                 return  # a co-product (scrap, slag...): zero embedded emissions (Annex II F)
             burden.add(self._folded(where, maker, output, category, stack),
                        float(units.convert(item.amount, item.unit, output.unit) / output.amount))
+
+    def _unmarked_purchase(self, where: str, item: Input) -> None:
+        """A purchased input without cbam_precursor: refused when it is a CBAM good (it would count as zero)."""
+        how = ("mark it cbam_precursor: {cn_code, country[, see_direct, see_indirect]} (its producer's SEE, or the "
+               "default value), or give cbam_out_of_scope: <reason> if it is not a precursor of the goods made here")
+        if item.kind == "dataset" and item.ref.startswith("cbam_default:"):
+            _, country, cn_code = item.ref.split(":", 2)
+            self.fail(where, f"{item.ref} is a CBAM good (CN {cn_code}){_would_apply(cn_code, country)}: {how}")
+        elif item.kind == "dataset" and item.ref in CBAM_GOOD_DATASETS:
+            code = CBAM_GOOD_DATASETS[item.ref]
+            name = item.ref if item.label == item.ref else f"{item.label!r} ({item.ref})"
+            self.fail(where, f"{name} is a CBAM good (CN {code}{'...' if len(code) < 8 else ''}, "
+                      f"{annex_i_row(code).category}, Reg 2023/956 Annex I){_would_apply(code, self.country)}: {how}")
+        elif item.kind == "supplier" and item.ref.startswith(("https://", "http://")):
+            self.fail(where, f"{item.label!r}: a footprint on a supplier's node cannot be checked here for a CBAM CN "
+                      f"code: {how}")
+        elif item.kind == "supplier":
+            try:
+                good = supplier_good(Path(item.ref))
+            except ValueError as exc:
+                self.fail(where, f"{item.label!r}: {exc}; whether it is a CBAM good cannot be told: {how}")
+                return
+            cbam = [code for code in good.cn_codes if in_annex_i(code)]
+            if cbam:
+                self.fail(where, f"{item.label!r}: the supplier footprint {Path(item.ref).name} carries CN {cbam[0]}, a "
+                          f"CBAM good ({annex_i_row(cbam[0]).category}, Reg 2023/956 Annex I)"
+                          f"{_would_apply(cbam[0], good.country or self.country)}: {how}")
 
     def _folded(self, where: str, process: Process, output: Output, category: str,
                 stack: tuple[str, ...]) -> _Burden:
@@ -244,14 +276,15 @@ class _Mapper:
         """The purchased precursor an input stands for (one per label), registered once."""
         info = item.cbam_precursor
         zero = info.country in ZERO_ORIGINS
-        cn_codes = code_lists()[1]
-        categories = {c for code, c in cn_codes.items() if code.startswith(info.cn_code)}
-        if len(categories) != 1:
-            reason = "ambiguous: give 8 digits" if categories else "not a CBAM good (not in the template list)"
-            self.fail(f"{where}.cbam_precursor.cn_code", f"CN code {info.cn_code} is {reason}")
-            categories = {"Iron or steel products"}  # a placeholder; the errors stop the mapping
+        if (problem := country_problem(info.country)) is not None:
+            self.fail(f"{where}.cbam_precursor.country", problem)
+        category = "Iron or steel products"  # a placeholder where the code is wrong; the errors stop the mapping
+        if (problem := cn_code_problem(info.cn_code)) is not None:
+            self.fail(f"{where}.cbam_precursor.cn_code", problem)
+        else:
+            category = known_cn_codes()[info.cn_code]
         precursor = PurchasedPrecursor(
-            name=item.label, goods_category=categories.pop(), country=info.country, cn_code=info.cn_code,
+            name=item.label, goods_category=category, country=info.country, cn_code=info.cn_code,
             see_direct=0.0 if zero else (None if info.see_direct is None else float(info.see_direct)),
             see_indirect_given=0.0 if zero else (None if info.see_indirect is None else float(info.see_indirect)),
             see_direct_source="Measured" if zero or info.see_direct is not None else "Default",
@@ -264,17 +297,50 @@ class _Mapper:
         return item.label
 
     def _products(self) -> tuple[Product, ...]:
-        """Products whose CN code is a CBAM good, each linked to the CBAM process whose good it is."""
-        cn_codes = code_lists()[1]
+        """Products whose CN code is a CBAM good, each linked to the CBAM process whose good it is. A CN code under
+        Reg 2023/956 Annex I must be one the template knows, and fit its process; the good of a CBAM process may not
+        carry a CN code of no CBAM good: nothing is dropped silently."""
         products = []
         for i, product in enumerate(self.model.products):
-            if product.cn_code is None or product.cn_code not in cn_codes:
+            if product.cn_code is None:
                 continue
+            where = f"products[{i}].cn_code"
             maker, _ = self.producer[product.flow]
-            if maker.cbam is None or maker.cbam.output != product.flow:
-                self.fail(f"products[{i}].cn_code", f"CN {product.cn_code} is a CBAM good, but {product.flow!r} is "
-                          f"not the good of a CBAM process: give process {maker.id!r} a cbam marker with output "
-                          f"{product.flow!r}")
+            is_good = maker.cbam is not None and maker.cbam.output == product.flow
+            if not in_annex_i(product.cn_code):
+                if is_good:
+                    self.fail(where, f"{product.flow!r} is the good of CBAM process {maker.id!r}, but "
+                              f"{cn_code_problem(product.cn_code, template_only=True)}")
                 continue
-            products.append(Product(process=maker.id, cn_code=product.cn_code, name=product.name))
+            if (problem := cn_code_problem(product.cn_code, template_only=True)) is not None:
+                self.fail(where, problem)
+                continue
+            if not is_good:
+                self.fail(where, f"CN {product.cn_code} is a CBAM good, but {product.flow!r} is not the good of a CBAM "
+                          f"process: give process {maker.id!r} a cbam marker with output {product.flow!r}")
+                continue
+            category = template_cn_codes()[product.cn_code]
+            if category != maker.cbam.goods_category:
+                self.fail(where, f"CN code {product.cn_code} is {category!r}, but process {maker.id!r} makes "
+                          f"{maker.cbam.goods_category}")
+                continue
+            products.append(Product(process=maker.id, cn_code=product.cn_code, name=product.name,
+                                    parameters=dict(product.cbam_parameters)))
         return tuple(products)
+
+    @property
+    def country(self) -> str:
+        return self.model.geography_country or (self.model.geography_subdivision or "")[:2]
+
+
+def _would_apply(cn_code: str, country: str) -> str:
+    """'; its default value ... would apply' for an 8-digit CN code and a country, '' when none can be looked up."""
+    if len(cn_code) != 8 or not country:
+        return ""
+    try:
+        value = default_value(country, cn_code, FIRST_YEAR)
+    except CbamError:
+        return ""
+    indirect = f" + {value.indirect} indirect" if value.indirect is not None else " (indirect: N/A)"
+    return (f"; left unmarked it counts as zero, but as a precursor from {country} without its producer's SEE it "
+            f"takes the default value {value.direct} direct{indirect} tCO2e/t ({value.source})")

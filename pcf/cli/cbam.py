@@ -59,7 +59,7 @@ def cbam() -> None:
 
 @cbam.command("default")
 @click.option("--country", required=True, help="Country of production, ISO 3166-1 alpha-2 (e.g. CN).")
-@click.option("--cn-code", required=True, help="CN code, 4 to 8 digits (e.g. 72083900).")
+@click.option("--cn-code", required=True, help="CN code of a CBAM good, 8 digits (e.g. 72083900).")
 @click.option("--year", required=True, type=int, help="Year of import: sets the mark-up (2026, 2027, 2028+).")
 @click.option("--variant", help="Where Annex I lists a code twice (white/grey clinker): part of the description.")
 def default_cmd(country: str, cn_code: str, year: int, variant: str | None) -> None:
@@ -130,6 +130,8 @@ def declaration_cmd(goods_file: Path, declarant_file: Path, year: int, certifica
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot write ({exc.strerror or exc}: {exc.filename})")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     exemption = "exempt (de minimis, Art. 2a)" if result.de_minimis.exempt else "above the 50 t threshold"
     click.echo(f"wrote {output}{f' and {csv_output}' if csv_output else ''}: {len(result.lines)} line(s), "
                f"{result.de_minimis.counted_mass_t} t counted, {exemption}; embedded {result.embedded_t} tCO2e; "
@@ -141,7 +143,8 @@ def declaration_cmd(goods_file: Path, declarant_file: Path, year: int, certifica
 
 def _installation(model: Path):
     """An installation from its YAML model, a product model (pcf/cbam/from_model.py), or a filled template (.xlsx)."""
-    from exchange.cbam.template_import import check_products, import_template
+    from exchange.cbam.codes import installation_code_problems
+    from exchange.cbam.template_import import import_template
     from lca_models.cbam_installation import load_installation
     from lca_models.errors import ModelError
     from lca_models.model_schema import load_model
@@ -155,11 +158,11 @@ def _installation(model: Path):
             if is_product_model(model):
                 return installation_from_model(load_model(model))
             installation = load_installation(model)
-            problems = check_products(installation)
+            problems = installation_code_problems(installation)
     except (CbamError, ModelError) as exc:
         _fail(str(exc))
     if problems:
-        _fail("\n".join(f"{model}: {problem}" for problem in problems))
+        _fail("\n".join(f"{model}: {where}: {reason}" for where, reason in problems))
     return installation
 
 

@@ -88,10 +88,14 @@ def test_white_and_grey_clinker_need_a_variant(workbook):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("CN", "99999999", 2026), "no default value"),           # not a CBAM good
-    (("CN", "31029999", 2026), "no value"),                   # only the 'see below' heading matches
+    (("CN", "99999999", 2026), "not a CBAM good"),            # under no entry of Reg 2023/956 Annex I
+    (("CN", "72022100", 2026), "not a CBAM good"),            # ferro-silicon: excepted from Annex I
+    (("CN", "31021010", 2026), "no value"),                   # CN 2024 urea: only the 'see below' heading matches
     (("CHN", "72083900", 2026), "ISO 3166"),
-    (("CN", "72x8", 2026), "4 to 8 digits"),
+    (("XX", "72083900", 2026), "not an ISO 3166-1 alpha-2 country code"),
+    (("CN", "72x8", 2026), "exactly 8 digits"),
+    (("CN", "7208390", 2026), r"has 7 digit\(s\).*did you mean 72083900"),
+    (("CN", "7208", 2026), "exactly 8 digits"),               # a heading is not the code of a good
     (("CN", "72083900", 2025), "from 2026"),
 ])
 def test_unknown_country_or_code_is_an_error(args, message):
@@ -126,7 +130,7 @@ def goods() -> list[ImportedGood]:
     return [
         ImportedGood("72083900", "CN", Decimal("120.5"), "CN-HB-0001", "Hebei Iron & Steel, Tangshan works", "CN",
                      Decimal("2.1234567890"), Decimal("0.3"), "actual", installation_city="Tangshan"),
-        ImportedGood("76061100", "CN", Decimal("10.1234565"), "CN-GD-0042", "Guangdong Aluminium Extrusion", "CN",
+        ImportedGood("76061130", "CN", Decimal("10.1234565"), "CN-GD-0042", "Guangdong Aluminium Extrusion", "CN",
                      Decimal("8.5"), Decimal("6.25"), "actual"),
         ImportedGood("25232900", "TR", Decimal("300"), "TR-0007", "Anatolia Cement", "TR",
                      Decimal("0.73"), Decimal("0.05"), "default"),
@@ -140,7 +144,7 @@ def test_qreport_for_three_goods_validates_against_both_xsds():
     root = etree.fromstring(xml)
     assert root.findtext("q:ReportingPeriod", namespaces=NS) == "Q1"
     items = root.findall("q:ImportedGood", NS)
-    assert [i.findtext("q:CommodityCode/q:CnCode", namespaces=NS) for i in items] == ["72083900", "76061100",
+    assert [i.findtext("q:CommodityCode/q:CnCode", namespaces=NS) for i in items] == ["72083900", "76061130",
                                                                                       "25232900"]
     first, second, third = items
     # decimals rounded half-up to the XSD's fractionDigits (NetMass dec16-6, SEE dec16-7)

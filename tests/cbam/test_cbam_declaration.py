@@ -27,8 +27,8 @@ ROWS = [
     ["72083900", "CN", "40", "CN-1", "Hebei mill", "CN", "2.1", "0.3", "actual", "10", "0.5"],
     ["72083900", "CN", "10", "CN-2", "Tangshan mill", "CN", "1.9", "0.2", "default", "", ""],
     ["25232900", "TR", "20", "TR-7", "Anatolia Cement", "TR", "0.73", "0.05", "default", "", ""],
-    ["72022100", "IN", "2", "IN-3", "Ferro-silicon works", "IN", "4.0", "1.5", "actual", "", ""],
-    ["76061100", "CN", "1.5", "CN-4", "Guangdong Aluminium", "CN", "8.5", "6.25", "actual", "", ""],
+    ["31021019", "IN", "2", "IN-3", "Urea works", "IN", "4.0", "1.5", "actual", "", ""],
+    ["76061130", "CN", "1.5", "CN-4", "Guangdong Aluminium", "CN", "8.5", "6.25", "actual", "", ""],
 ]
 DECLARANT = DeclarationDeclarant("DE123456789012345", "Muster Import GmbH", "DE")
 QREPORT_DECLARANT = ("year: 2026\nquarter: Q4\nidentification_number: DE123456789012345\n"
@@ -62,7 +62,7 @@ def write_xlsx(path: Path, rows: list[list[str]], header: list[str] = HEADER, sh
 def test_hand_checked_totals(tmp_path):
     goods = read_declaration_goods(write_csv(tmp_path / "goods.csv", ROWS))
     result = declaration(DECLARANT, 2026, goods, certificate_price_eur=Decimal(80))
-    first, second, cement, ferro_silicon, aluminium = result.lines
+    first, second, cement, urea, aluminium = result.lines
 
     # steel (Annex II: direct only): 40 t x 2.1 = 84 direct; 40 x 0.3 = 12 indirect, not counted
     assert (first.direct_t, first.indirect_t, first.indirect_counted, first.embedded_t) == (84, 12, False, 84)
@@ -72,8 +72,8 @@ def test_hand_checked_totals(tmp_path):
     assert second.due_t == 10 * Decimal("1.9") == 19                      # default values, nothing deducted
     # cement is not in Annex II: 20 x 0.73 + 20 x 0.05 = 14.6 + 1.0
     assert cement.indirect_counted and cement.embedded_t == Decimal("15.6")
-    # ferro-silicon (7202 21 00) is excepted from Annex II: 2 x 4.0 + 2 x 1.5 = 11
-    assert ferro_silicon.indirect_counted and ferro_silicon.embedded_t == 11
+    # urea (3102 10 19, fertilisers) is not in Annex II: 2 x 4.0 + 2 x 1.5 = 11
+    assert urea.indirect_counted and urea.embedded_t == 11
     # aluminium (7606) is in Annex II: 1.5 x 8.5 = 12.75 only
     assert not aluminium.indirect_counted and aluminium.embedded_t == Decimal("12.75")
 
@@ -85,7 +85,7 @@ def test_hand_checked_totals(tmp_path):
     assert result.estimated_cost_eur == 118 * 80
     steel = next(t for t in result.per_cn_code if t.cn_code == "72083900")
     assert (steel.lines, steel.net_mass_t, steel.direct_t, steel.due_t) == (2, 50, 84 + 19, 59 + 19)
-    assert [t.cn_code for t in result.per_cn_code] == ["25232900", "72022100", "72083900", "76061100"]
+    assert [t.cn_code for t in result.per_cn_code] == ["25232900", "31021019", "72083900", "76061130"]
     assert str(result.submission_deadline) == "2027-09-30"
 
 
@@ -254,3 +254,101 @@ def test_declaration_input_errors(tmp_path):
         read_declaration_goods(write_csv(tmp_path / "el.csv", [steel("5", cn="27160000")]))
     with pytest.raises(CbamError, match="starts with 2026"):
         declaration(DECLARANT, 2025, read_declaration_goods(write_csv(tmp_path / "ok.csv", ROWS[1:])))
+
+
+# --- value_type default: IR 2025/2621 Annex I with the year's mark-up -------------------------------------------
+
+DEFAULT_VALUES_XLSX = Path(__file__).resolve().parents[1] / "fixtures" / "cbam" / "default_values_IR2025-2621.xlsx"
+
+
+@pytest.fixture(scope="module")
+def annex_i():
+    """The Commission's default-value workbook (IR 2025/2621 Annex I), read here independently of the toolkit."""
+    book = openpyxl.load_workbook(DEFAULT_VALUES_XLSX, read_only=True, data_only=True)
+    yield book
+    book.close()
+
+
+def printed(book, sheet: str, ref: str) -> Decimal:
+    value = book[sheet][ref].value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+@pytest.mark.parametrize("year, factor", [(2026, Decimal("1.1")), (2027, Decimal("1.2")), (2030, Decimal("1.3"))])
+def test_default_lines_without_see_take_the_table_value_with_the_mark_up(tmp_path, annex_i, year, factor):
+    """Hot-rolled coil from China (sheet 'China' row 101, CN 7208) and grey Portland cement from Türkiye (its sheet
+    shows '–': the 'Other countries and territories' table applies): the printed direct and indirect values times
+    (1 + mark-up) (10/20/30 % for 2026/2027/2028+, the sector rows)."""
+    rows = [["72083900", "CN", "100", "CN-9", "Mill", "CN", "", "", "default", "", ""],
+            ["25232900", "TR", "50", "TR-9", "Cement", "TR", "", "", "DEFAULT", "", ""]]
+    result = declaration(DECLARANT, year, read_declaration_goods(write_csv(tmp_path / "goods.csv", rows)))
+    coil, cement = result.lines
+    direct = printed(annex_i, "China", "C101")
+    assert coil.see_direct == direct * factor and coil.default_value.looked_up
+    assert coil.default_value.markup_percent == (factor - 1) * 100 and "sheet 'China' row 101" in \
+        coil.default_value.source
+    assert coil.direct_t == 100 * direct * factor and not coil.indirect_counted            # Annex II: direct only
+    turkey = next(r for r in annex_i["Türkiye"].iter_rows(values_only=True) if r[1] == "Grey Portland cement")
+    other = next(r for r in annex_i["_Other Countries and Territorie"].iter_rows(values_only=True)
+                 if r[1] == "Grey Portland cement")
+    assert turkey[2] == "–" and cement.default_value.table == "OTHER"
+    assert cement.see_direct == Decimal(repr(other[2])) * factor
+    assert cement.see_indirect == Decimal(repr(other[3])) * factor
+    assert cement.embedded_t == 50 * (Decimal(repr(other[2])) + Decimal(repr(other[3]))) * factor
+    assert result.warnings == ()
+
+
+def test_given_default_values_are_compared_with_the_table(tmp_path, annex_i):
+    direct = printed(annex_i, "China", "C101")
+    rows = [["72083900", "CN", "10", "CN-1", "Mill", "CN", str(direct * Decimal("1.1")), "0", "default", "", ""],
+            ["72083900", "CN", "10", "CN-2", "Mill", "CN", str(direct), "0", "default", "", ""]]   # without mark-up
+    result = declaration(DECLARANT, 2026, read_declaration_goods(write_csv(tmp_path / "goods.csv", rows)))
+    matching, lower = result.lines
+    assert not matching.default_value.looked_up and lower.see_direct == direct       # the line's own values stand
+    [warning] = result.warnings
+    assert "row 3: value_type default, but see_direct" in warning and "differ from IR 2025/2621 Annex I" in warning
+    declarant = tmp_path / "declarant.yaml"
+    declarant.write_text(QREPORT_DECLARANT)
+    out, out_csv = tmp_path / "d.json", tmp_path / "d.csv"
+    cli = CliRunner().invoke(cbam, ["declaration", str(tmp_path / "goods.csv"), "--declarant", str(declarant),
+                                    "--year", "2026", "-o", str(out), "--csv", str(out_csv)])
+    assert cli.exit_code == 0 and "warning: " in cli.output and "differ from IR 2025/2621" in cli.output
+    lines = json.loads(out.read_text())["lines"]
+    assert lines[0]["default_value"]["markup_percent"] == "10" and lines[0]["value_type"] == "default"
+    flagged = [r for r in csv.DictReader(out_csv.open()) if r["level"] == "line"]
+    assert [(r["default_looked_up"], r["default_markup_percent"]) for r in flagged] == [("false", "10")] * 2
+    assert "sheet 'China' row 101" in flagged[0]["default_source"]
+
+
+def test_default_lines_the_table_cannot_resolve_are_refused(tmp_path):
+    rows = [["25231000", "CN", "10", "CN-1", "Kiln", "CN", "", "", "default", "", ""]]   # white or grey clinker?
+    goods = read_declaration_goods(write_csv(tmp_path / "goods.csv", rows))
+    with pytest.raises(CbamError, match=r"row 2: value_type default: .*several goods under this code"):
+        declaration(DECLARANT, 2026, goods)
+    grey = read_declaration_goods(write_csv(tmp_path / "grey.csv", [[*rows[0], "grey"]],
+                                            [*HEADER, "default_variant"]))
+    assert declaration(DECLARANT, 2026, grey).lines[0].default_value.looked_up
+    for see in (["1.0", ""], ["", "0.1"]):
+        half = [[*rows[0][:6], *see, "default", "", ""]]
+        with pytest.raises(CbamError, match="give both see_direct and see_indirect, or neither"):
+            read_declaration_goods(write_csv(tmp_path / "half.csv", half))
+    actual = [[*rows[0][:8], "actual", "", ""]]
+    with pytest.raises(CbamError, match="column see_direct: empty"):                 # actual values are required
+        read_declaration_goods(write_csv(tmp_path / "actual.csv", actual))
+
+
+@pytest.mark.parametrize("cell, value, message", [
+    (0, "7208390", "column cn_code: CN code '7208390' has 7 digit(s): a CN code has exactly 8 digits (did you mean "
+                   "72083900"),
+    (0, "73181590", "column cn_code: CN code 73181590 falls under Annex I 7318 (Screws, bolts"),
+    (0, "72022100", "column cn_code: CN code 72022100 is not a CBAM good: Reg (EU) 2023/956 Annex I excepts 7202 2 "
+                    "(Ferro-silicon) from 72"),
+    (1, "XX", "column origin_country: country 'XX' is not an ISO 3166-1 alpha-2 country code"),
+    (5, "China", "column installation_country: country 'China': give its ISO 3166-1 alpha-2 code (did you mean CN?)"),
+])
+def test_goods_list_codes_are_checked(tmp_path, cell, value, message):
+    row = list(ROWS[0])
+    row[cell] = value
+    for reader in (read_declaration_goods, read_goods):
+        with pytest.raises(CbamError, match=re.escape(f"goods.csv: row 2, {message}")):
+            reader(write_csv(tmp_path / "goods.csv", [row]))

@@ -214,18 +214,30 @@ def test_invalid_precursor_data_gives_clear_errors(write_model):
          "processes[1].inputs[0].cbam_precursor: cbam_precursor is for purchased inputs"),
         ({"dataset": "material:steel_eaf", "amount": 1, "unit": "t", "cbam_precursor": {"cn_code": "7207", "country": "China"}},
          "processes[1].inputs[0].cbam_precursor.country: ISO 3166-1 alpha-2"),
-        ({"dataset": "material:steel_eaf", "amount": 1, "unit": "t", "cbam_precursor": {"cn_code": "720711", "country": "CN",
+        ({"dataset": "material:steel_eaf", "amount": 1, "unit": "t", "cbam_precursor": {"cn_code": "72071111", "country": "CN",
                                                                                        "see_indirect": 0.1}},
          "processes[1].inputs[0].cbam_precursor.see_indirect: see_indirect needs see_direct"),
         ({"dataset": "material:steel_eaf", "amount": 1, "unit": "t", "cbam_precursor": {"cn_code": "72A", "country": "CN"}},
-         "processes[1].inputs[0].cbam_precursor.cn_code: a CN code has 4, 6 or 8 digits"),
+         "processes[1].inputs[0].cbam_precursor.cn_code: a CN code has 8 digits"),
+        ({"dataset": "material:steel_eaf", "amount": 1, "unit": "t", "cbam_precursor": {"cn_code": "7207", "country": "CN"}},
+         "processes[1].inputs[0].cbam_precursor.cn_code: a CN code has 8 digits"),
+        ({"dataset": "material:steel_eaf", "amount": 1, "unit": "t", "cbam_out_of_scope": "test pieces",
+          "cbam_precursor": {"cn_code": "72071111", "country": "CN"}},
+         "processes[1].inputs[0].cbam_out_of_scope: an input is either a CBAM precursor or out of scope, not both"),
+        ({"flow": "part", "amount": 1, "unit": "t", "cbam_out_of_scope": "made here"},
+         "processes[1].inputs[0].cbam_out_of_scope: cbam_out_of_scope is for purchased inputs"),
     ]
     for item, expected in cases:
         assert any(e.startswith(expected) for e in load_errors(write_model, model(**item))), expected
     not_cbam = model(dataset="material:steel_eaf", amount=1, unit="t",
                      cbam_precursor={"cn_code": "73181500", "country": "CN"})
     assert errors_of(write_model, not_cbam) == [
-        "processes[1].inputs[0].cbam_precursor.cn_code: CN code 73181500 is not a CBAM good (not in the template list)"]
+        "processes[1].inputs[0].cbam_precursor.cn_code: CN code 73181500 falls under Annex I 7318 (Screws, bolts, nuts, "
+        "coach screws, screw hooks, rivets, ...) but is neither in the communication template v2.1.1's CN list nor in "
+        "IR 2025/2621's tables (did you mean 73181520, 73181535, 73181542?)"]
+    xx = model(dataset="material:steel_eaf", amount=1, unit="t", cbam_precursor={"cn_code": "72071111", "country": "XX"})
+    assert errors_of(write_model, xx) == ["processes[1].inputs[0].cbam_precursor.country: country 'XX' is not an ISO "
+                                          "3166-1 alpha-2 country code (not assigned, or user-assigned)"]
 
 
 def test_inputs_the_mapping_cannot_attribute_are_refused(write_model):
