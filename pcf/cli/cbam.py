@@ -15,7 +15,6 @@ Invalid input exits 1 with one `error: ...` line (no traceback); nothing is writ
 from __future__ import annotations
 
 import json
-import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
@@ -36,11 +35,11 @@ from exchange.cbam import (
 )
 
 from ..report.progress import progress
+from .common import fail
 
 
 def _fail(message: str, status: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(status)
+    fail(message, status)
 
 
 def _read_yaml(path: Path) -> object:
@@ -74,7 +73,7 @@ def default_cmd(country: str, cn_code: str, year: int, variant: str | None) -> N
 @cbam.command("qreport")
 @click.argument("goods_csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--declarant", "declarant_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML with the declarant and reporting-period fields (see exchange/cbam/qreport.py).")
+              help="YAML with the declarant and reporting-period fields (docs/reference.md, \"Declarant\").")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The QReport XML to write (only once it validates against the XSD).")
 def qreport_cmd(goods_csv: Path, declarant_file: Path, output: Path) -> None:

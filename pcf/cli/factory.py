@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 from lca_models.errors import ModelError
+from lca_models.i18n import gettext as _
 from lca_models.model import ProductModel
 from lca_models.model_schema import load_model
 
@@ -32,6 +33,7 @@ from ..factory import scenario as scenarios
 from ..factory.offsets import OffsetRegistry
 from ..factory.render import print_assessment, print_comparison, print_inventory
 from ..report.progress import SILENT, Steps, progress
+from .common import fail
 
 _DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV,
                          help="Where Brightway keeps its project.")
@@ -40,13 +42,12 @@ _GWP = click.option("--gwp", type=click.Choice(["ar6", "ar5"], case_sensitive=Fa
 
 
 def _fail(error: Exception, status: int = 1) -> NoReturn:
-    click.echo(f"error: {error}".replace("\n", "\nerror: "), err=True)
-    sys.exit(status)
+    fail(str(error), status)
 
 
 def _model(path: Path) -> ProductModel:
     if not path.is_file():
-        _fail(ModelError("file not found", file=str(path)), status=2)
+        _fail(ModelError(_("file not found"), file=str(path)), status=2)
     try:
         return load_model(path)
     except ModelError as error:
@@ -108,7 +109,7 @@ def assess_cmd(model: Path, criteria: Path | None, gwp: str | None, json_out: Pa
     """Zero-carbon indicators of MODEL's plant against the thresholds of a criteria file, with the gap list."""
     product_model = _model(model)
     if criteria is not None and not criteria.is_file():
-        _fail(ModelError("file not found", file=str(criteria)), status=2)
+        _fail(ModelError(_("file not found"), file=str(criteria)), status=2)
     try:
         result = assessment.assess(inv.build_inventory(product_model, gwp), assessment.load_criteria(criteria))
     except ModelError as error:
@@ -144,7 +145,7 @@ def scenario_cmd(model: Path, settings: tuple[str, ...], name: str, cost_per_t: 
     try:
         if scenario_file:
             if not scenario_file.is_file():
-                _fail(ModelError("file not found", file=str(scenario_file)), status=2)
+                _fail(ModelError(_("file not found"), file=str(scenario_file)), status=2)
             currency, variants = scenarios.load_scenarios(scenario_file)
         else:
             cost = _decimal(cost_per_t) if cost_per_t is not None else None
@@ -182,7 +183,7 @@ def meters_cmd(model: Path, readings: Path, meters_file: Path, output: Path | No
     product_model = _model(model)
     for path in (readings, meters_file):
         if not path.is_file():
-            _fail(ModelError("file not found", file=str(path)), status=2)
+            _fail(ModelError(_("file not found"), file=str(path)), status=2)
     try:
         setup = meter_data.load_meters(meters_file)
         with progress(f"reading {readings.name}") as steps:

@@ -8,7 +8,6 @@ terminal.
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,11 +18,11 @@ from connectors.scope3_inputs import Scope3InputError, read_purchases, read_supp
 from connectors.scope3_output import write_csv, write_xlsx
 
 from ..report.progress import progress
+from .common import fail
 
 
 def _fail(error: Exception, status: int = 1) -> None:
-    click.echo(f"error: {error}".replace("\n", "\nerror: "), err=True)
-    sys.exit(status)
+    fail(str(error), status)
 
 
 def _fmt(value: Decimal | None, places: int = 1) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from lca_models.i18n import N_
 from lca_models.yaml_files import load_yaml_file
 
 from .inventory import Inventory
@@ -85,7 +86,7 @@ def load_criteria(path: Path | None = None) -> Criteria:
         text = resources.files("lca_models").joinpath(f"data/{BUNDLED_CRITERIA}").read_text(encoding="utf-8")
     else:
         where, text = str(path), None
-    data = load_yaml_file(where, _CriteriaSchema(), "criteria file", text)
+    data = load_yaml_file(where, _CriteriaSchema(), N_("criteria file"), text)
     return Criteria(data["name"], where, tuple(
         Criterion(c["indicator"], c["unit"], c["source"], c["illustrative"], c.get("min"), c.get("max"))
         for c in data["criteria"]))
