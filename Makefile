@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PCF_DATA_DIR ?= $(CURDIR)/.pcf-data
 
-.PHONY: demo test test-slow conformance bench clean
+.PHONY: demo test test-slow conformance bench clean i18n
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,3 +41,12 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pcf-data .pytest_cache
+
+# The translation catalogues (docs/i18n.md): extract every marked string, merge it into each language's .po (new
+# strings arrive untranslated; tests/i18n fails until they are translated), compile the .mo shipped with the package
+LOCALE := lca_models/locale
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output --project carbon-exchange \
+		--copyright-holder "carbon-exchange contributors" -o $(LOCALE)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D messages --statistics

@@ -85,7 +85,7 @@ def distribution_svg(bins: Sequence[tuple[float, float, int]], interval: tuple[f
 
     figure = Figure(figsize=(8.0, 2.8), dpi=96)
     axes = figure.add_subplot()
-    axes.axvspan(*interval, color="#dbe9e3", label=_("2.5-97.5 % interval"))
+    axes.axvspan(*interval, color="#dbe9e3", label=_("interval (2.5-97.5 %)"))
     axes.bar([a for a, _b, _n in bins], [n for _a, _b, n in bins], width=[b - a for a, b, _n in bins], align="edge",
              color="#2a7f62", label=_("draws"))
     axes.axvline(deterministic, color="#c0504d", linewidth=1.5, label=_("deterministic result"))

@@ -893,7 +893,7 @@ class _Resolver:
         for flow in flows:
             total = sum((e.share_percent for e in exclusions if e.applies_to(flow)), Decimal(0))
             if total > 100:
-                self.fail("exclusions", _("the cut-offs of {flow!r} add up to {total} % of its PCF, more than all of it")
+                self.fail("exclusions", _("the cut-offs of {flow!r} add up to {total} %, more than its whole PCF")
                           .format(flow=flow, total=total))
         return tuple(exclusions)
 

@@ -194,7 +194,7 @@ def test_bad_cut_offs_are_model_errors(write_model):
     with pytest.raises(ModelError) as error:
         load_model(write_model(document))
     assert "exclusions[2].products[0]: 'gadget' is no product of the model" in str(error.value)
-    assert "the cut-offs of 'widget' add up to 110 % of its PCF" in str(error.value)
+    assert "the cut-offs of 'widget' add up to 110 %, more than its whole PCF" in str(error.value)
 
 
 # --- supplier data quality and GWP sets
