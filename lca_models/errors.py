@@ -56,11 +56,19 @@ def close_matches(word: str, candidates: Iterable[str], cutoff: float = 0.5) -> 
     (`material:steel_bf_bof`) are also compared by the part after the prefix, so `steel_bf_bfo` finds them."""
     candidates = list(dict.fromkeys(str(c) for c in candidates))
     within = [c for c in candidates if len(word) >= 3 and word.lower() in c.lower()]  # `cost` -> `abatement_cost_per_t`
-    close = list(dict.fromkeys(within + difflib.get_close_matches(word, candidates, n=3, cutoff=cutoff)))[:3]
+    close = list(dict.fromkeys(within + _closest(word, candidates, cutoff)))[:3]
     if not close:
         tails = {c.split(":", 1)[-1]: c for c in candidates}
         close = [tails[t] for t in difflib.get_close_matches(word.split(":", 1)[-1], list(tails), n=3, cutoff=cutoff)]
     return close
+
+
+def _closest(word: str, candidates: list[str], cutoff: float) -> list[str]:
+    """difflib's closest, keeping only those nearly as close as the best (`declared_unt` -> `declared_unit`, not
+    also `declared_unit_amount`)."""
+    scored = [(difflib.SequenceMatcher(None, word, c).ratio(), c) for c in difflib.get_close_matches(word, candidates,
+                                                                                                    n=3, cutoff=cutoff)]
+    return [c for ratio, c in scored if ratio >= scored[0][0] - 0.1] if scored else []
 
 
 def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.5) -> str:
