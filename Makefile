@@ -10,10 +10,12 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	# Debian's chromium for the browser tests (Playwright drives it; no browser download). Skipped without apt/root.
-	command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
-		echo "chromium not installed: the browser tests will skip"
+	# Debian's chromium for the browser tests (Playwright drives it; no browser download) and a CJK font for the
+	# Simplified Chinese pages and charts (fonts-noto-cjk). Skipped without apt/root.
+	{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; } || \
+		{ command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; } || \
+		echo "chromium or fonts-noto-cjk not installed: the browser tests will skip or draw no Chinese glyphs"
 	touch $(STAMP)
 
 demo: $(STAMP)

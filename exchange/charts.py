@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import lru_cache, wraps
+from pathlib import Path
 
 from lca_models.i18n import gettext as _
 
@@ -29,6 +30,11 @@ def _font_families() -> list[str]:
     from matplotlib import font_manager
 
     installed = {font.name for font in font_manager.fontManager.ttflist}
+    if not installed & set(_CJK_FONTS):  # matplotlib's font cache may predate the font's installation
+        for path in font_manager.findSystemFonts():
+            if "CJK" in Path(path).name or "wqy" in Path(path).name.lower():
+                font_manager.fontManager.addfont(path)
+        installed = {font.name for font in font_manager.fontManager.ttflist}
     return ["DejaVu Sans", *[name for name in _CJK_FONTS if name in installed][:1]]
 
 
@@ -37,7 +43,7 @@ def _with_fonts(draw: Callable[..., str]) -> Callable[..., str]:
     def drawn(*args, **kwargs) -> str:
         from matplotlib import rc_context
 
-        with rc_context({"font.family": "sans-serif", "font.sans-serif": _font_families()}):
+        with rc_context({"font.family": _font_families()}):
             return draw(*args, **kwargs)
     return drawn
 

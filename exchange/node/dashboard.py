@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache, wraps
 from typing import Any, Callable
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import desc, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -105,7 +105,11 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
 
     @blueprint.before_request
     def page_language() -> None:
-        i18n.set_language(choose_language(request))
+        g.restore_language = i18n.activate(choose_language(request))
+
+    @blueprint.teardown_request
+    def previous_language(error: BaseException | None) -> None:
+        g.pop("restore_language", lambda: None)()
 
     @blueprint.get("/language/<tag>")
     def language(tag: str):
