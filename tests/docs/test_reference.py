@@ -85,3 +85,9 @@ def test_factory_files(folder):
     report = read_meters(folder / "readings.csv", load_meters(folder / "meters.yaml"), load_model(folder / "metered.yaml"))
     assert not report.blocking and not report.issues
     assert report.totals["main_power"].total == 850  # 11100 - 10250 MWh
+
+
+def test_the_shipped_examples_are_the_pages():
+    examples = Path(__file__).resolve().parents[2] / "lca_models" / "examples"
+    assert (examples / "declarant.yaml").read_text(encoding="utf-8") == _examples()["declarant.yaml"]
+    assert (examples / "cbam_goods.csv").read_text(encoding="utf-8") == _examples()["goods.csv"]
