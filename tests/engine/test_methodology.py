@@ -298,7 +298,7 @@ def test_reference_period_is_inclusive_in_the_model_and_report_and_exclusive_in_
     assert document["pcf"]["referencePeriodEnd"] == "2026-01-01T00:00:00Z"
     back = from_v3(document).footprint
     assert back.reference_period_last_day == date(2025, 12, 31)
-    assert "2025-01-01 to 2025-12-31 (last day included)" in render_report([back])
+    assert "January 1, 2025 to December 31, 2025 (last day included)" in render_report([back])  # dates per locale (Babel)
     # a supplier's document ending 2025-01-01T00:00:00Z (exclusive) covers 2024 only
     supplier = from_v3(supplier_document("1")).footprint
     assert supplier.reference_period_last_day == date(2024, 12, 31)
