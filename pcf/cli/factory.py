@@ -92,10 +92,11 @@ def inventory_cmd(model: Path, gwp: str | None, json_out: Path | None, registry:
     console = Console()
     print_inventory(console, inventory, check)
     if registry is not None:
-        console.print(f"offsets registry {registry}: {len(recorded)} new lot(s) recorded", highlight=False)
+        console.print(_("offsets registry {path}: {count} new lot(s) recorded").format(path=registry, count=len(recorded)),
+                      highlight=False)
     if json_out:
         _write_json(json_out, inv.to_json(inventory, check))
-        console.print(f"wrote {json_out}", highlight=False)
+        console.print(_("wrote {path}").format(path=json_out), highlight=False)
 
 
 @factory.command("assess")
@@ -118,10 +119,10 @@ def assess_cmd(model: Path, criteria: Path | None, gwp: str | None, json_out: Pa
     print_assessment(console, result)
     if json_out:
         _write_json(json_out, assessment.to_json(result))
-        console.print(f"wrote {json_out}", highlight=False)
+        console.print(_("wrote {path}").format(path=json_out), highlight=False)
     if html_out:
         html_out.write_text(assessment.assessment_html(result) + "\n", encoding="utf-8")
-        console.print(f"wrote {html_out}", highlight=False)
+        console.print(_("wrote {path}").format(path=html_out), highlight=False)
 
 
 @factory.command("scenario")
@@ -140,7 +141,7 @@ def scenario_cmd(model: Path, settings: tuple[str, ...], name: str, cost_per_t: 
     """Re-solve MODEL under reduction scenarios; print the change in inventory and in each product's PCF."""
     product_model = _model(model)
     if bool(settings) == bool(scenario_file):
-        _fail(ModelError("give either --set PATH=VALUE (one or more) or --scenarios FILE"))
+        _fail(ModelError(_("give either --set PATH=VALUE (one or more) or --scenarios FILE")))
     currency = ""
     try:
         if scenario_file:
@@ -158,7 +159,7 @@ def scenario_cmd(model: Path, settings: tuple[str, ...], name: str, cost_per_t: 
     print_comparison(console, comparison, currency)
     if json_out:
         _write_json(json_out, scenarios.to_json(comparison, currency))
-        console.print(f"wrote {json_out}", highlight=False)
+        console.print(_("wrote {path}").format(path=json_out), highlight=False)
 
 
 def _decimal(text: str) -> Decimal:
@@ -192,12 +193,13 @@ def meters_cmd(model: Path, readings: Path, meters_file: Path, output: Path | No
         _fail(error)
     console = Console()
     for meter_id, total in report.totals.items():
-        state = "complete" if total.complete else "INCOMPLETE (gaps accepted)" if total.total is not None else "no total"
-        console.print(f"{meter_id}: {total.readings} reading(s), "
-                      f"{'-' if total.total is None else f'{total.total:,f}'} {total.meter.unit} - {state}",
-                      highlight=False)
+        state = _("complete") if total.complete else _("INCOMPLETE (gaps accepted)") if total.total is not None else \
+            _("no total")
+        console.print(_("{meter}: {count} reading(s), {total} {unit} - {state}").format(
+            meter=meter_id, count=total.readings, total="-" if total.total is None else f"{total.total:,f}",
+            unit=total.meter.unit, state=state), highlight=False)
     for issue in report.issues:
-        click.echo(f"problem: {readings}: {issue}", err=True)
+        click.echo(_("problem: {where}: {message}").format(where=readings, message=issue), err=True)
     if json_out:
         _write_json(json_out, meter_data.to_json(report))
     if output is not None:
@@ -205,7 +207,8 @@ def meters_cmd(model: Path, readings: Path, meters_file: Path, output: Path | No
             changed = meter_data.apply_to_model(model, report, output)
         except ModelError as error:
             _fail(error)
-        console.print(f"wrote {output}: {len(changed)} metered line(s) updated ({', '.join(changed)})", highlight=False)
+        console.print(_("wrote {path}: {count} metered line(s) updated ({lines})").format(
+            path=output, count=len(changed), lines=", ".join(changed)), highlight=False)
     if report.blocking:
         sys.exit(1)
 

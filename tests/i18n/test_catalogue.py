@@ -81,3 +81,20 @@ def test_chinese_entries_are_chinese_and_keep_identifiers():
     han = re.compile(r"[\u4e00-\u9fff]")
     untouched = [m.id for m in catalogue if m.id and not han.search(m.string)]
     assert untouched == []  # every entry says something in Chinese
+
+
+def test_no_marked_string_hides_inside_an_f_string():
+    """Extraction on Python 3.11 does not look inside f-strings: `f"{_('x')}"` would never reach the catalogue."""
+    import ast
+
+    hidden = []
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.JoinedStr):
+                    for inner in ast.walk(node):
+                        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and \
+                                inner.func.id in ("_", "gettext", "ngettext", "N_") and \
+                                any(isinstance(a, ast.Constant) for a in inner.args):
+                            hidden.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
+    assert hidden == []
