@@ -4,16 +4,19 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PCF_DATA_DIR ?= $(CURDIR)/.pcf-data
 
-.PHONY: demo test test-slow conformance bench clean
+.PHONY: demo test test-slow conformance bench clean i18n
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	# Debian's chromium for the browser tests (Playwright drives it; no browser download). Skipped without apt/root.
-	command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
-		echo "chromium not installed: the browser tests will skip"
+	# Debian's chromium for the browser tests (Playwright drives it; no browser download), a CJK font for the
+	# Simplified Chinese pages and charts (fonts-noto-cjk) and LibreOffice Calc, which recalculates the CBAM template
+	# the toolkit writes with the Commission's own formulas. Skipped without apt/root.
+	{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -q "Noto Sans CJK" && command -v soffice >/dev/null; } || \
+		{ command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk libreoffice-calc-nogui; } || \
+		echo "chromium, fonts-noto-cjk or LibreOffice not installed: the browser and LibreOffice tests will skip"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -41,3 +44,12 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pcf-data .pytest_cache
+
+# The translation catalogues (docs/i18n.md): extract every marked string, merge it into each language's .po (new
+# strings arrive untranslated; tests/i18n fails until they are translated), compile the .mo shipped with the package
+LOCALE := lca_models/locale
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output --project carbon-exchange \
+		--copyright-holder "carbon-exchange contributors" -o $(LOCALE)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D messages --statistics

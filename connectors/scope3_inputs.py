@@ -17,12 +17,14 @@ from typing import Any
 
 import yaml
 
-from lca_models.errors import UnitError
+from lca_models.errors import UnitError, did_you_mean, unknown_field
 from lca_models.units import unit
 
 PURCHASE_COLUMNS = ("supplier", "product_id", "quantity", "unit", "spend", "currency")
 OPTIONAL_COLUMNS = ("category", "naics", "cn_code", "origin_country", "description")
 DEFAULT_CATEGORY = "uncategorised"
+SUPPLIERS_FILE_KEYS = ("suppliers", "fx_to_usd", "fx_source")
+SUPPLIER_KEYS = ("name", "url", "client_id_env", "client_secret_env", "ca_bundle", "jwks")
 
 
 class Scope3InputError(ValueError):
@@ -137,7 +139,9 @@ def read_purchases(path: Path, config: Scope3Config) -> list[Purchase]:
         raise Scope3InputError(str(path), ["no purchase lines"])
     missing = [c for c in PURCHASE_COLUMNS if c not in records[0]]
     if missing:
-        raise Scope3InputError(str(path), [f"missing column(s): {', '.join(missing)}"])
+        strangers = [h for h in records[0] if h and h not in (*PURCHASE_COLUMNS, *OPTIONAL_COLUMNS)]
+        raise Scope3InputError(str(path), [f"missing column {c}" + did_you_mean(c, strangers, cutoff=0.6)
+                                           for c in missing])
     purchases, problems = [], []
     for row, record in enumerate(records, start=2):
         found = []
@@ -201,7 +205,8 @@ def read_suppliers(path: Path | None) -> Scope3Config:
         raise Scope3InputError(file, [f"not YAML: {exc}"]) from None
     if not isinstance(document, dict):
         raise Scope3InputError(file, ["expected a mapping with `suppliers` (and optionally `fx_to_usd`)"])
-    problems: list[str] = []
+    problems: list[str] = [f"{key}: {unknown_field(str(key), SUPPLIERS_FILE_KEYS)}" for key in document
+                           if key not in SUPPLIERS_FILE_KEYS]
     rates = {"USD": Decimal(1)}
     for currency, rate in (document.get("fx_to_usd") or {}).items():
         value = _decimal(rate)
@@ -223,6 +228,8 @@ def read_suppliers(path: Path | None) -> Scope3Config:
         if secret_like:
             problems.append(f"{where}: {', '.join(secret_like)}: credentials must not be in the file; name "
                             "environment variables with client_id_env / client_secret_env")
+        problems += [f"{where}.{key}: {unknown_field(str(key), SUPPLIER_KEYS)}" for key in entry
+                     if key not in SUPPLIER_KEYS and key not in secret_like]
         absent = [k for k in ("name", "url", "client_id_env", "client_secret_env") if not entry.get(k)]
         if absent:
             problems.append(f"{where}: missing {', '.join(absent)}")

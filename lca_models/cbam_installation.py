@@ -534,7 +534,7 @@ def parse_installation(document: Any, file: str | None = None) -> Installation:
     try:
         installation = InstallationSchema().load(document)
     except ValidationError as exc:
-        raise validation_errors(exc.messages, file) from None
+        raise validation_errors(exc.messages, file, InstallationSchema) from None
     problems = check_references(installation)
     if problems:
         raise ModelErrors([ModelError(reason, where, file) for where, reason in problems])

@@ -13,7 +13,6 @@ Format and examples: docs/model-format.md "User factor libraries".
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,8 +22,9 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from . import units
-from .errors import ModelError, ModelErrors, UnitError
+from .errors import ModelError, ModelErrors, UnitError, did_you_mean, flatten_messages
 from .gwp import elementary_flows
+from .i18n import gettext as _
 from .model import DEFAULT_DQR, Dqr
 
 TOTAL_COLUMN = "kgco2e"
@@ -125,8 +125,8 @@ def load_library(path: Path | str) -> dict[str, UserFactor]:
         try:
             data = schema.load(row)
         except ValidationError as exc:
-            errors += [ModelError(str(reason), f"row {number}: {column}", where)
-                       for column, reason in _flatten(exc.messages)]
+            errors += [ModelError(reason, f"row {number}: {column or 'row'}", where)
+                       for column, reason in flatten_messages(exc.messages, schema)]
             continue
         if data["id"] in factors:
             errors.append(ModelError(f"factor id {data['id']!r} already defined in row {factors[data['id']].row}",
@@ -155,7 +155,7 @@ def _csv_rows(text: str, where: str) -> list[tuple[int, dict | str]]:
         raise ModelError("empty factor library: the first row names the columns (id, name, unit, kgco2e, source, year, ...)",
                          file=where)
     allowed = {*_row_schema()().fields}
-    unknown = [ModelError(f"unknown column{_did_you_mean(h, sorted(allowed))}", f"row 1: {h}", where)
+    unknown = [ModelError(_("unknown column") + did_you_mean(h, sorted(allowed), cutoff=0.6), f"row 1: {h}", where)
                for h in header if h not in allowed]
     if unknown:
         raise ModelErrors(unknown)
@@ -193,15 +193,3 @@ def _yaml_rows(text: str, where: str) -> list[tuple[int, dict | str]]:
     return result
 
 
-def _flatten(messages, column: str = "") -> list[tuple[str, str]]:
-    if isinstance(messages, list):
-        return [(column or "row", str(m)) for m in messages]
-    found = []
-    for key, value in messages.items():
-        found += _flatten(value, column if key == "_schema" else str(key))
-    return found
-
-
-def _did_you_mean(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

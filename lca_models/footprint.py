@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Mapping
 
+from .i18n import N_
+
 
 @dataclass(frozen=True)
 class DataQualityIndicators:
@@ -75,11 +77,11 @@ class Contribution:
 
 
 # Cradle-to-gate stages every contribution belongs to (docs/report.md); they add up to the PCF
-STAGES = {
-    "production": "production: direct emissions of the modelled processes (fuel combustion included)",
-    "electricity": "purchased electricity, generation (market-based)",
-    "energy_upstream": "energy supply upstream: fuels well-to-tank, power generation upstream, T&D losses",
-    "materials": "materials, transport, packaging, waste and supplier footprints (upstream)",
+STAGES = {  # marked for the catalogue: reports show them in the reader's language
+    "production": N_("production: direct emissions of the modelled processes (fuel combustion included)"),
+    "electricity": N_("purchased electricity, generation (market-based)"),
+    "energy_upstream": N_("energy supply upstream: fuels well-to-tank, power generation upstream, T&D losses"),
+    "materials": N_("materials, transport, packaging, waste and supplier footprints (upstream)"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Small YAML files read through a marshmallow schema (criteria, scenarios, meters): one way to say what is wrong."""
+"""Small YAML files read through a marshmallow schema (criteria, scenarios, meters): one way to say what is wrong,
+an unknown field with the closest known names."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import yaml
 from marshmallow import Schema, ValidationError
 
 from .errors import ModelError, validation_errors
+from .i18n import gettext as _
 
 
 def load_yaml_file(path: Path | str, schema: Schema, what: str, text: str | None = None) -> Any:
@@ -19,12 +21,13 @@ def load_yaml_file(path: Path | str, schema: Schema, what: str, text: str | None
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(f"cannot read {what}: {getattr(exc, 'strerror', None) or exc}", file=where) from None
+            raise ModelError(_("cannot read the {what}: {reason}").format(what=_(what), reason=getattr(exc, "strerror", None)
+                                                                            or exc), file=where) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ModelError(f"not valid YAML: {exc}", file=where) from None
+        raise ModelError(_("not valid YAML: {reason}").format(reason=exc), file=where) from None
     try:
         return schema.load(document if isinstance(document, dict) else {})
     except ValidationError as exc:
-        raise validation_errors(exc.messages, where) from None
+        raise validation_errors(exc.messages, where, schema) from None

@@ -46,6 +46,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from lca_models.errors import unknown_field
+
 from .defaults import default_value
 from .errors import CbamError
 from .goods_input import read_rows
@@ -117,7 +119,7 @@ class DeclarationDeclarant:
         allowed = ours | {f.name for f in fields(Declarant)}
         unknown = sorted(set(map(str, data)) - allowed)
         if unknown:
-            raise CbamError(f"declarant: unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(ours))}")
+            raise CbamError("\n".join(f"declarant: {name}: {unknown_field(name, allowed)}" for name in unknown))
         missing = [n for n in sorted(ours) if data.get(n) in (None, "")]
         if missing:
             raise CbamError(f"declarant: missing field(s) {', '.join(missing)}")

@@ -18,6 +18,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from lca_models.errors import did_you_mean
+
 from ..xlsx_limits import DEFAULT_LIMITS, XlsxLimitError, XlsxLimits, bounded_rows, open_bounded_workbook
 from .errors import CbamError
 
@@ -41,10 +43,12 @@ def read_rows(path: str | os.PathLike[str], required: Sequence[str], optional: S
     if suffix == ".xls":
         raise CbamError(f"{source}: the old binary .xls format is not read; save the sheet as .xlsx or .csv")
     table = _excel(source, limits) if suffix in EXCEL_SUFFIXES else _csv(source)
+    wanted = (*required, *optional)
     missing = [c for c in required if c not in table.header]
     if missing:
-        raise CbamError(f"{table.header_where} (header): missing column(s) {', '.join(missing)}")
-    wanted = (*required, *optional)
+        strangers = [h for h in table.header if h and h not in wanted]  # a misspelt column is among these
+        raise CbamError("\n".join(f"{table.header_where} (header): missing column {c}"
+                                  + did_you_mean(c, strangers, cutoff=0.6) for c in missing))
     rows = [Row(where, {c: cells.get(c, "") for c in wanted}) for where, cells in table.records
             if any(cells.get(c) for c in wanted)]
     if not rows:

@@ -28,6 +28,8 @@ from typing import Any, Mapping, Sequence
 
 from lxml import etree
 
+from lca_models.errors import unknown_field
+
 from ..safe_xml import XmlInputError, parse_xml
 from .codes import cn_code_problem, country_problem, normalise
 from .errors import CbamError
@@ -84,7 +86,7 @@ class Declarant:
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(map(str, data)) - set(known))
         if unknown:
-            raise CbamError(f"declarant: unknown field(s) {', '.join(unknown)}; expected {', '.join(known)}")
+            raise CbamError("\n".join(f"declarant: {name}: {unknown_field(name, known)}" for name in unknown))
         required = [n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING]
         missing = [n for n in required if data.get(n) in (None, "")]
         if missing:

@@ -9,6 +9,8 @@ answering requests stays with the `pcf fulfil` / `pcf reject` commands.
 The session is Flask's signed cookie, keyed with a per-node secret kept in the database (so every worker accepts
 it), Secure + HttpOnly + SameSite=Strict, 8 hours; the login and logout forms carry a CSRF token. Templates are
 Jinja (autoescaped), charts are the same inline SVG as the HTML report: no build step, no script, no CDN.
+Pages are in English or Simplified Chinese: the `pcf_lang` cookie set by the switch links, else the browser's
+`Accept-Language` (`exchange/node/language.py`, `lca_models/i18n.py`).
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache, wraps
 from typing import Any, Callable
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import desc, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from exchange.charts import contribution_svg
 from exchange.pact import PactMappingError, PactValidationError, load_footprint
 from exchange.pact.signing import jwks, verify
+from lca_models import i18n
+from lca_models.i18n import N_
+from lca_models.i18n import gettext as _
 from webhooks.outbox import Outbox
 
 from .events import PUBLISHED, REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED, kind_of
 from .keys import node_signing_key
+from .language import choose_language, language_response
 from .storage import NodeStore, footprints, shares
 
 ADMIN_HASH_SETTING = "dashboard-admin-password"
@@ -38,26 +44,30 @@ SESSION_KEY_NAME = "dashboard-session-key"
 MIN_PASSWORD_LENGTH = 12
 LIST_LIMIT = 200  # rows per table: the dashboard is an overview, the API and CLI hold the rest
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# the states and kinds the pages show, marked for the catalogue and shown in the page's language (`_(r.status)`)
+SHOWN_STATES = (N_("received"), N_("fulfilled"), N_("rejected"), N_("waiting-for-credentials"), N_("sent"),
+                N_("failed-to-send"), N_("pending"), N_("delivered"), N_("dead"), N_("fetched"), N_("failed"),
+                N_("invalid"), N_("public"), N_("nobody"))
 
 
 def set_admin_password(store: NodeStore, password: str) -> None:
     """Set (or replace) the dashboard password; ValueError when shorter than MIN_PASSWORD_LENGTH."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the admin password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValueError(_("the admin password must have at least {count} characters").format(count=MIN_PASSWORD_LENGTH))
     store.set_setting(ADMIN_HASH_SETTING, generate_password_hash(password, method="scrypt"))
 
 
 def _when(micros: int | None) -> str:
-    return "" if micros is None else (_EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "" if micros is None else i18n.format_moment(_EPOCH + timedelta(microseconds=micros))
 
 
 def _stamp(moment: datetime | None) -> str:
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return i18n.format_moment(moment)
 
 
 def _event_kind(event_type: str) -> str:
-    return {REQUEST_CREATED: "request", REQUEST_FULFILLED: "answer: fulfilled", REQUEST_REJECTED: "answer: rejected",
-            PUBLISHED: "published"}.get(kind_of(event_type) or "", event_type)
+    return {REQUEST_CREATED: N_("request"), REQUEST_FULFILLED: N_("answer: fulfilled"),
+            REQUEST_REJECTED: N_("answer: rejected"), PUBLISHED: N_("published")}.get(kind_of(event_type) or "", event_type)
 
 
 def _signature_summary(document: Any, trusted: dict) -> tuple[bool | None, str]:
@@ -91,6 +101,20 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
         app.secret_key = store.secret(SESSION_KEY_NAME, lambda: secrets.token_urlsafe(48))
         app.config.update(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                           SESSION_COOKIE_PATH="/dashboard", PERMANENT_SESSION_LIFETIME=timedelta(hours=8))
+        i18n.install_jinja(app.jinja_env)
+
+    @blueprint.before_request
+    def page_language() -> None:
+        g.restore_language = i18n.activate(choose_language(request))
+
+    @blueprint.teardown_request
+    def previous_language(error: BaseException | None) -> None:
+        g.pop("restore_language", lambda: None)()
+
+    @blueprint.get("/language/<tag>")
+    def language(tag: str):
+        """The switch links: remember the choice in a cookie and go back to the page."""
+        return language_response(tag, request.args.get("next", ""), url_for("dashboard.index"))
 
     def trusted() -> dict:
         return jwks([node_signing_key(store)])
@@ -103,7 +127,8 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
     def check_csrf() -> None:
         sent = request.form.get("csrf", "")
         if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
-            abort(Response("the form expired: reload the page and try again", status=400, mimetype="text/plain"))
+            abort(Response(_("the form expired: reload the page and try again"), status=400,
+                           mimetype="text/plain; charset=utf-8"))
 
     def admin_only(view: Callable) -> Callable:
         @wraps(view)
@@ -115,7 +140,7 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
 
     @blueprint.context_processor
     def common() -> dict:
-        return {"csrf_token": csrf_token, "logged_in": bool(session.get("admin"))}
+        return {"csrf_token": csrf_token, "logged_in": bool(session.get("admin")), "current_language": i18n.current()}
 
     @blueprint.route("/login", methods=["GET", "POST"])
     def login():
@@ -131,7 +156,7 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
                 session["admin"] = True
                 target = request.args.get("next", "")
                 return redirect(target if target.startswith("/dashboard/") else url_for("dashboard.index"))
-            error, status = "wrong password", 401
+            error, status = N_("wrong password"), 401
         return render_template("dashboard/login.html", configured=bool(configured), error=error), status
 
     @blueprint.post("/logout")

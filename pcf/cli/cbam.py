@@ -15,7 +15,6 @@ Invalid input exits 1 with one `error: ...` line (no traceback); nothing is writ
 from __future__ import annotations
 
 import json
-import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
@@ -35,21 +34,23 @@ from exchange.cbam import (
     write_qreport,
 )
 
+from lca_models.i18n import gettext as _
+
 from ..report.progress import progress
+from .common import fail
 
 
 def _fail(message: str, status: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(status)
+    fail(message, status)
 
 
 def _read_yaml(path: Path) -> object:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        _fail(f"{path}: cannot read ({exc.strerror or exc})")
+        _fail(f"{path}: " + _("cannot read ({reason})").format(reason=exc.strerror or exc))
     except yaml.YAMLError as exc:
-        _fail(f"{path}: not valid YAML ({' '.join(str(exc).split())})")
+        _fail(f"{path}: " + _("not valid YAML: {reason}").format(reason=" ".join(str(exc).split())))
 
 
 @click.group()
@@ -74,7 +75,7 @@ def default_cmd(country: str, cn_code: str, year: int, variant: str | None) -> N
 @cbam.command("qreport")
 @click.argument("goods_csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--declarant", "declarant_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML with the declarant and reporting-period fields (see exchange/cbam/qreport.py).")
+              help="YAML with the declarant and reporting-period fields (docs/reference.md, \"Declarant\").")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The QReport XML to write (only once it validates against the XSD).")
 def qreport_cmd(goods_csv: Path, declarant_file: Path, output: Path) -> None:
@@ -85,15 +86,15 @@ def qreport_cmd(goods_csv: Path, declarant_file: Path, output: Path) -> None:
         with progress(f"reading {goods_csv.name}"):
             goods = read_goods(goods_csv)
         if not output.parent.is_dir():
-            _fail(f"{output.parent}: no such directory")
+            _fail(f"{output.parent}: " + _("no such directory"))
         with progress(f"building the QReport for {len(goods):,} good(s), validating it against the XSD"):
             path = write_qreport(declarant, goods, output)
     except CbamError as exc:
         _fail(str(exc))
     except OSError as exc:
-        _fail(f"{output}: cannot write ({exc.strerror or exc})")
-    click.echo(f"wrote {path}: {len(goods)} good(s), {declarant.quarter} {declarant.year}, validated against "
-               f"QReport_ver23.00.xsd")
+        _fail(f"{output}: " + _("cannot write ({reason})").format(reason=exc.strerror or exc))
+    click.echo(_("wrote {path}: {count} good(s), {quarter} {year}, validated against QReport_ver23.00.xsd").format(
+        path=path, count=len(goods), quarter=declarant.quarter, year=declarant.year))
 
 
 @cbam.command("declaration")
@@ -114,10 +115,10 @@ def declaration_cmd(goods_file: Path, declarant_file: Path, year: int, certifica
     try:
         price = None if certificate_price is None else Decimal(certificate_price)
     except InvalidOperation:
-        _fail(f"--certificate-price: {certificate_price!r} is not a number")
+        _fail("--certificate-price: " + _("{value!r} is not a number").format(value=certificate_price))
     for target in filter(None, (output, csv_output)):
         if not target.parent.is_dir():
-            _fail(f"{target.parent}: no such directory")
+            _fail(f"{target.parent}: " + _("no such directory"))
     try:
         declarant = DeclarationDeclarant.from_mapping(data, year)
         with progress(f"reading {goods_file.name}") as steps:
@@ -129,13 +130,15 @@ def declaration_cmd(goods_file: Path, declarant_file: Path, year: int, certifica
     except CbamError as exc:
         _fail(str(exc))
     except OSError as exc:
-        _fail(f"cannot write ({exc.strerror or exc}: {exc.filename})")
+        _fail(_("cannot write ({reason})").format(reason=f"{exc.strerror or exc}: {exc.filename}"))
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    exemption = "exempt (de minimis, Art. 2a)" if result.de_minimis.exempt else "above the 50 t threshold"
-    click.echo(f"wrote {output}{f' and {csv_output}' if csv_output else ''}: {len(result.lines)} line(s), "
-               f"{result.de_minimis.counted_mass_t} t counted, {exemption}; embedded {result.embedded_t} tCO2e; "
-               f"{result.certificates_to_surrender} certificate(s) to surrender by {result.submission_deadline}")
+        click.echo(_("warning: {warning}").format(warning=warning), err=True)
+    exemption = _("exempt (de minimis, Art. 2a)") if result.de_minimis.exempt else _("above the 50 t threshold")
+    written = f"{output} + {csv_output}" if csv_output else str(output)
+    click.echo(_("wrote {path}: {lines} line(s), {mass} t counted, {exemption}; embedded {embedded} tCO2e; "
+                 "{certificates} certificate(s) to surrender by {deadline}").format(
+        path=written, lines=len(result.lines), mass=result.de_minimis.counted_mass_t, exemption=exemption,
+        embedded=result.embedded_t, certificates=result.certificates_to_surrender, deadline=result.submission_deadline))
 
 
 # --- the communication template and SEE (exchange/cbam/template_*.py, pcf/cbam/see.py)
@@ -180,16 +183,17 @@ def import_template_cmd(template: Path, output: Path | None) -> None:
         click.echo(text, nl=False)
         return
     if not output.parent.is_dir():
-        _fail(f"{output.parent}: no such directory")
+        _fail(f"{output.parent}: " + _("no such directory"))
     temporary = output.with_name(f".{output.name}.tmp")
     try:
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(output)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        _fail(f"{output}: cannot write ({exc.strerror or exc})")
-    click.echo(f"wrote {output}: {len(installation.processes)} process(es), "
-               f"{len(installation.purchased_precursors)} purchased precursor(s), {len(installation.products)} product(s)")
+        _fail(f"{output}: " + _("cannot write ({reason})").format(reason=exc.strerror or exc))
+    click.echo(_("wrote {path}: {processes} process(es), {precursors} purchased precursor(s), {products} product(s)")
+               .format(path=output, processes=len(installation.processes),
+                       precursors=len(installation.purchased_precursors), products=len(installation.products)))
 
 
 @cbam.command("see")
@@ -208,7 +212,7 @@ def see_cmd(model: Path, data_dir: Path | None, compare: bool) -> None:
     from ..cbam.see import compute_see
 
     if compare and model.suffix.lower() != ".xlsx":
-        _fail("--compare needs a filled communication template (.xlsx): only it states its own SEE")
+        _fail(_("--compare needs a filled communication template (.xlsx): only it states its own SEE"))
     installation = _installation(model)
     try:
         with progress(f"solving {len(installation.processes)} process(es) on Brightway"):
@@ -272,5 +276,5 @@ def template_cmd(model: Path, output: Path) -> None:
         path = write_template(installation, output)
     except CbamError as exc:
         _fail(str(exc))
-    click.echo(f"wrote {path}: communication template v2.1.1 with {len(installation.processes)} process(es) "
-               f"and {len(installation.products)} product(s)")
+    click.echo(_("wrote {path}: communication template v2.1.1 with {processes} process(es) and {products} product(s)")
+               .format(path=path, processes=len(installation.processes), products=len(installation.products)))

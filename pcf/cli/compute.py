@@ -23,6 +23,7 @@ from exchange.pact import (
     to_v3,
 )
 from lca_models.errors import ModelError
+from lca_models.i18n import gettext as _
 from lca_models.footprint import Footprint
 from lca_models.footprint_json import footprints_to_json
 from lca_models.model import ProductModel
@@ -36,7 +37,7 @@ from ..factory.inventory import build_inventory
 from ..report.html import ReportSection, write_report
 from ..report.progress import progress
 from ..report.terminal import print_footprint
-from .common import fail_with
+from .common import fail_with, lang_option
 
 FORMATS = {"pact-v3": to_v3, "pact-v2": to_v2}
 
@@ -57,7 +58,8 @@ def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="File for the --format document.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the canonical footprints (all computed details) as JSON.")
 @click.option("--top", default=8, show_default=True, help="How many contributors to list.")
-@click.option("--report", "report_out", type=click.Path(path_type=Path), help="Write a self-contained HTML report (docs/report.md).")
+@click.option("--report", "report_out", type=click.Path(path_type=Path),
+              help="Write a self-contained HTML report (docs/report.md), in the --lang language.")
 @click.option("--criteria", type=click.Path(path_type=Path),
               help="Zero-carbon criteria for the report's plant section (default: the bundled, illustrative file).")
 @click.option("--uncertainty", "iterations", type=click.IntRange(min=2, max=1_000_000), default=None,
@@ -65,15 +67,16 @@ def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
 @click.option("--seed", type=click.IntRange(min=1, max=2**31 - 1), default=None,
               help="Seed of the Monte Carlo (default: a new one, reported), to repeat a run exactly.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV, help="Where Brightway keeps its project.")
+@lang_option
 def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, json_out: Path | None, top: int,
             report_out: Path | None, criteria: Path | None, iterations: int | None, seed: int | None,
             data_dir: Path | None) -> None:
     """Compute the cradle-to-gate footprint of every product in MODEL (YAML or JSON)."""
     if seed is not None and iterations is None:
-        fail_with(ModelError("--seed needs --uncertainty N (the number of Monte Carlo draws)"))
+        fail_with(ModelError(_("--seed needs --uncertainty N (the number of Monte Carlo draws)")))
     console = Console()
     if not model.is_file():
-        fail_with(ModelError("file not found", file=str(model)), status=2)
+        fail_with(ModelError(_("file not found"), file=str(model)), status=2)
     try:
         with progress(f"reading {model.name}") as steps:
             product_model = load_model(model)
@@ -94,27 +97,28 @@ def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, 
         try:
             write_report(report_out, footprints, source=str(model), extra_sections=[plant])
         except OSError as exc:
-            fail_with(ModelError(f"cannot write the report: {exc.strerror or exc}", file=str(report_out)), status=2)
+            fail_with(ModelError(_("cannot write the report: {reason}").format(reason=exc.strerror or exc),
+                                 file=str(report_out)), status=2)
     if document is not None and output is None:
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     for footprint in footprints:
         print_footprint(console, footprint, top)
     if json_out:
-        console.print(f"wrote {len(footprints)} footprint(s) to {json_out}")
+        console.print(_("wrote {count} footprint(s) to {path}").format(count=len(footprints), path=json_out))
     if report_out:
-        console.print(f"wrote the HTML report to {report_out}")
+        console.print(_("wrote the HTML report to {path}").format(path=report_out))
     if document is not None:
         output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        console.print(f"wrote {fmt} to {output}")
+        console.print(_("wrote {format} to {path}").format(format=fmt, path=output))
 
 
 def _plant_section(model: ProductModel, gwp: str | None, criteria: Path | None) -> ReportSection:
     """The plant's zero-carbon assessment for the HTML report: the same model, its inventory against the criteria."""
     if criteria is not None and not criteria.is_file():
-        raise ModelError("file not found", file=str(criteria))
+        raise ModelError(_("file not found"), file=str(criteria))
     result = assess(build_inventory(model, gwp), load_criteria(criteria))
-    return ReportSection("Plant inventory and zero-carbon assessment", assessment_html(result))
+    return ReportSection(_("Plant inventory and zero-carbon assessment"), assessment_html(result))
 
 
 @click.command()
@@ -126,7 +130,7 @@ def validate(file: Path, strict: bool, version: str | None) -> None:
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        fail_with(ModelError(f"cannot read file: {exc.strerror or exc}", file=str(file)), status=2)
+        fail_with(ModelError(_("cannot read file: {reason}").format(reason=exc.strerror or exc), file=str(file)), status=2)
     try:
         footprints = footprints_in(parse_json(raw))
     except PactValidationError as error:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lca_models.errors import ModelError
+from lca_models.i18n import gettext as _
 from lca_models.gwp import normalise_gwp_set
 
 from ..data import catalogue
@@ -55,7 +56,7 @@ def import_cmd(fmt: str, source: Path, name: str | None, allow_unlinked: bool, a
                data_dir: Path | None) -> None:
     """Import an LCI database through bw2io: linked, checked, mapped onto the project's GHG flows."""
     if not source.exists():
-        fail_with(ModelError("file not found", file=str(source)), status=2)
+        fail_with(ModelError(_("file not found"), file=str(source)), status=2)
     name = name or _default_name(source)
     console = Console(soft_wrap=True)  # paths and names stay on one line, greppable
     try:

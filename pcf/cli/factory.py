@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 from lca_models.errors import ModelError
+from lca_models.i18n import gettext as _
 from lca_models.model import ProductModel
 from lca_models.model_schema import load_model
 
@@ -32,6 +33,7 @@ from ..factory import scenario as scenarios
 from ..factory.offsets import OffsetRegistry
 from ..factory.render import print_assessment, print_comparison, print_inventory
 from ..report.progress import SILENT, Steps, progress
+from .common import fail
 
 _DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV,
                          help="Where Brightway keeps its project.")
@@ -40,13 +42,12 @@ _GWP = click.option("--gwp", type=click.Choice(["ar6", "ar5"], case_sensitive=Fa
 
 
 def _fail(error: Exception, status: int = 1) -> NoReturn:
-    click.echo(f"error: {error}".replace("\n", "\nerror: "), err=True)
-    sys.exit(status)
+    fail(str(error), status)
 
 
 def _model(path: Path) -> ProductModel:
     if not path.is_file():
-        _fail(ModelError("file not found", file=str(path)), status=2)
+        _fail(ModelError(_("file not found"), file=str(path)), status=2)
     try:
         return load_model(path)
     except ModelError as error:
@@ -91,10 +92,11 @@ def inventory_cmd(model: Path, gwp: str | None, json_out: Path | None, registry:
     console = Console()
     print_inventory(console, inventory, check)
     if registry is not None:
-        console.print(f"offsets registry {registry}: {len(recorded)} new lot(s) recorded", highlight=False)
+        console.print(_("offsets registry {path}: {count} new lot(s) recorded").format(path=registry, count=len(recorded)),
+                      highlight=False)
     if json_out:
         _write_json(json_out, inv.to_json(inventory, check))
-        console.print(f"wrote {json_out}", highlight=False)
+        console.print(_("wrote {path}").format(path=json_out), highlight=False)
 
 
 @factory.command("assess")
@@ -108,7 +110,7 @@ def assess_cmd(model: Path, criteria: Path | None, gwp: str | None, json_out: Pa
     """Zero-carbon indicators of MODEL's plant against the thresholds of a criteria file, with the gap list."""
     product_model = _model(model)
     if criteria is not None and not criteria.is_file():
-        _fail(ModelError("file not found", file=str(criteria)), status=2)
+        _fail(ModelError(_("file not found"), file=str(criteria)), status=2)
     try:
         result = assessment.assess(inv.build_inventory(product_model, gwp), assessment.load_criteria(criteria))
     except ModelError as error:
@@ -117,10 +119,10 @@ def assess_cmd(model: Path, criteria: Path | None, gwp: str | None, json_out: Pa
     print_assessment(console, result)
     if json_out:
         _write_json(json_out, assessment.to_json(result))
-        console.print(f"wrote {json_out}", highlight=False)
+        console.print(_("wrote {path}").format(path=json_out), highlight=False)
     if html_out:
         html_out.write_text(assessment.assessment_html(result) + "\n", encoding="utf-8")
-        console.print(f"wrote {html_out}", highlight=False)
+        console.print(_("wrote {path}").format(path=html_out), highlight=False)
 
 
 @factory.command("scenario")
@@ -139,12 +141,12 @@ def scenario_cmd(model: Path, settings: tuple[str, ...], name: str, cost_per_t: 
     """Re-solve MODEL under reduction scenarios; print the change in inventory and in each product's PCF."""
     product_model = _model(model)
     if bool(settings) == bool(scenario_file):
-        _fail(ModelError("give either --set PATH=VALUE (one or more) or --scenarios FILE"))
+        _fail(ModelError(_("give either --set PATH=VALUE (one or more) or --scenarios FILE")))
     currency = ""
     try:
         if scenario_file:
             if not scenario_file.is_file():
-                _fail(ModelError("file not found", file=str(scenario_file)), status=2)
+                _fail(ModelError(_("file not found"), file=str(scenario_file)), status=2)
             currency, variants = scenarios.load_scenarios(scenario_file)
         else:
             cost = _decimal(cost_per_t) if cost_per_t is not None else None
@@ -157,7 +159,7 @@ def scenario_cmd(model: Path, settings: tuple[str, ...], name: str, cost_per_t: 
     print_comparison(console, comparison, currency)
     if json_out:
         _write_json(json_out, scenarios.to_json(comparison, currency))
-        console.print(f"wrote {json_out}", highlight=False)
+        console.print(_("wrote {path}").format(path=json_out), highlight=False)
 
 
 def _decimal(text: str) -> Decimal:
@@ -182,7 +184,7 @@ def meters_cmd(model: Path, readings: Path, meters_file: Path, output: Path | No
     product_model = _model(model)
     for path in (readings, meters_file):
         if not path.is_file():
-            _fail(ModelError("file not found", file=str(path)), status=2)
+            _fail(ModelError(_("file not found"), file=str(path)), status=2)
     try:
         setup = meter_data.load_meters(meters_file)
         with progress(f"reading {readings.name}") as steps:
@@ -191,12 +193,13 @@ def meters_cmd(model: Path, readings: Path, meters_file: Path, output: Path | No
         _fail(error)
     console = Console()
     for meter_id, total in report.totals.items():
-        state = "complete" if total.complete else "INCOMPLETE (gaps accepted)" if total.total is not None else "no total"
-        console.print(f"{meter_id}: {total.readings} reading(s), "
-                      f"{'-' if total.total is None else f'{total.total:,f}'} {total.meter.unit} - {state}",
-                      highlight=False)
+        state = _("complete") if total.complete else _("INCOMPLETE (gaps accepted)") if total.total is not None else \
+            _("no total")
+        console.print(_("{meter}: {count} reading(s), {total} {unit} - {state}").format(
+            meter=meter_id, count=total.readings, total="-" if total.total is None else f"{total.total:,f}",
+            unit=total.meter.unit, state=state), highlight=False)
     for issue in report.issues:
-        click.echo(f"problem: {readings}: {issue}", err=True)
+        click.echo(_("problem: {where}: {message}").format(where=readings, message=issue), err=True)
     if json_out:
         _write_json(json_out, meter_data.to_json(report))
     if output is not None:
@@ -204,7 +207,8 @@ def meters_cmd(model: Path, readings: Path, meters_file: Path, output: Path | No
             changed = meter_data.apply_to_model(model, report, output)
         except ModelError as error:
             _fail(error)
-        console.print(f"wrote {output}: {len(changed)} metered line(s) updated ({', '.join(changed)})", highlight=False)
+        console.print(_("wrote {path}: {count} metered line(s) updated ({lines})").format(
+            path=output, count=len(changed), lines=", ".join(changed)), highlight=False)
     if report.blocking:
         sys.exit(1)
 

@@ -19,6 +19,8 @@ from exchange.node.workflow import release_waiting
 from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
 
 from ..tiers.workflow import deliverer
+from lca_models.i18n import gettext as _
+
 from .common import db_option, fail, open_store
 
 
@@ -32,7 +34,7 @@ def node() -> None:
 def init(db_url: str | None) -> None:
     """Create (or upgrade) the node database."""
     store = open_store(db_url, initialise=True)
-    click.echo(f"node database ready: {store.url}")
+    click.echo(_("node database ready: {url}").format(url=store.url))
 
 
 @node.command("add-client")
@@ -47,7 +49,7 @@ def add_client(db_url: str | None, client_id: str, client_secret: str, org: str)
         store.add_client(client_id, hash_secret(client_secret), org, datetime.now(timezone.utc))
     except StoreError as error:
         fail(str(error))
-    click.echo(f"client {client_id} added for {org}")
+    click.echo(_("client {client} added for {org}").format(client=client_id, org=org))
 
 
 @node.command()
@@ -61,7 +63,7 @@ def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public:
     try:
         document = parse_json(file.read_bytes())
     except OSError as exc:
-        fail(f"{file}: cannot read file: {exc.strerror or exc}", status=2)
+        fail(f"{file}: " + _("cannot read file: {reason}").format(reason=exc.strerror or exc), status=2)
     except PactValidationError as error:
         fail(f"{file}: {error}")
     items = [("/" + str(i), item) for i, item in enumerate(document)] if isinstance(document, list) else footprints_in(document)
@@ -72,11 +74,11 @@ def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public:
         except PactValidationError as error:
             problems += [f"{prefix}{issue}" for issue in error.issues]
     if problems:
-        fail(f"{file}: nothing published:\n" + "\n".join(problems))
+        fail(f"{file}: " + _("nothing published:") + "\n" + "\n".join(problems))
     try:
         ids = publish_footprints(store, footprints, share_with, public)
     except StoreError as error:
-        fail(f"{file}: nothing published: {error}")
+        fail(f"{file}: " + _("nothing published:") + f" {error}")
     audience = "public" if public else (", ".join(share_with) or "nobody yet")
     click.echo(json.dumps({"published": ids, "visible_to": audience}))
 
@@ -91,7 +93,7 @@ def share(db_url: str | None, footprint_id: str, orgs: tuple[str, ...]) -> None:
         open_store(db_url).share(footprint_id, orgs)
     except StoreError as error:
         fail(str(error))
-    click.echo(f"{footprint_id} shared with {', '.join(orgs)}")
+    click.echo(_("{footprint} shared with {orgs}").format(footprint=footprint_id, orgs=", ".join(orgs)))
 
 
 @node.command("requests")
@@ -112,7 +114,7 @@ def list_requests(db_url: str | None, sent: bool) -> None:
         data = json.loads(event["body"]).get("data", {})
         criteria = {k: v for k, v in data.items() if k != "comment"}
         waiting = event["status"] == WAITING_FOR_CREDENTIALS
-        hint = "  (answered once you add its node: pcf node add-peer)" if waiting else ""
+        hint = "  " + _("(answered once you add its node: pcf node add-peer)") if waiting else ""
         click.echo(f"{event['pk']:>5}  {event['status']:<9}  from {event['org']} ({event['source']})  "
                    f"{json.dumps(criteria)}{'  comment: ' + data['comment'] if data.get('comment') else ''}{hint}")
 
@@ -150,10 +152,10 @@ def add_peer(db_url: str | None, url: str, client_id: str, client_secret: str, c
     node that waited for them are answered now (or wait for the operator, as any other)."""
     store = open_store(db_url)
     origin = store.add_peer(url, client_id, client_secret, str(Path(ca_bundle).resolve()) if ca_bundle else None)
-    click.echo(f"peer {origin} added")
+    click.echo(_("peer {origin} added").format(origin=origin))
     for request_pk, status in release_waiting(store, origin, datetime.now(timezone.utc)):
-        click.echo(f"request {request_pk} from {origin}: {status}"
-                   + (" (answer queued)" if status in ("fulfilled", "rejected") else " (pcf fulfil / pcf reject)"))
+        click.echo(_("request {request} from {origin}: {status}").format(request=request_pk, origin=origin, status=status)
+                   + (_(" (answer queued)") if status in ("fulfilled", "rejected") else " (pcf fulfil / pcf reject)"))
 
 
 @node.command("add-product")
@@ -162,7 +164,7 @@ def add_peer(db_url: str | None, url: str, client_id: str, client_secret: str, c
 def add_product(db_url: str | None, product_ids: tuple[str, ...]) -> None:
     """Products this node makes: requests for anything else are refused at once."""
     open_store(db_url).add_products(product_ids)
-    click.echo(f"{len(product_ids)} product(s) in the catalogue")
+    click.echo(_("{count} product(s) in the catalogue").format(count=len(product_ids)))
 
 
 @node.command()
@@ -195,12 +197,13 @@ def admin_password(db_url: str | None, password_env: str | None) -> None:
     if password_env:
         password = os.environ.get(password_env)
         if not password:
-            fail(f"environment variable {password_env} is not set")
+            fail(_("environment variable {name} is not set").format(name=password_env))
     else:
-        password = click.prompt(f"admin password (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True,
+        password = click.prompt(_("admin password (at least {count} characters)").format(count=MIN_PASSWORD_LENGTH),
+                                hide_input=True,
                                 confirmation_prompt=True)
     try:
         set_admin_password(open_store(db_url), password)
     except ValueError as error:
         fail(str(error))
-    click.echo("dashboard admin password set: log in at https://HOST:PORT/dashboard/")
+    click.echo(_("dashboard admin password set: log in at https://HOST:PORT/dashboard/"))

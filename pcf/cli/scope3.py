@@ -8,7 +8,6 @@ terminal.
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,12 +17,14 @@ from connectors.scope3 import Pulled, assess, pull_footprints
 from connectors.scope3_inputs import Scope3InputError, read_purchases, read_suppliers
 from connectors.scope3_output import write_csv, write_xlsx
 
+from lca_models.i18n import gettext as _
+
 from ..report.progress import progress
+from .common import fail
 
 
 def _fail(error: Exception, status: int = 1) -> None:
-    click.echo(f"error: {error}".replace("\n", "\nerror: "), err=True)
-    sys.exit(status)
+    fail(str(error), status)
 
 
 def _fmt(value: Decimal | None, places: int = 1) -> str:
@@ -41,9 +42,9 @@ def _fmt(value: Decimal | None, places: int = 1) -> str:
 def scope3(purchases: Path, suppliers_file: Path | None, output: Path, workers: int, retries: int, year: int | None) -> None:
     """Scope 3 category 1 of PURCHASES from the suppliers' PACT footprints, estimates flagged where there are none."""
     if output.suffix.lower() not in (".xlsx", ".csv"):
-        _fail(ValueError(f"{output}: the output must end in .xlsx or .csv"))
+        _fail(ValueError(f"{output}: " + _("the output must end in .xlsx or .csv")))
     if not output.parent.is_dir():
-        _fail(ValueError(f"{output}: directory {output.parent} does not exist"), status=2)
+        _fail(ValueError(f"{output}: " + _("directory {path} does not exist").format(path=output.parent)), status=2)
     try:
         config = read_suppliers(suppliers_file)
         lines = read_purchases(purchases, config)
@@ -60,12 +61,14 @@ def scope3(purchases: Path, suppliers_file: Path | None, output: Path, workers: 
     try:
         (write_xlsx if output.suffix.lower() == ".xlsx" else write_csv)(result, output)
     except OSError as exc:
-        _fail(ValueError(f"{output}: cannot write: {exc.strerror or exc}"), status=2)
+        _fail(ValueError(f"{output}: " + _("cannot write ({reason})").format(reason=exc.strerror or exc)), status=2)
     total = result.overall
-    click.echo(f"Scope 3 category 1: {_fmt(total.kgco2e)} kgCO2e over {len(result.lines)} line(s); "
-               f"primary (supplier footprints) {_fmt(total.primary_kgco2e)} kgCO2e = {_fmt(total.primary_share_percent)} %, "
-               f"estimated {_fmt(total.estimated_kgco2e)} kgCO2e; primary data share {_fmt(total.primary_data_share)} %, "
-               f"DQR {_fmt(total.dqr, 2)}")
+    click.echo(_("Scope 3 category 1: {total} kgCO2e over {lines} line(s); primary (supplier footprints) {primary} "
+                 "kgCO2e = {primary_share} %, estimated {estimated} kgCO2e; primary data share {data_share} %, "
+                 "DQR {dqr}").format(
+        total=_fmt(total.kgco2e), lines=len(result.lines), primary=_fmt(total.primary_kgco2e),
+        primary_share=_fmt(total.primary_share_percent), estimated=_fmt(total.estimated_kgco2e),
+        data_share=_fmt(total.primary_data_share), dqr=_fmt(total.dqr, 2)))
     for problem in result.problems:
-        click.echo(f"problem: {problem.where}: {problem.message}", err=True)
-    click.echo(f"wrote {output}")
+        click.echo(_("problem: {where}: {message}").format(where=problem.where, message=problem.message), err=True)
+    click.echo(_("wrote {path}").format(path=output))

@@ -9,8 +9,9 @@ import click
 from exchange.node.app import NodeConfig
 from exchange.node.storage import NodeStore
 
-from ..engine.project import DATA_DIR_ENV, default_data_dir
-from .common import db_option, default_db_url, fail, open_store
+from lca_models.i18n import gettext as _
+
+from .common import chosen_data_dir, db_option, default_db_url, fail, open_store
 
 
 @click.command()
@@ -24,15 +25,17 @@ from .common import db_option, default_db_url, fail, open_store
 @click.option("--public-url", help="This node's URL as others reach it (default https://HOST:PORT); the `source` of its events.")
 @click.option("--deliver-every", default=1.0, show_default=True, type=float,
               help="Seconds between outbox delivery rounds (0: do not deliver; use `pcf node deliver`).")
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV)
 def serve(db_url: str | None, host: str, port: int, cert: Path | None, key: Path | None, self_signed: bool,
-          workers: int, public_url: str | None, deliver_every: float, data_dir: Path | None) -> None:
-    """Serve the PACT v3 and v2 API over HTTPS (PACT requires TLS; plain HTTP is refused), and deliver its events."""
+          workers: int, public_url: str | None, deliver_every: float) -> None:
+    """Serve the PACT v3 and v2 API over HTTPS (PACT requires TLS; plain HTTP is refused), and deliver its events.
+
+    Several nodes run on one host with a --data-dir (and a --port) each."""
     from exchange.node.server import serve as run
     from exchange.node.tls import self_signed_certificate
 
     if self_signed == bool(cert or key) or bool(cert) != bool(key):
-        fail("give either --cert and --key, or --self-signed")
+        fail(_("give either --cert and --key, or --self-signed"))
+    data_dir = chosen_data_dir()
     db_url = db_url or default_db_url(data_dir)
     store = open_store(db_url)
     from exchange.node.workflow import NODE_URL_KEY
@@ -41,9 +44,11 @@ def serve(db_url: str | None, host: str, port: int, cert: Path | None, key: Path
     if deliver_every > 0:
         _start_delivery(db_url, deliver_every)
     if self_signed:
-        cert, key = self_signed_certificate((data_dir or default_data_dir()) / "tls", host)
-        click.echo(f"self-signed certificate: {cert} (give it to clients as their CA bundle)", err=True)
-    click.echo(f"serving https://{host}:{port} from {db_url} with {workers} worker(s)", err=True)
+        cert, key = self_signed_certificate(data_dir / "tls", host)
+        click.echo(_("self-signed certificate: {cert} (give it to clients as their CA bundle)").format(cert=cert),
+                   err=True)
+    click.echo(_("serving https://{host}:{port} from {db} with {workers} worker(s)").format(
+        host=host, port=port, db=db_url, workers=workers), err=True)
     run(NodeConfig(db_url), host, port, cert, key, workers)
 
 

@@ -18,25 +18,26 @@ from exchange.node.workflow import reject as reject_request
 from exchange.pact import PactValidationError, parse_json
 from exchange.pact.signing import verify_chain
 from lca_models.errors import ModelError
+from lca_models.i18n import gettext as _
 
 from ..engine import Engine
-from ..engine.project import DATA_DIR_ENV
 from ..report.progress import progress
 from ..tiers.workflow import compute_and_fulfil, request_event, sent_request, utc_now
-from .common import db_option, default_db_url, fail, open_store
+from .common import chosen_data_dir, db_option, default_db_url, fail, open_store
 
 
 def _local_store(db_url: str | None) -> NodeStore | None:
     """The requester's own node database, to record what it sends; None (said in one line) when there is none."""
     url = db_url or default_db_url()
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
-        click.echo(f"note: no local node database at {url}: the request is not recorded (`pcf node init`)", err=True)
+        click.echo(_("note: no local node database at {url}: the request is not recorded (`pcf node init`)").format(url=url),
+                   err=True)
         return None
     store = NodeStore(url)
     try:
         store.check_schema()
     except StoreError as error:
-        click.echo(f"note: the request is not recorded: {error}", err=True)
+        click.echo(_("note: the request is not recorded: {reason}").format(reason=error), err=True)
         return None
     return store
 
@@ -47,7 +48,8 @@ def _record(store: NodeStore | None, event: dict, node_url: str, failure: str | 
     try:
         store.record_sent_request(sent_request(event, node_url, failure))
     except (StoreError, SQLAlchemyError) as error:  # the request was (or was not) sent all the same
-        click.echo(f"note: the request is not recorded: {error.__class__.__name__}: {error}", err=True)
+        click.echo(_("note: the request is not recorded: {reason}").format(reason=f"{error.__class__.__name__}: {error}"),
+                   err=True)
 
 
 @click.command()
@@ -70,7 +72,8 @@ def request(db_url: str | None, node_url: str, client_id: str, client_secret: st
         with PactClient(node_url, client_id, client_secret, ca_bundle=ca_bundle) as client:
             client.send_event(event)
     except PactClientError as error:
-        reason = f"{node_url} refused the request: {error.status} {error.code}: {error.message}"
+        reason = _("{node} refused the request: {status} {code}: {message}").format(
+            node=node_url, status=error.status, code=error.code, message=error.message)
         _record(store, event, node_url, reason)
         fail(reason)
     _record(store, event, node_url)
@@ -82,19 +85,21 @@ def request(db_url: str | None, node_url: str, client_id: str, client_secret: st
 @db_option
 @click.argument("request_id", type=int)
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path))
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV)
-def fulfil_command(db_url: str | None, request_id: int, model_path: Path, data_dir: Path | None) -> None:
+def fulfil_command(db_url: str | None, request_id: int, model_path: Path) -> None:
     """Compute MODEL (pulling upstream footprints), sign, publish, share with the requester and answer REQUEST_ID."""
     store = open_store(db_url)
     try:
         with progress(f"reading {model_path.name}") as steps:
-            footprints, event_id = compute_and_fulfil(store, request_id, model_path, Engine(data_dir=data_dir), steps)
+            footprints, event_id = compute_and_fulfil(store, request_id, model_path, Engine(data_dir=chosen_data_dir()),
+                                                       steps)
     except (ModelError, RequestRefused, PactClientError) as error:
         fail(str(error))
     for footprint in footprints:
-        click.echo(f"fulfilled request {request_id}: {footprint.product_name_company} "
-                   f"{footprint.pcf_excluding_biogenic_uptake} kgCO2e per {footprint.declared_unit_amount} "
-                   f"{footprint.declared_unit_of_measurement} (footprint {footprint.id}); answer {event_id} queued")
+        click.echo(_("fulfilled request {request}: {product} {pcf} kgCO2e per {amount} {unit} (footprint {id}); "
+                     "answer {event} queued").format(
+            request=request_id, product=footprint.product_name_company, pcf=footprint.pcf_excluding_biogenic_uptake,
+            amount=footprint.declared_unit_amount, unit=footprint.declared_unit_of_measurement, id=footprint.id,
+            event=event_id))
 
 
 @click.command("reject")
@@ -109,7 +114,7 @@ def reject_command(db_url: str | None, request_id: int, reason: str, code: str) 
         event_id = reject_request(store, request_id, reason, utc_now(), code)
     except RequestRefused as error:
         fail(str(error))
-    click.echo(f"rejected request {request_id}; answer {event_id} queued")
+    click.echo(_("rejected request {request}; answer {event} queued").format(request=request_id, event=event_id))
 
 
 def _read_json_source(source: str, ca_bundle: str | None, headers: dict | None = None) -> dict:
@@ -148,7 +153,7 @@ def verify_command(source: str, trusted: tuple[str, ...], ca_bundle: str | None,
         document = fetch("", source) if source.startswith("https://") else _read_json_source(source, ca_bundle)
         keys = [_read_json_source(t, ca_bundle) for t in trusted]
     except (OSError, requests.RequestException, PactValidationError, PactClientError, ValueError) as error:
-        fail(f"cannot read: {error}", status=2)
+        fail(_("cannot read: {reason}").format(reason=error), status=2)
 
     with progress("verifying; upstream footprints asked for") as steps:
 

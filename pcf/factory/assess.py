@@ -16,6 +16,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from lca_models.i18n import N_
+from lca_models.i18n import gettext as _
 from lca_models.yaml_files import load_yaml_file
 
 from .inventory import Inventory
@@ -85,7 +87,7 @@ def load_criteria(path: Path | None = None) -> Criteria:
         text = resources.files("lca_models").joinpath(f"data/{BUNDLED_CRITERIA}").read_text(encoding="utf-8")
     else:
         where, text = str(path), None
-    data = load_yaml_file(where, _CriteriaSchema(), "criteria file", text)
+    data = load_yaml_file(where, _CriteriaSchema(), N_("criteria file"), text)
     return Criteria(data["name"], where, tuple(
         Criterion(c["indicator"], c["unit"], c["source"], c["illustrative"], c.get("min"), c.get("max"))
         for c in data["criteria"]))
@@ -169,23 +171,36 @@ def to_json(assessment: Assessment) -> dict:
             "gaps": [r["indicator"] for r in results if r["status"] in ("not met", "undefined")]}
 
 
+# what the HTML fragment shows, marked for the catalogue (it is read in the report's language)
+_LABELS = {"emission_intensity": N_("emission intensity"), "renewable_electricity_share": N_("renewable electricity share"),
+           "energy_intensity": N_("energy intensity"), "residual_emissions": N_("residual emissions"),
+           "offset_coverage": N_("offset coverage"), "met": N_("met"), "not met": N_("not met"),
+           "reported": N_("reported"), "undefined": N_("undefined")}
+
+
 def assessment_html(assessment: Assessment) -> str:
-    """An escaped HTML <section> with the status per indicator and the gap list, for the HTML report."""
+    """An escaped HTML <section> with the status per indicator and the gap list, for the HTML report, in the
+    language of the rendering context."""
     e = html.escape
+
+    def label(key: str) -> str:
+        return _(_LABELS[key]) if key in _LABELS else key.replace("_", " ")
+
+    illustrative = " <em>(" + e(_("illustrative")) + ")</em>"
     rows = "".join(
-        f"<tr class=\"{e(r.status.replace(' ', '-'))}\"><td>{e(r.indicator.replace('_', ' '))}</td>"
+        f"<tr class=\"{e(r.status.replace(' ', '-'))}\"><td>{e(label(r.indicator))}</td>"
         f"<td>{e(_round(r.value) or '-')} {e(r.unit)}</td><td>{e(r.threshold or '-')}</td>"
-        f"<td>{e(r.status)}</td><td>{e(_round(r.gap) or '')}</td>"
-        f"<td>{e(r.source)}{' <em>(illustrative)</em>' if r.illustrative else ''}</td></tr>"
+        f"<td>{e(label(r.status))}</td><td>{e(_round(r.gap) or '')}</td>"
+        f"<td>{e(r.source)}{illustrative if r.illustrative else ''}</td></tr>"
         for r in assessment.results
     )
-    gaps = "".join(f"<li>{e(r.indicator.replace('_', ' '))}: {e(_round(r.gap) or 'no value')} {e(r.unit)} "
-                   f"short of {e(r.threshold or '')}</li>" for r in assessment.gaps)
-    return (
-        f"<section class=\"zero-carbon-assessment\"><h2>Zero-carbon assessment</h2>"
-        f"<p>Criteria: {e(assessment.criteria_name)} ({e(assessment.criteria_file)})</p>"
-        "<table><thead><tr><th>indicator</th><th>value</th><th>threshold</th><th>status</th><th>gap</th>"
-        f"<th>source</th></tr></thead><tbody>{rows}</tbody></table>"
-        + (f"<h3>Gaps</h3><ul>{gaps}</ul>" if gaps else "<p>All criteria met.</p>")
-        + "</section>"
-    )
+    gaps = "".join("<li>" + e(_("{indicator}: {gap} {unit} short of {threshold}").format(
+        indicator=label(r.indicator), gap=_round(r.gap) or _("no value"), unit=r.unit, threshold=r.threshold or ""))
+        + "</li>" for r in assessment.gaps)
+    headings = "".join(f"<th>{e(_(name))}</th>" for name in (N_("indicator"), N_("value"), N_("threshold"),
+                                                              N_("status"), N_("gap"), N_("source")))
+    title = e(_("Zero-carbon assessment"))
+    criteria = e(_("Criteria: {name} ({file})").format(name=assessment.criteria_name, file=assessment.criteria_file))
+    ending = "<h3>" + e(_("Gaps")) + f"</h3><ul>{gaps}</ul>" if gaps else "<p>" + e(_("All criteria met.")) + "</p>"
+    return (f"<section class=\"zero-carbon-assessment\"><h2>{title}</h2><p>{criteria}</p>"
+            f"<table><thead><tr>{headings}</tr></thead><tbody>{rows}</tbody></table>{ending}</section>")

@@ -31,6 +31,7 @@ from lca_models import units
 from lca_models.errors import ModelError, ModelErrors, UnitError
 from lca_models.model import ProductModel
 from lca_models.model_schema import load_model
+from lca_models.i18n import N_
 from lca_models.yaml_files import load_yaml_file
 
 from ..report.progress import SILENT, Steps
@@ -75,7 +76,7 @@ class MeterSetup:
 
 def load_meters(path: Path) -> MeterSetup:
     """The meters file: each meter's kind, unit and reading interval; ModelErrors per problem."""
-    data = load_yaml_file(path, _MetersFileSchema(), "meters file")
+    data = load_yaml_file(path, _MetersFileSchema(), N_("meters file"))
     errors, meters = [], {}
     for i, m in enumerate(data["meters"]):
         try:

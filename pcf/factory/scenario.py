@@ -32,6 +32,7 @@ from lca_models import background, units
 from lca_models.errors import ModelError, ModelErrors, UnitError
 from lca_models.gwp import elementary_flows
 from lca_models.model import DEFAULT_DQR, Electricity, Emission, Instrument, Process, ProductModel, Quality
+from lca_models.i18n import N_
 from lca_models.yaml_files import load_yaml_file
 
 from ..engine import Engine
@@ -226,7 +227,7 @@ class _ScenarioFileSchema(Schema):
 
 def load_scenarios(path: Path) -> tuple[str, tuple[Scenario, ...]]:
     """(currency, scenarios) from a YAML file; ModelErrors with file and path per problem."""
-    data = load_yaml_file(path, _ScenarioFileSchema(), "scenario file")
+    data = load_yaml_file(path, _ScenarioFileSchema(), N_("scenario file"))
     return data["currency"], tuple(
         Scenario(s["name"], tuple((k, str(v)) for k, v in s["set"].items()), s.get("abatement_cost_per_t"))
         for s in data["scenarios"])

@@ -196,7 +196,8 @@ def test_invalid_markers_give_clear_errors(write_model):
          "processes[0].cbam.output: 'god' is not an output of this process (did you mean 'good'?)"),
         (process(goods_category="Cement", output="gas"),
          "processes[0].cbam.output: the activity level of Cement is counted in tonnes: 'gas' is produced in GJ"),
-        (process(goods_category="Cement", colour="grey"), "processes[0].cbam.colour: Unknown field."),
+        (process(goods_category="Cement", colour="grey"),
+         "processes[0].cbam.colour: unknown field; the fields here are goods_category, output, route"),
     ]
     for bad, expected in cases:
         document = model_document([bad], [product("good")])

@@ -136,4 +136,4 @@ def test_cli_scenarios_file_and_json(write_model, tmp_path):
     result = CliRunner().invoke(main, ["factory", "scenario", str(path), "--scenarios", str(bad)])
     assert result.exit_code == 1
     assert f"error: {bad}: scenarios[0].set: Shorter than minimum length 1." in result.output
-    assert f"error: {bad}: scenarios[0].cost: Unknown field." in result.output
+    assert f"error: {bad}: scenarios[0].cost: unknown field; did you mean 'abatement_cost_per_t'" in result.output
