@@ -3,7 +3,8 @@
     create_app(config, store=None, clock=None) -> Flask
 
 Everything a test wants to swap (store, clock) is a parameter; no module-level state. Blueprints: auth
-(`/auth/token`, `/.well-known/openid-configuration`), v3 (`/3/...`), v2 (`/2/...`), docs (`/openapi.json`, `/docs`).
+(`/auth/token`, `/.well-known/openid-configuration`), v3 (`/3/...`), v2 (`/2/...`), docs (`/openapi.json`, `/docs`),
+the operator's dashboard (`/dashboard/`) and the supplier portal (`/portal/<token>`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
 from .keys import node_signing_key
+from .portal import make_portal_blueprint
 from .storage import NodeStore
 
 
@@ -37,6 +39,11 @@ class NodeConfig:
     max_body_bytes: int = 1_000_000  # events with footprints inside; larger bodies get 413
     page_size: int = 1000  # footprints per page when the client gives no `limit`
     max_limit: int = 1000
+    # the supplier portal (portal.py): requests per window by caller address and by invitation link, upload size
+    portal_requests_per_address: int = 120
+    portal_requests_per_invite: int = 30  # a supplier correcting the form a few times stays far below
+    portal_window: timedelta = timedelta(minutes=10)
+    portal_max_upload_bytes: int = 512_000  # PACT files of a few footprints are a few kB each
 
 
 def _utc_now() -> datetime:
@@ -77,6 +84,9 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock), url_prefix="/2")
     app.register_blueprint(make_docs_blueprint())
     app.register_blueprint(make_dashboard_blueprint(store), url_prefix="/dashboard")
+    app.register_blueprint(make_portal_blueprint(
+        store, {"address": config.portal_requests_per_address, "invite": config.portal_requests_per_invite},
+        config.portal_window, config.portal_max_upload_bytes, clock), url_prefix="/portal")
 
     @app.get("/.well-known/jwks.json")
     def jwks_document() -> Response:
