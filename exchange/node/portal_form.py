@@ -16,6 +16,7 @@ that it was declared through this portal, what the supplier stated, and which re
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -62,12 +63,18 @@ class Submission:
         self.errors.setdefault(name, []).append(message)
 
 
+_NUMBER = re.compile(r"-?(?:[0-9]{1,15}(?:\.[0-9]{1,12})?|\.[0-9]{1,12})")  # ASCII digits; no exponent, no separators
+
+
 def _number(text: str) -> Decimal | None:
+    """A plain decimal as people type it; None for anything else (exponents, separators, NaN, other scripts' digits),
+    so no value can be a million digits long once written out."""
+    if not _NUMBER.fullmatch(text):
+        return None
     try:
-        value = Decimal(text)
+        return Decimal(text)
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
 
 
 class _Fields:
@@ -83,6 +90,8 @@ class _Fields:
         value = (self.form.get(self.name(base)) or "").strip()
         if required and not value:
             self.submission.add(self.name(base), _("required"))
+        elif any(ord(character) < 32 and character not in "\n\r\t" for character in value):
+            self.submission.add(self.name(base), _("contains control characters"))
         elif len(value) > limit:
             self.submission.add(self.name(base), _("at most {limit} characters").format(limit=limit))
         return value

@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from exchange.node.app import NodeConfig, create_app
@@ -364,3 +366,36 @@ def test_a_declared_pcf_is_the_number_typed_with_every_unit_pact_allows(tmp_path
         pcf = submission.documents[0][0]["pcf"]
         assert pcf["productMassPerDeclaredUnit"] == expected_mass and pcf["pcfExcludingBiogenicUptake"] == "95.5"
     assert Decimal(pcf["fossilGhgEmissions"]) == Decimal("95.5")
+
+
+def test_numbers_are_plain_decimals_and_text_has_no_control_characters(tmp_path):
+    from exchange.node.portal_form import read_form
+
+    invite, _ = _invite(_store(tmp_path))
+    for typed in ("1e999999", "NaN", "Infinity", "1_000", "0x10", "٣", "1,5"):  # an exponent would write out huge
+        errors = read_form({**GOOD, "pcf-0": typed}, invite, NOW).errors
+        assert errors == {"pcf-0": ["a number like 12.5 (a point for decimals, no thousands separators)"]}, typed
+    assert read_form({**GOOD, "name-0": "M8\x00bolt"}, invite, NOW).errors == {"name-0": ["contains control characters"]}
+    assert not read_form({**GOOD, "note-0": "line one\r\nline two"}, invite, NOW).errors
+
+
+FIELDS = sorted(GOOD) + ["csrf", "how", "mass-1", "name-7", ""]
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(data=st.dictionaries(st.sampled_from(FIELDS), st.text(max_size=60), max_size=12),
+       upload=st.one_of(st.none(), st.binary(max_size=300)), keep_csrf=st.booleans())
+def test_any_form_or_upload_answers_a_page_never_an_error(tmp_path_factory, data, upload, keep_csrf):
+    import io
+
+    store = _store(tmp_path_factory.mktemp("fuzz"))
+    _, token = _invite(store, products=(BOLT, NUT))
+    client = _client(store)
+    form = {**data}
+    if keep_csrf:
+        form["csrf"] = _open(client, token)
+    if upload is not None:
+        form.update(how="upload", file=(io.BytesIO(upload), "x.json"))
+    response = client.post(f"/portal/{token}", data=form, content_type="multipart/form-data")
+    assert response.status_code in (200, 400, 410, 413, 422), response.get_data(as_text=True)[:300]
+    assert response.mimetype == "text/html"
