@@ -22,6 +22,7 @@ from exchange.pact.signing import jwks
 from .api import make_api_blueprint
 from .auth import AuthError, TokenService
 from .auth_routes import make_auth_blueprint
+from .bodies import drain
 from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
@@ -52,20 +53,6 @@ def _utc_now() -> datetime:
 
 def _version_of_path(path: str) -> str:
     return "v2" if path.startswith("/2/") else "v3"
-
-
-def _drain(request_, cap: int = 16 * 1024 * 1024) -> None:
-    """Read (and drop) an over-long body, up to `cap`, so the client gets our 413 instead of a reset connection."""
-    stream = request_.environ.get("wsgi.input")
-    remaining = min(request_.content_length or 0, cap)
-    try:
-        while remaining > 0 and stream is not None:
-            chunk = stream.read(min(65536, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-    except OSError:
-        pass
 
 
 def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callable[[], datetime] | None = None) -> Flask:
@@ -124,7 +111,7 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if error.code == 413:
-            _drain(request)
+            drain(request)
         code = {404: "NotFound", 403: "AccessDenied", 500: "InternalError"}.get(error.code, "BadRequest")
         message = {413: f"request body larger than {config.max_body_bytes} bytes"}.get(error.code, error.description)
         return error_response(code, message, _version_of_path(request.path), error.code)

@@ -31,6 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from exchange.pact.v3_schema import DECLARED_UNITS
 
+from .bodies import drain
 from .invites import Invite, InviteUsed, invite_by_token, record_submission, token_hash
 from .portal_form import GWP_SETS, STANDARDS, Submission, read_form, read_upload
 from .request_limit import RateLimited, RequestLimiter, address_key
@@ -41,19 +42,6 @@ CSRF_COOKIE = "portal_csrf"
 CSRF_KEY_NAME = "portal-csrf-key"
 PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'")
-
-
-def _drain(cap: int = 16 * 1024 * 1024) -> None:
-    """Read (and drop) an over-long body, so the browser gets our 413 page rather than a reset connection."""
-    stream, remaining = request.environ.get("wsgi.input"), min(request.content_length or 0, cap)
-    try:
-        while remaining > 0 and stream is not None:
-            chunk = stream.read(min(65536, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-    except OSError:
-        pass
 
 
 def make_portal_blueprint(store: NodeStore, limits: dict[str, int], window, max_upload_bytes: int,
@@ -104,7 +92,7 @@ def make_portal_blueprint(store: NodeStore, limits: dict[str, int], window, max_
     @blueprint.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if error.code == 413:
-            _drain()
+            drain(request)
             return message("too-large", 413, limit=max_upload_bytes)
         return message("bad-request", error.code or 400)
 
@@ -126,7 +114,7 @@ def make_portal_blueprint(store: NodeStore, limits: dict[str, int], window, max_
         if request.method == "GET":
             return invitation_page(invite, 200)
         if (request.content_length or 0) > max_upload_bytes:
-            _drain()
+            drain(request)
             return message("too-large", 413, limit=max_upload_bytes)
         request.max_content_length = max_upload_bytes  # a chunked body without a length stops here too
         cookie = request.cookies.get(CSRF_COOKIE, "")
@@ -145,8 +133,9 @@ def make_portal_blueprint(store: NodeStore, limits: dict[str, int], window, max_
             return invitation_page(invite, 422, submission, values, how)
         try:
             ids = record_submission(store, invite, submission.documents, how, now)
-        except InviteUsed:
-            return message("used", 410, invite=invite_by_token(store, token) or invite)
+        except InviteUsed:  # used or expired since this request looked
+            fresh = invite_by_token(store, token) or invite
+            return message("expired" if fresh.used is None else "used", 410, invite=fresh)
         except StoreError as error:
             submission.add("file" if how == "upload" else "", str(error))
             return invitation_page(invite, 422, submission, values, how)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from flask import Blueprint, render_template
 
 from exchange.pact import PactMappingError, PactValidationError, load_footprint
-from exchange.pact.signing import Check, verify
+from exchange.pact.signing import SIGNATURE_SCHEMA, Check, verify
 
 from .storage import PORTAL, NodeStore, ReceivedFootprint
 
@@ -66,8 +66,8 @@ def _finding(check: Check, item: ReceivedFootprint, document: dict, trusted: dic
              own_kids: set[str]) -> Finding:
     if check.name == "signature":
         if check.ok:
-            kid = next((e.get("data", {}).get("kid") for e in document.get("extensions", [])
-                        if isinstance(e, dict) and isinstance(e.get("data"), dict) and e["data"].get("kid")), "")
+            kid = next(e["data"]["kid"] for e in document["extensions"]  # verified: exactly one, well formed
+                       if isinstance(e, dict) and e.get("dataSchema") == SIGNATURE_SCHEMA)
             return Finding("signature", "ok", f"{check.detail}: {_signer(kid, trusted, own_kids)}")
         if check.detail == "no signature extension":
             if item.channel == PORTAL:

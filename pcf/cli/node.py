@@ -24,6 +24,16 @@ from ..tiers.workflow import deliverer
 from .common import db_option, fail, open_store
 
 
+def _json_file(file: Path):
+    """FILE's JSON (the project's parser), or one error line and exit: 2 unreadable, 1 not JSON."""
+    try:
+        return parse_json(file.read_bytes())
+    except OSError as exc:
+        fail(f"{file}: cannot read file: {exc.strerror or exc}", status=2)
+    except PactValidationError as error:
+        fail(f"{file}: {error}")
+
+
 @click.group()
 def node() -> None:
     """Administer a PACT node: its database, client credentials and published footprints."""
@@ -60,12 +70,7 @@ def add_client(db_url: str | None, client_id: str, client_secret: str, org: str)
 def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public: bool) -> None:
     """Publish the PACT footprints in FILE (v3 or v2; one, a JSON array, or a {"data": [...]} list)."""
     store = open_store(db_url)
-    try:
-        document = parse_json(file.read_bytes())
-    except OSError as exc:
-        fail(f"{file}: cannot read file: {exc.strerror or exc}", status=2)
-    except PactValidationError as error:
-        fail(f"{file}: {error}")
+    document = _json_file(file)
     items = [("/" + str(i), item) for i, item in enumerate(document)] if isinstance(document, list) else footprints_in(document)
     footprints, problems = [], []
     for prefix, item in items:
@@ -267,12 +272,7 @@ def invites(db_url: str | None) -> None:
               help="The peer's public keys (a JWKS file, e.g. saved from its /.well-known/jwks.json).")
 def trust(db_url: str | None, url: str, jwks_file: Path) -> None:
     """Trust a peer's public keys: the dashboard checks the footprints received from peers against them."""
-    try:
-        document = parse_json(jwks_file.read_bytes())
-    except OSError as exc:
-        fail(f"{jwks_file}: cannot read file: {exc.strerror or exc}", status=2)
-    except PactValidationError as error:
-        fail(f"{jwks_file}: {error}")
+    document = _json_file(jwks_file)
     keys = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) and k.get("kid") for k in keys):
         fail(f"{jwks_file}: not a JWK Set: expected {{\"keys\": [...]}} with a kid on every key")
