@@ -170,6 +170,11 @@ def test_an_accepted_form_is_kept_supplier_declared_and_closes_the_request(tmp_p
     assert request.status == "fulfilled" and request.answer == {"pfIds": [document["id"]], "channel": "portal"}
     [event] = store.list_events()
     assert (event["source"], event["org"]) == ("portal", "BoltCo")
+    received = CliRunner().invoke(main, ["node", "received", "--db", store.url])
+    assert received.exit_code == 0 and (f"{document['id']}  submitted from BoltCo (supplier-declared through the "
+                                        f"portal, invitation {invite.id}, v3)") in received.output
+    inbox = CliRunner().invoke(main, ["node", "inbox", "--db", store.url])
+    assert inbox.exit_code == 0 and "carbon-exchange.portal.submission" in inbox.output
 
 
 def test_a_link_is_used_once_and_a_second_submit_gets_a_page_saying_so(tmp_path):
