@@ -21,10 +21,11 @@ from lca_models.errors import UnitError, did_you_mean, unknown_field
 from lca_models.units import unit
 
 PURCHASE_COLUMNS = ("supplier", "product_id", "quantity", "unit", "spend", "currency")
-OPTIONAL_COLUMNS = ("category", "naics", "cn_code", "origin_country", "description")
+OPTIONAL_COLUMNS = ("category", "naics", "cn_code", "origin_country", "description", "kg_per_unit",
+                    "declared_units_per_unit")
 DEFAULT_CATEGORY = "uncategorised"
 SUPPLIERS_FILE_KEYS = ("suppliers", "fx_to_usd", "fx_source")
-SUPPLIER_KEYS = ("name", "url", "client_id_env", "client_secret_env", "ca_bundle", "jwks")
+SUPPLIER_KEYS = ("name", "url", "client_id_env", "client_secret_env", "ca_bundle", "jwks", "portal", "org")
 
 
 class Scope3InputError(ValueError):
@@ -51,6 +52,19 @@ class Purchase:
     cn_code: str | None = None
     origin_country: str | None = None
     description: str | None = None
+    # conversions the buyer knows, for a footprint whose declared unit the purchase unit cannot reach by itself:
+    kg_per_unit: Decimal | None = None  # kilograms in one purchase unit (e.g. 0.028 for a 28 g screw bought by piece)
+    declared_units_per_unit: Decimal | None = None  # the footprint's declaredUnitOfMeasurement in one purchase unit
+
+
+@dataclass(frozen=True)
+class PortalSupplier:
+    """A supplier without a node that answers through this buyer's supplier portal (`pcf node invite`): its
+    footprints are read from the buyer's node database, as the supplier declared them."""
+
+    name: str
+    org: str  # the organisation named in the invitation (`pcf node invite --org`); default: the name
+    jwks: dict | None = None  # keys to check an uploaded file's signature with, if it carries one
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class Scope3Config:
     suppliers: dict[str, SupplierNode] = field(default_factory=dict)
     usd_per_unit: dict[str, Decimal] = field(default_factory=lambda: {"USD": Decimal(1)})
     fx_source: str = ""
+    portal: dict[str, PortalSupplier] = field(default_factory=dict)  # suppliers answering through the portal
 
 
 def _decimal(text: Any) -> Decimal | None:
@@ -153,6 +168,12 @@ def read_purchases(path: Path, config: Scope3Config) -> list[Purchase]:
             found.append(f"row {row}: quantity: {record.get('quantity')!r} is not a number >= 0")
         if spend is None or spend < 0:
             found.append(f"row {row}: spend: {record.get('spend')!r} is not a number >= 0")
+        factors = {}
+        for name in ("kg_per_unit", "declared_units_per_unit"):
+            if _cell(record, name):
+                factors[name] = _decimal(record.get(name))
+                if factors[name] is None or factors[name] <= 0:
+                    found.append(f"row {row}: {name}: {record.get(name)!r} is not a number > 0")
         if _cell(record, "unit"):
             try:
                 unit(_cell(record, "unit"))
@@ -171,7 +192,8 @@ def read_purchases(path: Path, config: Scope3Config) -> list[Purchase]:
             category=_cell(record, "category") or DEFAULT_CATEGORY, naics=_cell(record, "naics") or None,
             cn_code=_cell(record, "cn_code").replace(" ", "") or None,
             origin_country=_cell(record, "origin_country").upper() or None,
-            description=_cell(record, "description") or None))
+            description=_cell(record, "description") or None, kg_per_unit=factors.get("kg_per_unit"),
+            declared_units_per_unit=factors.get("declared_units_per_unit")))
     if problems:
         raise Scope3InputError(str(path), problems)
     return purchases
@@ -189,7 +211,8 @@ def _jwks_file(path: Path, base: Path, name: str) -> dict:
 
 
 def read_suppliers(path: Path | None) -> Scope3Config:
-    """The suppliers file: `suppliers: [{name, url, client_id_env, client_secret_env, ca_bundle?, jwks?}]` and
+    """The suppliers file: `suppliers: [{name, url, client_id_env, client_secret_env, ca_bundle?, jwks?}]` (a node),
+    or `{name, portal: true, org?, jwks?}` (answers through this buyer's supplier portal), and
     `fx_to_usd: {EUR: "1.08", ...}` with `fx_source`. No file: no nodes (every line is estimated), USD only.
 
     A key named like a secret (`client_secret`, `password`, ...) is refused: credentials belong in the environment.
@@ -215,6 +238,7 @@ def read_suppliers(path: Path | None) -> Scope3Config:
         else:
             rates[str(currency).upper()] = value
     suppliers: dict[str, SupplierNode] = {}
+    portal: dict[str, PortalSupplier] = {}
     entries = document.get("suppliers") or []
     if not isinstance(entries, list):
         problems.append("suppliers: expected a list")
@@ -230,13 +254,22 @@ def read_suppliers(path: Path | None) -> Scope3Config:
                             "environment variables with client_id_env / client_secret_env")
         problems += [f"{where}.{key}: {unknown_field(str(key), SUPPLIER_KEYS)}" for key in entry
                      if key not in SUPPLIER_KEYS and key not in secret_like]
-        absent = [k for k in ("name", "url", "client_id_env", "client_secret_env") if not entry.get(k)]
+        through_portal = entry.get("portal", False)
+        if not isinstance(through_portal, bool):
+            problems.append(f"{where}: portal: {through_portal!r} is not true or false")
+            continue
+        required = ("name",) if through_portal else ("name", "url", "client_id_env", "client_secret_env")
+        absent = [k for k in required if not entry.get(k)]
         if absent:
             problems.append(f"{where}: missing {', '.join(absent)}")
-        if secret_like or absent:
+        node_keys = [k for k in ("url", "client_id_env", "client_secret_env", "ca_bundle") if through_portal and k in entry]
+        if node_keys:
+            problems.append(f"{where}: {', '.join(node_keys)}: a supplier answering through the portal has no node "
+                            "(drop these keys, or drop `portal: true` to pull from its node)")
+        if secret_like or absent or node_keys:
             continue
         name = str(entry["name"])
-        if name in suppliers:
+        if name in suppliers or name in portal:
             problems.append(f"{where}: supplier {name} listed twice")
             continue
         try:
@@ -244,10 +277,13 @@ def read_suppliers(path: Path | None) -> Scope3Config:
         except Scope3InputError as error:
             problems += error.problems
             continue
+        if through_portal:
+            portal[name] = PortalSupplier(name, str(entry.get("org") or name), trusted)
+            continue
         ca = entry.get("ca_bundle")
         suppliers[name] = SupplierNode(name, str(entry["url"]).rstrip("/"), str(entry["client_id_env"]),
                                        str(entry["client_secret_env"]),
                                        str(ca if Path(ca).is_absolute() else path.parent / ca) if ca else None, trusted)
     if problems:
         raise Scope3InputError(file, problems)
-    return Scope3Config(suppliers, rates, str(document.get("fx_source") or ""))
+    return Scope3Config(suppliers, rates, str(document.get("fx_source") or ""), portal)

@@ -2,7 +2,8 @@
 
 Written to a temporary file beside the target and renamed into place, so a failure never leaves a half-written
 file where the buyer's file was. Numbers go in as numbers (not text) so the buyer's own formulas work on them;
-every estimated line says so in its `data` column, and every total separates primary from estimated emissions.
+every estimated line says so in its `data` column (a supplier-declared one too), and every total separates primary
+from estimated emissions, and within primary the supplier-declared (unsigned) part.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from .scope3 import Line, Scope3Result, Total
 LINE_HEADER = ("row", "supplier", "product_id", "category", "quantity", "unit", "spend", "currency", "spend_usd",
                "data", "kgCO2e", "flag", "footprint_id", "declared_units", "kgCO2e_per_declared_unit",
                "primary_data_share_percent", "dqr_technological", "dqr_geographical", "dqr_temporal",
-               "signature", "estimate_source")
+               "signature", "estimate_source", "conversion", "unresolved")
 TOTAL_HEADER = ("key", "kgCO2e", "primary_kgCO2e", "estimated_kgCO2e", "primary_share_percent",
-                "primary_data_share_percent", "dqr", "unresolved_lines", "spend_usd")
+                "primary_data_share_percent", "dqr", "unresolved_lines", "spend_usd", "supplier_declared_kgCO2e",
+                "lines_without_estimate")
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -33,13 +35,15 @@ def line_row(line: Line) -> list:
     return [p.row, p.supplier, p.product_id, p.category, _number(p.quantity), p.unit, _number(p.spend), p.currency,
             _number(line.spend_usd), line.method, _number(line.kgco2e), line.flag, line.footprint_id,
             _number(line.declared_units), _number(line.pcf_per_declared_unit), _number(line.primary_data_share),
-            *(_number(d) for d in dqr), line.signature, line.estimate_source]
+            *(_number(d) for d in dqr), line.signature, line.estimate_source, line.conversion,
+            "yes" if line.unresolved else ""]
 
 
 def total_row(total: Total) -> list:
     return [total.key, _number(total.kgco2e), _number(total.primary_kgco2e), _number(total.estimated_kgco2e),
             _number(total.primary_share_percent), _number(total.primary_data_share), _number(total.dqr),
-            total.unresolved_lines, _number(total.spend_usd)]
+            total.unresolved_lines, _number(total.spend_usd), _number(total.declared_kgco2e),
+            total.lines_without_estimate]
 
 
 def _replace(path: Path, write) -> None:

@@ -3,7 +3,8 @@
     create_app(config, store=None, clock=None) -> Flask
 
 Everything a test wants to swap (store, clock) is a parameter; no module-level state. Blueprints: auth
-(`/auth/token`, `/.well-known/openid-configuration`), v3 (`/3/...`), v2 (`/2/...`), docs (`/openapi.json`, `/docs`).
+(`/auth/token`, `/.well-known/openid-configuration`), v3 (`/3/...`), v2 (`/2/...`), docs (`/openapi.json`, `/docs`),
+the operator's dashboard (`/dashboard/`) and the supplier portal (`/portal/<token>`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from exchange.pact.signing import jwks
 from .api import make_api_blueprint
 from .auth import AuthError, TokenService
 from .auth_routes import make_auth_blueprint
+from .bodies import drain
 from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
 from .keys import node_signing_key
+from .portal import make_portal_blueprint
 from .storage import NodeStore
 
 
@@ -37,6 +40,11 @@ class NodeConfig:
     max_body_bytes: int = 1_000_000  # events with footprints inside; larger bodies get 413
     page_size: int = 1000  # footprints per page when the client gives no `limit`
     max_limit: int = 1000
+    # the supplier portal (portal.py): requests per window by caller address and by invitation link, upload size
+    portal_requests_per_address: int = 120
+    portal_requests_per_invite: int = 30  # a supplier correcting the form a few times stays far below
+    portal_window: timedelta = timedelta(minutes=10)
+    portal_max_upload_bytes: int = 512_000  # PACT files of a few footprints are a few kB each
 
 
 def _utc_now() -> datetime:
@@ -45,20 +53,6 @@ def _utc_now() -> datetime:
 
 def _version_of_path(path: str) -> str:
     return "v2" if path.startswith("/2/") else "v3"
-
-
-def _drain(request_, cap: int = 16 * 1024 * 1024) -> None:
-    """Read (and drop) an over-long body, up to `cap`, so the client gets our 413 instead of a reset connection."""
-    stream = request_.environ.get("wsgi.input")
-    remaining = min(request_.content_length or 0, cap)
-    try:
-        while remaining > 0 and stream is not None:
-            chunk = stream.read(min(65536, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-    except OSError:
-        pass
 
 
 def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callable[[], datetime] | None = None) -> Flask:
@@ -77,6 +71,9 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock), url_prefix="/2")
     app.register_blueprint(make_docs_blueprint())
     app.register_blueprint(make_dashboard_blueprint(store), url_prefix="/dashboard")
+    app.register_blueprint(make_portal_blueprint(
+        store, {"address": config.portal_requests_per_address, "invite": config.portal_requests_per_invite},
+        config.portal_window, config.portal_max_upload_bytes, clock), url_prefix="/portal")
 
     @app.get("/.well-known/jwks.json")
     def jwks_document() -> Response:
@@ -114,7 +111,7 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if error.code == 413:
-            _drain(request)
+            drain(request)
         code = {404: "NotFound", 403: "AccessDenied", 500: "InternalError"}.get(error.code, "BadRequest")
         message = {413: f"request body larger than {config.max_body_bytes} bytes"}.get(error.code, error.description)
         return error_response(code, message, _version_of_path(request.path), error.code)

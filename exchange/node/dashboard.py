@@ -37,6 +37,7 @@ from webhooks.outbox import Outbox
 from .events import PUBLISHED, REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED, kind_of
 from .keys import node_signing_key
 from .language import choose_language, language_response
+from .received_views import add_received_views
 from .storage import NodeStore, footprints, shares
 
 ADMIN_HASH_SETTING = "dashboard-admin-password"
@@ -138,6 +139,8 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
             return view(*args, **kwargs)
         return guarded
 
+    add_received_views(blueprint, store, admin_only, trusted)
+
     @blueprint.context_processor
     def common() -> dict:
         return {"csrf_token": csrf_token, "logged_in": bool(session.get("admin")), "current_language": i18n.current()}
@@ -202,7 +205,8 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
                  "answered": _stamp(r.answered), "answer": r.answer or {}}
                 for r in store.list_sent_requests(LIST_LIMIT)]
         fetched = [{"id": r.footprint_id, "status": r.status, "org": r.org, "peer": r.peer, "version": r.version,
-                    "received": _stamp(r.received), "error": r.error} for r in store.list_received(LIST_LIMIT)]
+                    "received": _stamp(r.received), "error": r.error, "pk": r.pk, "channel": r.channel}
+                   for r in store.list_received(LIST_LIMIT)]
         return render_template("dashboard/index.html", footprints=listed, total=store.count(), sent=sent,
                                requests=[e for e in received if e["kind"] == "request"],
                                answers=[e for e in received if e["kind"] != "request"], outgoing=outgoing,

@@ -7,7 +7,10 @@ so comparisons behave the same on both databases. Footprints are immutable (spec
 `status` to Deprecated, the one change the spec allows, has no command yet. Every write is one transaction: nothing is ever half-written.
 The schema carries a version number in `meta` so a later release can migrate an existing database. The node also
 keeps the requests its operator sent to suppliers (`sent_requests`); the answer event closes one in its own transaction;
-and the footprints other nodes announced with a Published event, fetched from them (`received_footprints`).
+and the footprints other nodes announced with a Published event, fetched from them (`received_footprints`), beside
+those suppliers without a node typed or uploaded through the supplier portal (`channel` portal, with their invite,
+`portal_invites`; `exchange/node/invites.py`). `trusted_keys` holds the peers' public keys the operator trusts, which
+the dashboard checks received footprints against.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -47,8 +51,9 @@ from webhooks import outbox as webhook_outbox
 from .addresses import peer_origin
 from .events import REQUEST_FULFILLED, REQUEST_REJECTED, kind_of, type_names
 
-# 2: sent_requests; 3: received_footprints (each created on an existing older database by `pcf node init`)
-SCHEMA_VERSION = 3
+# 2: sent_requests; 3: received_footprints; 6: the supplier portal (portal_invites, portal_hits, received_footprints.channel
+# and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6)
+SCHEMA_VERSION = 6
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 metadata = MetaData()
@@ -142,12 +147,45 @@ received_footprints = Table(  # footprints another node announced (PublishedEven
     Column("document", Text, nullable=True),  # the footprint as the peer sent it (the response's `data`)
     Column("received_us", BigInteger, nullable=True),  # when the document arrived
     Column("error", Text, nullable=True),  # why it is invalid, failed, or (pending) why the last attempt failed
+    # how it came: "pact" (fetched from a peer after its Published event) or "portal" (typed or uploaded by a supplier
+    # without a node: supplier-declared, unsigned); a portal row's peer is PORTAL and its event the submission
+    Column("channel", String(16), nullable=False, server_default="pact"),
+    Column("invite_id", String(36), nullable=True),  # the portal invitation it answered
     UniqueConstraint("peer", "footprint_id"),
 )
+
+portal_invites = Table(  # single-use, expiring links for suppliers without a node (`pcf node invite`)
+    "portal_invites", metadata,
+    Column("id", String(36), primary_key=True),  # a UUID: the handle the operator sees; also the sent request's id
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 (hex) of the link's token, never the token
+    Column("org", String(255), nullable=False),  # the supplier organisation invited: the footprints' companyName
+    Column("company_ids", Text, nullable=False),  # JSON list of the supplier's company URNs (may be empty)
+    Column("products", Text, nullable=False),  # JSON list of the product URNs asked for
+    Column("requester", String(255), nullable=True),  # who asks, as the supplier sees it on the page
+    Column("email", String(320), nullable=True),  # the supplier's contact, for the operator (no mail is sent)
+    Column("message", Text, nullable=True),  # shown to the supplier above the form
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("used_us", BigInteger, nullable=True),  # set by the accepted submission, in its transaction
+)
+portal_hits = Table(  # requests per key (an address, an invitation) in the current window: the portal's rate limit
+    "portal_hits", metadata,
+    Column("key", String(255), primary_key=True),
+    Column("window_start_us", BigInteger, nullable=False),
+    Column("hits", Integer, nullable=False),
+)
+trusted_keys = Table(  # the public keys (a JWKS per peer) the operator trusts for footprints received from peers
+    "trusted_keys", metadata,
+    Column("origin", String(1024), primary_key=True),  # scheme://host[:port] of the peer whose keys these are
+    Column("jwks", Text, nullable=False),
+    Column("added_us", BigInteger, nullable=False),
+)
+PORTAL = "portal"  # received_footprints.peer and .channel of footprints submitted through the supplier portal
 
 KEY_KINDS = ("product", "company", "classification", "geography")
 SENT, FULFILLED, REJECTED, FAILED_TO_SEND = "sent", "fulfilled", "rejected", "failed-to-send"
 PENDING, FETCHED, INVALID, FAILED = "pending", "fetched", "invalid", "failed"  # received_footprints.status
+SUBMITTED = "submitted"  # received_footprints.status of a footprint a supplier submitted through the portal
 _ANSWER_TYPES = type_names(REQUEST_FULFILLED) + type_names(REQUEST_REJECTED)
 
 
@@ -214,10 +252,13 @@ class ReceivedFootprint:
     footprint_id: str
     org: str
     version: str
-    status: str  # PENDING | FETCHED | INVALID | FAILED
+    status: str  # PENDING | FETCHED | INVALID | FAILED, or SUBMITTED through the portal
     document: str | None
     received: datetime | None
     error: str | None
+    pk: int = 0
+    channel: str = "pact"  # "pact" (fetched from a peer) or PORTAL (supplier-declared, unsigned)
+    invite_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +285,16 @@ def answer_of(event_type: str, data: dict) -> tuple[str, dict]:
 
 def _when(value: int | None) -> datetime | None:
     return None if value is None else _EPOCH + timedelta(microseconds=value)
+
+
+def _upgrade_to_6(connection: Connection) -> None:
+    """Schema version 6 on a database an older release made: the channel and invite columns of received_footprints
+    (what was there was fetched from peers). Idempotent, so `pcf node init` may run again; the new tables come from
+    `create_all`."""
+    present = {column["name"] for column in inspect(connection).get_columns("received_footprints")}
+    for column, ddl in (("channel", "VARCHAR(16) NOT NULL DEFAULT 'pact'"), ("invite_id", "VARCHAR(36)")):
+        if column not in present:
+            connection.exec_driver_sql(f"ALTER TABLE received_footprints ADD COLUMN {column} {ddl}")
 
 
 @dataclass(frozen=True)
@@ -305,6 +356,7 @@ class NodeStore:
         metadata.create_all(self.engine)
         webhook_outbox.create_tables(self.engine)
         with self.engine.begin() as connection:
+            _upgrade_to_6(connection)
             found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
                 connection.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -629,12 +681,46 @@ class NodeStore:
                 **({} if document is None else {"document": document, "received_us": micros(now)})))
 
     def list_received(self, limit: int | None = None) -> list[ReceivedFootprint]:
-        """Announced footprints, newest announcement first."""
+        """Received footprints (announced by peers, or submitted through the portal), newest first."""
         with self.reader.connect() as connection:
             query = select(received_footprints).order_by(received_footprints.c.event_pk.desc(), received_footprints.c.pk)
             rows = connection.execute(query.limit(limit) if limit else query).all()
-        return [ReceivedFootprint(r.peer, r.footprint_id, r.org, r.version, r.status, r.document, _when(r.received_us),
-                                  r.error) for r in rows]
+        return [_received(r) for r in rows]
+
+    def get_received(self, pk: int) -> ReceivedFootprint | None:
+        """One received footprint by its row key (the dashboard's link)."""
+        with self.reader.connect() as connection:
+            row = connection.execute(select(received_footprints).where(received_footprints.c.pk == pk)).first()
+        return _received(row) if row else None
+
+    def declared_through_portal(self, org: str) -> list[ReceivedFootprint]:
+        """The footprints organisation `org` submitted through the supplier portal, newest first (Scope 3)."""
+        with self.reader.connect() as connection:
+            rows = connection.execute(select(received_footprints).where(
+                received_footprints.c.channel == PORTAL, received_footprints.c.org == org,
+                received_footprints.c.status == SUBMITTED).order_by(received_footprints.c.pk.desc())).all()
+        return [_received(r) for r in rows]
+
+    # --- public keys of peers the operator trusts (`pcf node trust`)
+
+    def trust(self, url: str, jwks_document: dict, now: datetime) -> str:
+        """Keep (or replace) the JWKS trusted for the peer at `url`, under its origin; returns that origin."""
+        origin = peer_origin(url)
+        with self.engine.begin() as connection:
+            connection.execute(trusted_keys.delete().where(trusted_keys.c.origin == origin))
+            connection.execute(insert(trusted_keys).values(origin=origin, jwks=json.dumps(jwks_document),
+                                                           added_us=micros(now)))
+        return origin
+
+    def trusted(self) -> dict[str, dict]:
+        """origin -> the JWKS trusted for it."""
+        with self.reader.connect() as connection:
+            return {row.origin: json.loads(row.jwks) for row in connection.execute(select(trusted_keys))}
+
+
+def _received(row) -> ReceivedFootprint:
+    return ReceivedFootprint(row.peer, row.footprint_id, row.org, row.version, row.status, row.document,
+                             _when(row.received_us), row.error, row.pk, row.channel, row.invite_id)
 
 
 def _sent_request(row) -> SentRequest:

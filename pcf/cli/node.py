@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -13,8 +14,9 @@ import click
 from exchange.node.auth import hash_secret
 from exchange.node.dashboard import MIN_PASSWORD_LENGTH, set_admin_password
 from exchange.node.events import REQUEST_CREATED, kind_of
+from exchange.node.invites import create_invite, list_invites
 from exchange.node.records import publish_footprints
-from exchange.node.storage import WAITING_FOR_CREDENTIALS, StoreError
+from exchange.node.storage import PORTAL, WAITING_FOR_CREDENTIALS, StoreError
 from exchange.node.workflow import release_waiting
 from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
 
@@ -22,6 +24,16 @@ from ..tiers.workflow import deliverer
 from lca_models.i18n import gettext as _
 
 from .common import db_option, fail, open_store
+
+
+def _json_file(file: Path):
+    """FILE's JSON (the project's parser), or one error line and exit: 2 unreadable, 1 not JSON."""
+    try:
+        return parse_json(file.read_bytes())
+    except OSError as exc:
+        fail(f"{file}: " + _("cannot read file: {reason}").format(reason=exc.strerror or exc), status=2)
+    except PactValidationError as error:
+        fail(f"{file}: {error}")
 
 
 @click.group()
@@ -60,12 +72,7 @@ def add_client(db_url: str | None, client_id: str, client_secret: str, org: str)
 def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public: bool) -> None:
     """Publish the PACT footprints in FILE (v3 or v2; one, a JSON array, or a {"data": [...]} list)."""
     store = open_store(db_url)
-    try:
-        document = parse_json(file.read_bytes())
-    except OSError as exc:
-        fail(f"{file}: " + _("cannot read file: {reason}").format(reason=exc.strerror or exc), status=2)
-    except PactValidationError as error:
-        fail(f"{file}: {error}")
+    document = _json_file(file)
     items = [("/" + str(i), item) for i, item in enumerate(document)] if isinstance(document, list) else footprints_in(document)
     footprints, problems = [], []
     for prefix, item in items:
@@ -134,10 +141,13 @@ def inbox(db_url: str | None) -> None:
 @node.command()
 @db_option
 def received(db_url: str | None) -> None:
-    """Footprints other nodes announced (PACT Published events from peers) and what fetching them gave."""
+    """Footprints other nodes announced (PACT Published events from peers) and what fetching them gave, and those
+    suppliers declared through the portal (pcf node invite)."""
     for item in open_store(db_url).list_received():
         when = f"  received {item.received:%Y-%m-%d %H:%M:%S}Z" if item.received else ""
-        click.echo(f"{item.footprint_id}  {item.status:<8} from {item.org} ({item.peer}, {item.version}){when}"
+        how = (f"supplier-declared through the portal, invitation {item.invite_id}" if item.channel == PORTAL
+               else item.peer)
+        click.echo(f"{item.footprint_id}  {item.status:<9} from {item.org} ({how}, {item.version}){when}"
                    f"{'  ' + item.error if item.error else ''}")
 
 
@@ -207,3 +217,67 @@ def admin_password(db_url: str | None, password_env: str | None) -> None:
     except ValueError as error:
         fail(str(error))
     click.echo(_("dashboard admin password set: log in at https://HOST:PORT/dashboard/"))
+
+
+def _lifetime(text: str) -> timedelta:
+    """"14d", "48h" or "30m" -> a timedelta; click.BadParameter otherwise."""
+    found = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", text or "")
+    if not found or int(found.group(1)) == 0:
+        raise click.BadParameter(f"{text!r}: a lifetime like 14d, 48h or 30m")
+    unit = {"d": "days", "h": "hours", "m": "minutes"}[found.group(2)]
+    return timedelta(**{unit: int(found.group(1))})
+
+
+@node.command()
+@db_option
+@click.option("--org", required=True, help="The supplier organisation invited (the companyName of what it declares).")
+@click.option("--product", "products", multiple=True, required=True, help="URN of a product asked for (repeatable).")
+@click.option("--expires", default="14d", show_default=True, help="How long the link works: e.g. 14d, 48h, 30m.")
+@click.option("--url", "node_url", envvar="PCF_NODE_URL", required=True,
+              help="This node's public base URL, where the supplier opens the link (default: $PCF_NODE_URL).")
+@click.option("--email", help="The supplier's contact, kept with the invitation (no mail is sent: send the link yourself).")
+@click.option("--company-id", "company_ids", multiple=True, help="The supplier's company URN (repeatable).")
+@click.option("--from", "requester", help="Your organisation's name, as the supplier sees it on the page.")
+@click.option("--message", help="A line shown to the supplier above the form.")
+def invite(db_url: str | None, org: str, products: tuple[str, ...], expires: str, node_url: str, email: str | None,
+           company_ids: tuple[str, ...], requester: str | None, message: str | None) -> None:
+    """Invite a supplier without a node to the portal: prints a single-use, expiring link (shown once; only its
+    hash is kept) and records the request (pcf node requests --sent) that its answer closes."""
+    if not node_url.lower().startswith("https://"):
+        fail(f"--url {node_url}: the portal is served over HTTPS only (https://HOST:PORT)")
+    store = open_store(db_url)
+    try:
+        invitation, token = create_invite(store, org, list(products), _lifetime(expires), datetime.now(timezone.utc),
+                                          company_ids, requester, email, message)
+    except ValueError as error:
+        fail(str(error))
+    click.echo(f"invitation {invitation.id} for {invitation.org}: {', '.join(invitation.products)}; single use, "
+               f"valid until {invitation.expires:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"{node_url.rstrip('/')}/portal/{token}")
+    click.echo("send this link to the supplier yourself: it is shown only now (the node keeps its hash)", err=True)
+
+
+@node.command()
+@db_option
+def invites(db_url: str | None) -> None:
+    """Portal invitations: open, used or expired, with what they ask for (the links themselves are not kept)."""
+    now = datetime.now(timezone.utc)
+    for item in list_invites(open_store(db_url)):
+        used = f"  used {item.used:%Y-%m-%d %H:%M:%S}Z" if item.used else ""
+        click.echo(f"{item.id}  {item.state(now):<7}  {item.org}{' <' + item.email + '>' if item.email else ''}  "
+                   f"{', '.join(item.products)}  until {item.expires:%Y-%m-%d %H:%M}Z{used}")
+
+
+@node.command()
+@db_option
+@click.option("--url", required=True, help="The peer node's base URL whose footprints these keys sign.")
+@click.option("--jwks", "jwks_file", required=True, type=click.Path(path_type=Path),
+              help="The peer's public keys (a JWKS file, e.g. saved from its /.well-known/jwks.json).")
+def trust(db_url: str | None, url: str, jwks_file: Path) -> None:
+    """Trust a peer's public keys: the dashboard checks the footprints received from peers against them."""
+    document = _json_file(jwks_file)
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) and k.get("kid") for k in keys):
+        fail(f"{jwks_file}: not a JWK Set: expected {{\"keys\": [...]}} with a kid on every key")
+    origin = open_store(db_url).trust(url, document, datetime.now(timezone.utc))
+    click.echo(f"{len(keys)} key(s) trusted for {origin}: {', '.join(k['kid'] for k in keys)}")

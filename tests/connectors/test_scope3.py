@@ -100,7 +100,9 @@ def test_pull_from_three_suppliers_totals_estimates_and_the_unreachable_one(supp
     assert suppliers["steel"]["pcf"]["declaredUnitOfMeasurement"] == "kilogram"
     # by hand: 12 t = 12,000 kg and 500 kg of coil at the mill's footprint
     row2, row3 = 12000 * pcf, 500 * pcf
-    row4 = 5000 * Decimal("0.4")  # spend-based, NAICS 332722: the bundled (illustrative) 0.4 kgCO2e/USD
+    # spend-based, NAICS 332722: US EPA Supply Chain GHG Emission Factors v1.3.0, with margins, 0.248 kg CO2e per
+    # 2022 USD (tests/fixtures/epa/..._excerpt.csv, the row as EPA publishes it)
+    row4 = 5000 * Decimal("0.248")
     row5 = 3 * Decimal("3.186892655") * 1000  # CBAM default CN 7208, China: IR 2025/2621 Annex I sheet 'China' row 101
     lines = {line["row"]: line for line in _sheet(out, "lines")}
     assert lines[2]["data"] == lines[3]["data"] == "supplier footprint"
@@ -202,7 +204,7 @@ def test_purchases_from_excel_without_suppliers_are_all_estimated_and_flagged(tm
     assert result.exit_code == 0, result.output
     [line] = _sheet(out, "lines")
     assert line["data"] == "estimate: spend-based" and line["flag"] == "no node configured for this supplier"
-    assert line["kgCO2e"] == pytest.approx(1000 * 1.2)  # the bundled (illustrative) 1.2 kgCO2e/USD for NAICS 331110
+    assert line["kgCO2e"] == pytest.approx(1000 * 0.787)  # US EPA v1.3.0: 0.787 kg CO2e/2022 USD for NAICS 331110
     assert any(p["where"] == "supplier A" for p in _sheet(out, "problems"))
 
 
@@ -227,6 +229,7 @@ def test_mass_purchases_of_a_per_piece_footprint_go_through_its_mass_per_declare
     assert by_row[3].declared_units == 30 and by_row[3].kgco2e == 45
     assert by_row[4].kgco2e is None and "kWh cannot be converted to the footprint's declared unit 1 piece" in by_row[4].flag
     assert result.overall.kgco2e == 645 and result.overall.unresolved_lines == 1
+    assert result.overall.lines_without_estimate == 1 and by_row[4].unresolved
     assert any(p.where == "row 4" for p in result.problems)
 
 
@@ -242,4 +245,4 @@ def test_a_deprecated_footprint_is_not_used():
     [line] = assess([Purchase(2, "S", HRC, Decimal(1), "t", Decimal(100), "USD", naics="331110")],
                     {"S": Pulled("S", {HRC: Found(document, old, "unsigned", True)})}, config).lines
     assert line.method == "estimate: spend-based" and "is Deprecated" in line.flag
-    assert line.kgco2e == 100 * Decimal("1.2")  # the bundled (illustrative) factor for NAICS 331110
+    assert line.kgco2e == 100 * Decimal("0.787")  # US EPA v1.3.0, NAICS 331110, with margins

@@ -60,12 +60,18 @@ def test_every_entry_is_translated_with_the_same_placeholders(language):
     for message in _catalogue(language):
         if not message.id:
             continue
-        if not message.string or message.fuzzy:
+        # a plural entry holds (singular, plural) ids and one string per plural form of the language
+        ids, strings = _forms(message.id), _forms(message.string)
+        if not all(strings) or message.fuzzy:
             problems.append(f"untranslated or fuzzy: {message.id!r}")
-        elif sorted(BRACES.findall(message.id)) != sorted(BRACES.findall(message.string)) or \
-                sorted(PERCENT.findall(message.id)) != sorted(PERCENT.findall(message.string)):
+        elif any(sorted(BRACES.findall(ids[-1])) != sorted(BRACES.findall(s)) or
+                 sorted(PERCENT.findall(ids[-1])) != sorted(PERCENT.findall(s)) for s in strings):
             problems.append(f"placeholders differ: {message.id!r} -> {message.string!r}")
     assert problems == []
+
+
+def _forms(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (text,) if isinstance(text, str) else tuple(text)
 
 
 def test_chinese_entries_are_chinese_and_keep_identifiers():
@@ -79,7 +85,7 @@ def test_chinese_entries_are_chinese_and_keep_identifiers():
                                                  "measured properties.ncv_gj_per_t"].string
     assert "pcf node add-peer" in catalogue["(answered once you add its node: pcf node add-peer)"].string
     han = re.compile(r"[\u4e00-\u9fff]")
-    untouched = [m.id for m in catalogue if m.id and not han.search(m.string)]
+    untouched = [m.id for m in catalogue if m.id and not all(han.search(s) for s in _forms(m.string))]
     assert untouched == []  # every entry says something in Chinese
 
 
