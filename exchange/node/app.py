@@ -28,6 +28,7 @@ from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
 from .keys import node_signing_key
 from .portal import make_portal_blueprint
+from .security_headers import add_security_headers
 from .storage import NodeStore
 
 
@@ -114,7 +115,11 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
             drain(request)
         code = {404: "NotFound", 403: "AccessDenied", 500: "InternalError"}.get(error.code, "BadRequest")
         message = {413: f"request body larger than {config.max_body_bytes} bytes"}.get(error.code, error.description)
-        return error_response(code, message, _version_of_path(request.path), error.code)
+        response = error_response(code, message, _version_of_path(request.path), error.code)
+        allowed = dict(error.get_headers()).get("Allow")
+        if allowed:  # 405: the methods the resource does allow (RFC 9110 15.5.6)
+            response.headers["Allow"] = allowed
+        return response
 
     @app.errorhandler(DataError)
     def data_refused(error: DataError) -> Response:
@@ -139,8 +144,8 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
                               _version_of_path(request.path), 500)
 
     @app.after_request
-    def no_store(response: Response) -> Response:
-        response.headers.setdefault("Cache-Control", "no-store")
+    def security_headers(response: Response) -> Response:
+        add_security_headers(response.headers)
         return response
 
     return app

@@ -6,7 +6,9 @@ v2 from the v2.3.3 error table (NoSuchFootprint for 404, NotImplemented and inva
 
 from __future__ import annotations
 
-from flask import Response, json
+import json
+
+from flask import Response
 
 V3_STATUS = {"BadRequest": 400, "AccessDenied": 403, "TokenExpired": 401, "NotFound": 404, "InternalError": 500,
              "NotImplemented": 501}
@@ -30,4 +32,9 @@ def error_response(code: str, message: str, version: str = "v3", status: int | N
         status = status or V2_STATUS.get(code, 400)
     else:
         status = status or V3_STATUS.get(code, 400)
-    return Response(json.dumps({"code": code, "message": message}), status=status, mimetype="application/json")
+    return Response(error_body(code, message), status=status, mimetype="application/json")
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The `{code, message}` JSON every PACT error carries (also what the server itself answers: server.py)."""
+    return json.dumps({"code": code, "message": message}).encode()

@@ -37,13 +37,12 @@ from .invites import Invite, InviteUsed, invite_by_token, record_submission, tok
 from .language import choose_language
 from .portal_form import GWP_SETS, STANDARDS, Submission, read_form, read_upload
 from .request_limit import RateLimited, RequestLimiter, address_key
+from .security_headers import add_security_headers
 from .storage import NodeStore, StoreError
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 CSRF_COOKIE = "portal_csrf"
 CSRF_KEY_NAME = "portal-csrf-key"
-PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
 
 
 def make_portal_blueprint(store: NodeStore, limits: dict[str, int], window, max_upload_bytes: int,
@@ -88,13 +87,9 @@ def make_portal_blueprint(store: NodeStore, limits: dict[str, int], window, max_
 
     @blueprint.after_request
     def headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = PAGE_CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL: never pass it on
+        """The node's security headers (security_headers.py; no-referrer: the token is in the URL), and no index."""
+        add_security_headers(response.headers)
         response.headers["X-Robots-Tag"] = "noindex, nofollow"
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
     @blueprint.errorhandler(HTTPException)

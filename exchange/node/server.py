@@ -1,33 +1,235 @@
-"""Serve the node over HTTPS with gunicorn: N worker processes, each with its own app and DB connections."""
+"""Serve the node (or any WSGI app) over HTTPS with Hypercorn: slow or stalled clients cost a coroutine, not a worker.
+
+    serve(config, host, port, cert, key, workers)                     the node, as `pcf serve` runs it
+    serve_app(app_factory, host, port, cert, key, workers, **limits)  any WSGI app under the identical set-up
+
+Each worker process runs one asyncio event loop (Hypercorn) that owns every connection: the TLS handshake, reading
+the request line and headers, reading the body. Only a complete request reaches the WSGI app, run in a thread pool
+of `threads` per process. A client that stalls anywhere holds one coroutine and a bounded buffer until its timeout
+closes it, so it cannot block the threads that answer everyone else (the gunicorn gthread set-up this replaces
+blocked one thread per stalled TLS handshake: docs/decisions.md).
+
+Limits (`ServerLimits`; each a keyword of `serve_app`), all answered with a PACT JSON error body and the node's
+security headers, and the connection closed:
+  - TLS handshake not done within `handshake_timeout`: the connection is dropped (no HTTP to answer with).
+  - request line and headers not complete within `header_timeout` of the connection (or of the previous response
+    on a kept-alive connection, whose idle timeout this also is): dropped.
+  - request target over `max_request_line` bytes: 414; headers over `max_header_bytes` or `max_headers`: 431.
+  - body over `max_body_bytes` (declared or as it arrives): 413, after reading and dropping up to 16 MiB so the
+    client sees the answer rather than a reset; body not complete within `body_timeout`, or a pause of more than
+    `read_timeout` in it: 408.
+  - beyond `hard_header_bytes` of request line plus headers, Hypercorn's HTTP parser (h11) itself answers 431 with
+    an empty body and closes; malformed HTTP gets its 400 with an empty body. Those two never reach the code here.
+HTTP/1.1 only (ALPN): one request at a time per connection, so these bounds are per connection.
+
+Workers: `workers` processes (spawned) share one listening socket; with 1 the server runs in this process.
+`app_factory` is called once in each worker and must be picklable (a module-level function or a
+`functools.partial` of one) when workers > 1. SIGTERM or SIGINT stop it gracefully.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from multiprocessing.connection import wait
 from pathlib import Path
+from typing import Any, Callable
 
-from gunicorn.app.base import BaseApplication
+from hypercorn.app_wrappers import WSGIWrapper
+from hypercorn.asyncio import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import check_multiprocess_shutdown_event
 
 from .app import NodeConfig, create_app
+from .errors import error_body
+from .security_headers import SECURITY_HEADERS
+
+DRAIN_CAP = 16 * 1024 * 1024  # an over-long body is read (and dropped) up to this before answering 413
 
 
-class _NodeServer(BaseApplication):
-    def __init__(self, config: NodeConfig, options: dict) -> None:
-        self.node_config, self.options = config, options
-        super().__init__()
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one connection may take: time at each stage, and bytes of request line, headers and body."""
 
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
+    handshake_timeout: float = 5.0
+    header_timeout: float = 5.0  # connection (or previous response) to complete headers; the keep-alive idle time
+    read_timeout: float = 10.0  # longest pause while a body arrives
+    body_timeout: float = 30.0  # the whole body: 1 MB at >= 33 kB/s
+    max_request_line: int = 8190  # request target bytes (gunicorn's default limit, kept)
+    max_header_bytes: int = 16384
+    max_headers: int = 100
+    max_body_bytes: int = 1_000_000
+    hard_header_bytes: int = 65536  # h11's receive buffer for request line + headers: beyond, its own empty 431
+    threads: int = 8  # WSGI calls in flight per worker process
+    backlog: int = 1024
 
-    def load(self):
-        return create_app(self.node_config)
+
+def serve(config: NodeConfig, host: str, port: int, cert: Path, key: Path, workers: int = 1) -> None:
+    """Run the node until SIGTERM/SIGINT. TLS only: a plain-HTTP request fails its handshake (PACT: HTTPS only)."""
+    serve_app(partial(create_app, config), host, port, cert, key, workers, max_body_bytes=config.max_body_bytes)
 
 
-def serve(config: NodeConfig, host: str, port: int, cert: Path, key: Path, workers: int = 1, threads: int = 4) -> None:
-    """Run until interrupted. TLS only: a plain-HTTP request to this port fails its handshake (PACT: HTTPS only)."""
-    _NodeServer(config, {
-        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-        "workers": workers, "threads": threads, "worker_class": "gthread",
-        "certfile": str(cert), "keyfile": str(key),
-        "accesslog": None, "errorlog": "-", "loglevel": "warning",
-        "limit_request_line": 8190, "timeout": 60, "graceful_timeout": 5,
-    }).run()
+def serve_app(app_factory: Callable[[], Any], host: str, port: int, cert: Path, key: Path, workers: int = 1,
+              **limits: Any) -> None:
+    """Serve the WSGI app `app_factory()` with the node's exact server configuration (module docstring); `limits`
+    override `ServerLimits` fields. The node benchmark serves its trivial baseline app through this too."""
+    bounds = ServerLimits(**limits)
+    config = _hypercorn_config(host, port, cert, key, workers, bounds)
+    sockets = config.create_sockets()
+    try:
+        if workers == 1:
+            _worker(app_factory, config, sockets, bounds, None)
+        else:
+            _supervise(app_factory, config, sockets, bounds, workers)
+    finally:
+        for sock in sockets.secure_sockets:
+            sock.close()
+
+
+def _hypercorn_config(host: str, port: int, cert: Path, key: Path, workers: int, limits: ServerLimits) -> Config:
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.certfile, config.keyfile = str(cert), str(key)
+    config.alpn_protocols = ["http/1.1"]
+    config.workers = workers  # > 1: the socket gets SO_REUSEPORT
+    config.backlog = limits.backlog
+    config.ssl_handshake_timeout = limits.handshake_timeout
+    config.keep_alive_timeout = limits.header_timeout
+    config.read_timeout = limits.read_timeout  # type: ignore[assignment]  # a float works (asyncio.wait_for)
+    config.h11_max_incomplete_size = limits.hard_header_bytes
+    config.wsgi_max_body_size = limits.max_body_bytes
+    config.include_server_header = False
+    config.accesslog, config.errorlog, config.loglevel = None, "-", "WARNING"
+    config.graceful_timeout = 5.0
+    return config
+
+
+def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets, limits: ServerLimits,
+            stop: Any | None) -> None:
+    """One event loop serving `app_factory()` on `sockets` until a signal (alone) or `stop` is set (supervised)."""
+    if stop is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
+    app = BoundedWSGI(_input_terminated(app_factory()), limits)
+    trigger = None if stop is None else partial(check_multiprocess_shutdown_event, stop, asyncio.sleep)
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(limits.threads, thread_name_prefix="wsgi"))
+        await worker_serve(app, config, sockets=sockets, shutdown_trigger=trigger)
+
+    asyncio.run(main())
+
+
+def _supervise(app_factory: Callable[[], Any], config: Config, sockets: Sockets, limits: ServerLimits,
+               workers: int) -> None:
+    """Run `workers` processes; stop them all on SIGTERM/SIGINT or when one exits (as Hypercorn's own runner)."""
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    processes = [context.Process(target=_worker, args=(app_factory, config, sockets, limits, stop),
+                                 name=f"pcf-serve-worker-{number}", daemon=True) for number in range(workers)]
+    for process in processes:
+        process.start()
+    for name in ("SIGTERM", "SIGINT"):
+        signal.signal(getattr(signal, name), lambda *_: stop.set())
+    while not stop.is_set() and all(process.is_alive() for process in processes):
+        wait([process.sentinel for process in processes], timeout=0.5)
+    stop.set()
+    for process in processes:
+        process.join(config.graceful_timeout + 2)
+        if process.is_alive():
+            process.terminate()
+
+
+def _input_terminated(app: Callable) -> Callable:
+    """The body is read whole before the app runs, so it may be read to its end (chunked requests included)."""
+
+    def application(environ: dict, start_response: Callable) -> Any:
+        environ["wsgi.input_terminated"] = True
+        return app(environ, start_response)
+
+    return application
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class _Gone(Exception):
+    """The client went away before its body was complete: nothing to run, nobody to answer."""
+
+
+class BoundedWSGI(WSGIWrapper):
+    """Hypercorn's WSGI adapter with the request limits in front: refused requests get a PACT JSON error."""
+
+    def __init__(self, app: Callable, limits: ServerLimits) -> None:
+        super().__init__(app, limits.max_body_bytes)
+        self.limits = limits
+
+    async def handle_http(self, scope: Any, receive: Callable, send: Callable, sync_spawn: Callable,
+                          call_soon: Callable) -> None:
+        deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
+        try:
+            self._check_head(scope)
+            await super().handle_http(scope, partial(self._receive, receive, deadline, [0]), send, sync_spawn,
+                                      call_soon)
+        except _Gone:
+            return
+        except _Refused as refusal:
+            if refusal.status == 413:
+                await self._drop_body(receive, deadline)
+            await _refuse(send, refusal.status, refusal.message)
+
+    def _check_head(self, scope: Any) -> None:
+        target = len(scope["raw_path"]) + (len(scope["query_string"]) + 1 if scope["query_string"] else 0)
+        if target > self.limits.max_request_line:
+            raise _Refused(414, f"request target longer than {self.limits.max_request_line} bytes")
+        headers = scope["headers"]
+        if len(headers) > self.limits.max_headers or \
+                sum(len(name) + len(value) + 4 for name, value in headers) > self.limits.max_header_bytes:
+            raise _Refused(431, f"request headers over {self.limits.max_headers} fields or "
+                                f"{self.limits.max_header_bytes} bytes")
+        for name, value in headers:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limits.max_body_bytes:
+                raise _Refused(413, f"request body larger than {self.limits.max_body_bytes} bytes")
+
+    async def _receive(self, receive: Callable, deadline: float, seen: list[int]) -> dict:
+        """The next body message, or _Refused when the body runs over its size or its time."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            message = await asyncio.wait_for(receive(), max(remaining, 0.001))
+        except asyncio.TimeoutError:
+            raise _Refused(408, f"request body not received within {self.limits.body_timeout:g} s") from None
+        if message["type"] == "http.disconnect":
+            raise _Gone
+        seen[0] += len(message.get("body", b""))
+        if seen[0] > self.limits.max_body_bytes:
+            raise _Refused(413, f"request body larger than {self.limits.max_body_bytes} bytes")
+        return message
+
+    async def _drop_body(self, receive: Callable, deadline: float) -> None:
+        dropped = 0
+        loop = asyncio.get_running_loop()
+        while dropped <= DRAIN_CAP and (remaining := deadline - loop.time()) > 0:
+            try:
+                message = await asyncio.wait_for(receive(), remaining)
+            except asyncio.TimeoutError:
+                return
+            dropped += len(message.get("body", b""))
+            if not message.get("more_body"):
+                return
+
+
+async def _refuse(send: Callable, status: int, message: str) -> None:
+    """A PACT error (`BadRequest` with the HTTP status) from the server itself, closing the connection."""
+    body = error_body("BadRequest", message)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close")]
+    headers += [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,4 +1,4 @@
-"""`pcf serve`: the PACT API over HTTPS (gunicorn) and the outbox delivery beside it."""
+"""`pcf serve`: the PACT API over HTTPS (Hypercorn, exchange/node/server.py) and the outbox delivery beside it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .common import chosen_data_dir, db_option, default_db_url, fail, open_store
 @click.option("--cert", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--self-signed", is_flag=True, help="Generate (once) a self-signed certificate under the data dir.")
-@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes (gunicorn).")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes, each an event loop owning its connections (Hypercorn).")
 @click.option("--public-url", help="This node's URL as others reach it (default https://HOST:PORT); the `source` of its events.")
 @click.option("--deliver-every", default=1.0, show_default=True, type=float,
               help="Seconds between outbox delivery rounds (0: do not deliver; use `pcf node deliver`).")

@@ -1,4 +1,4 @@
-"""8 writer processes and 8 reader processes against one node (`pcf serve`, 2 gunicorn workers) for a bounded
+"""8 writer processes and 8 reader processes against one node (`pcf serve`, 2 worker processes) for a bounded
 time, on SQLite and on PostgreSQL: no client ever sees an error ("database is locked" or any other), and the
 counts reconcile (every acknowledged publish and event is stored once; listings never exceed what was stored)."""
 

@@ -1,6 +1,6 @@
 """SIGKILL during publish, outbox delivery and database writes, 20 rounds, on SQLite and PostgreSQL.
 
-Each round starts a real node (`pcf serve`: gunicorn master + worker + the outbox delivery process, in its own
+Each round starts a real node (`pcf serve`: the Hypercorn server + the outbox delivery process, in its own
 process group) and a writer process that publishes batches of footprints (one transaction each, with the
 webhook notice in the outbox) and posts events to the node. Once the delivery process is sending this round's notices, at a random moment, both are SIGKILLed, the node's
 whole group at once (so the delivery process dies mid-delivery too). Then the database must open, every

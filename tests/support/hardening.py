@@ -23,7 +23,7 @@ CLIENTS = {"a": ("a-secret", "OrgA"), "b": ("b-secret", "OrgB")}
 
 @dataclass
 class ThreadNode:
-    """A node app on http://127.0.0.1:PORT (plain HTTP: TLS is gunicorn's job and tested elsewhere)."""
+    """A node app on http://127.0.0.1:PORT (plain HTTP: TLS is the server's job, exchange/node/server.py, tested elsewhere)."""
 
     base: str
     store: NodeStore
