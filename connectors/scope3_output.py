@@ -14,6 +14,8 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+from exchange.spreadsheet_safe import safe_row
+
 from .scope3 import Line, Scope3Result, Total
 
 LINE_HEADER = ("row", "supplier", "product_id", "category", "quantity", "unit", "spend", "currency", "spend_usd",
@@ -30,20 +32,22 @@ def _number(value: Decimal | None) -> float | None:
 
 
 def line_row(line: Line) -> list:
+    """The line's cells, text made spreadsheet-safe (exchange/spreadsheet_safe.py) and numbers left numbers."""
     p = line.purchase
     dqr = line.dqr or (None, None, None)
-    return [p.row, p.supplier, p.product_id, p.category, _number(p.quantity), p.unit, _number(p.spend), p.currency,
-            _number(line.spend_usd), line.method, _number(line.kgco2e), line.flag, line.footprint_id,
-            _number(line.declared_units), _number(line.pcf_per_declared_unit), _number(line.primary_data_share),
-            *(_number(d) for d in dqr), line.signature, line.estimate_source, line.conversion,
-            "yes" if line.unresolved else ""]
+    return safe_row([
+        p.row, p.supplier, p.product_id, p.category, _number(p.quantity), p.unit, _number(p.spend), p.currency,
+        _number(line.spend_usd), line.method, _number(line.kgco2e), line.flag, line.footprint_id,
+        _number(line.declared_units), _number(line.pcf_per_declared_unit), _number(line.primary_data_share),
+        *(_number(d) for d in dqr), line.signature, line.estimate_source, line.conversion,
+        "yes" if line.unresolved else ""])
 
 
 def total_row(total: Total) -> list:
-    return [total.key, _number(total.kgco2e), _number(total.primary_kgco2e), _number(total.estimated_kgco2e),
+    return safe_row([total.key, _number(total.kgco2e), _number(total.primary_kgco2e), _number(total.estimated_kgco2e),
             _number(total.primary_share_percent), _number(total.primary_data_share), _number(total.dqr),
             total.unresolved_lines, _number(total.spend_usd), _number(total.declared_kgco2e),
-            total.lines_without_estimate]
+            total.lines_without_estimate])
 
 
 def _replace(path: Path, write) -> None:
@@ -78,7 +82,7 @@ def write_xlsx(result: Scope3Result, path: Path) -> None:
     problems = workbook.create_sheet("problems")
     problems.append(("where", "problem"))
     for problem in result.problems:
-        problems.append((problem.where, problem.message))
+        problems.append(safe_row((problem.where, problem.message)))
     for sheet in workbook.worksheets:
         for cell in sheet[1]:
             cell.font = Font(bold=True)

@@ -46,6 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from exchange.spreadsheet_safe import safe_cell
 from lca_models.errors import unknown_field
 
 from .defaults import default_value
@@ -388,10 +389,17 @@ CSV_COLUMNS = ("level", "item", "cn_code", "origin_country", "installation_id", 
                "carbon_price_paid_eur", "carbon_price_deduction_t", "due_t", "certificates_to_surrender")
 
 
+class _SafeDictWriter(csv.DictWriter):
+    """Every cell through safe_cell: item names and installation ids are the declarant's text."""
+
+    def writerow(self, rowdict: Mapping[str, Any]) -> Any:
+        return super().writerow({name: safe_cell(value) for name, value in rowdict.items()})
+
+
 def declaration_csv(d: Declaration) -> str:
     """One row per good line (level=line), per CN code (level=cn_code) and the total (level=total)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = _SafeDictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for line in d.lines:
         applied = line.default_value

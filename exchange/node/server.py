@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from hypercorn.app_wrappers import WSGIWrapper
 from hypercorn.asyncio import worker_serve
@@ -113,7 +113,7 @@ def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets, li
     """One event loop serving `app_factory()` on `sockets` until a signal (alone) or `stop` is set (supervised)."""
     if stop is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
-    app = BoundedWSGI(_input_terminated(app_factory()), limits)
+    app = BoundedWSGI(_adapted(app_factory()), limits)
     trigger = None if stop is None else partial(check_multiprocess_shutdown_event, stop, asyncio.sleep)
 
     async def main() -> None:
@@ -144,12 +144,24 @@ def _supervise(app_factory: Callable[[], Any], config: Config, sockets: Sockets,
             process.terminate()
 
 
-def _input_terminated(app: Callable) -> Callable:
-    """The body is read whole before the app runs, so it may be read to its end (chunked requests included)."""
+def _adapted(app: Callable) -> Callable:
+    """`app` as Hypercorn's WSGI adapter needs it: the body is read whole before the app runs, so it may be read to
+    its end (chunked requests included: `wsgi.input_terminated`); and the response yields at least one chunk, since
+    the adapter starts the response only on the first chunk (an empty 200 or 204 would otherwise be its 500)."""
 
-    def application(environ: dict, start_response: Callable) -> Any:
+    def application(environ: dict, start_response: Callable) -> Iterator[bytes]:
         environ["wsgi.input_terminated"] = True
-        return app(environ, start_response)
+        body = app(environ, start_response)
+        try:
+            empty = True
+            for chunk in body:
+                empty = False
+                yield chunk
+            if empty:
+                yield b""
+        finally:
+            if hasattr(body, "close"):
+                body.close()
 
     return application
 

@@ -50,6 +50,7 @@ from webhooks import outbox as webhook_outbox
 
 from .addresses import peer_origin
 from .events import REQUEST_FULFILLED, REQUEST_REJECTED, kind_of, type_names
+from .private_files import create_private_sqlite
 
 # 2: sent_requests; 3: received_footprints; 6: the supplier portal (portal_invites, portal_hits, received_footprints.channel
 # and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6)
@@ -330,10 +331,11 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for `url`: SQLite gets WAL, a busy timeout and immediate write transactions; `postgresql://`
-    uses psycopg 3."""
+    """An engine for `url`: SQLite gets WAL, a busy timeout and immediate write transactions, and a new database
+    file is created 0600 (private_files.py); `postgresql://` uses psycopg 3."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    create_private_sqlite(url)
     engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -12,10 +12,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from .private_files import private_directory, write_private_file
+
 
 def self_signed_certificate(directory: Path, host: str = "localhost") -> tuple[Path, Path]:
-    """(cert.pem, key.pem) in `directory`, valid for localhost, 127.0.0.1, ::1 and `host`; reused if present."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """(cert.pem, key.pem) in `directory` (created 0700; the key 0600), valid for localhost, 127.0.0.1, ::1 and
+    `host`; reused if present."""
+    private_directory(directory)
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     if cert_path.is_file() and key_path.is_file():
         return cert_path, key_path
@@ -36,9 +39,9 @@ def self_signed_certificate(directory: Path, host: str = "localhost") -> tuple[P
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
+    key_path.unlink(missing_ok=True)  # a key without its certificate: made again, created 0600
+    write_private_file(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from exchange.node.private_files import private_directory
 from exchange.node.storage import NodeStore, StoreError
 from lca_models import i18n
 from lca_models.i18n import gettext as _
@@ -40,9 +41,9 @@ def chosen_data_dir() -> Path:
 
 
 def default_db_url(data_dir: Path | None = None) -> str:
-    """The embedded default: a SQLite file under the data dir."""
-    directory = data_dir or chosen_data_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    """The embedded default: a SQLite file under the data dir, which is created 0700 (the database holds the
+    node's keys: exchange/node/private_files.py)."""
+    directory = private_directory(data_dir or chosen_data_dir())
     return f"sqlite:///{directory / 'node.sqlite'}"
 
 

@@ -37,19 +37,30 @@ def serve(db_url: str | None, host: str, port: int, cert: Path | None, key: Path
         fail(_("give either --cert and --key, or --self-signed"))
     data_dir = chosen_data_dir()
     db_url = db_url or default_db_url(data_dir)
+    if self_signed:
+        cert, key = self_signed_certificate(data_dir / "tls", host)
+        click.echo(_("self-signed certificate: {cert} (give it to clients as their CA bundle)").format(cert=cert),
+                   err=True)
+    _refuse_exposed_secrets(db_url, key)
     store = open_store(db_url)
     from exchange.node.workflow import NODE_URL_KEY
 
     store.set_setting(NODE_URL_KEY, public_url or f"https://{host}:{port}")
     if deliver_every > 0:
         _start_delivery(db_url, deliver_every)
-    if self_signed:
-        cert, key = self_signed_certificate(data_dir / "tls", host)
-        click.echo(_("self-signed certificate: {cert} (give it to clients as their CA bundle)").format(cert=cert),
-                   err=True)
     click.echo(_("serving https://{host}:{port} from {db} with {workers} worker(s)").format(
         host=host, port=port, db=db_url, workers=workers), err=True)
     run(NodeConfig(db_url), host, port, cert, key, workers)
+
+
+def _refuse_exposed_secrets(db_url: str, key: Path | None) -> None:
+    """Stop before serving when the database or TLS key can be read or written by other local users."""
+    from exchange.node.private_files import exposed, secret_files
+
+    found = exposed(secret_files(db_url, key))
+    if found:
+        fail("\n".join(_("{path} is open to other users (mode {mode}) and holds the node's secrets; "
+                          "run: chmod 600 {path}").format(path=path, mode=f"{mode:04o}") for path, mode in found))
 
 
 def _delivery_loop(db_url: str, interval: float, parent: int) -> None:

@@ -58,7 +58,8 @@ def open_project(data_dir: Path | None = None) -> ModuleType:
     when bw2data is already loaded (tests switch data dirs) the base directory is changed in place.
     """
     bw_dir = (data_dir or default_data_dir()) / "brightway"
-    bw_dir.mkdir(parents=True, exist_ok=True)
+    bw_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data dir also holds the node's database
+    bw_dir.mkdir(exist_ok=True)
     if "bw2data" not in sys.modules:
         os.environ["BRIGHTWAY2_DIR"] = str(bw_dir)
         # Brightway's progress bars and set-up chatter would drown the CLI's own output.
