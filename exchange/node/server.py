@@ -22,15 +22,16 @@ security headers, and the connection closed:
     an empty body and closes; malformed HTTP gets its 400 with an empty body. Those two never reach the code here.
 HTTP/1.1 only (ALPN): one request at a time per connection, so these bounds are per connection.
 
-Workers: `workers` processes (spawned) share one listening socket; with 1 the server runs in this process.
-`app_factory` is called once in each worker and must be picklable (a module-level function or a
-`functools.partial` of one) when workers > 1. SIGTERM or SIGINT stop it gracefully.
+Workers: `workers` processes forked from this one share its listening socket (SO_REUSEPORT set) and each calls
+`app_factory` once, so each has its own app and database connections; with 1 the server runs in this process.
+SIGTERM or SIGINT stop it gracefully; a worker that dies stops the others (as Hypercorn's own runner does).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,7 +43,6 @@ from typing import Any, Callable, Iterator
 from hypercorn.app_wrappers import WSGIWrapper
 from hypercorn.asyncio import worker_serve
 from hypercorn.config import Config, Sockets
-from hypercorn.utils import check_multiprocess_shutdown_event
 
 from .app import NodeConfig, create_app
 from .errors import error_body
@@ -112,9 +112,10 @@ def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets, li
             stop: Any | None) -> None:
     """One event loop serving `app_factory()` on `sockets` until a signal (alone) or `stop` is set (supervised)."""
     if stop is not None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
+        for name in ("SIGINT", "SIGTERM"):  # the supervisor decides when workers stop
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     app = BoundedWSGI(_adapted(app_factory()), limits)
-    trigger = None if stop is None else partial(check_multiprocess_shutdown_event, stop, asyncio.sleep)
+    trigger = None if stop is None else partial(_stopped, stop, os.getppid())
 
     async def main() -> None:
         asyncio.get_running_loop().set_default_executor(
@@ -124,10 +125,16 @@ def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets, li
     asyncio.run(main())
 
 
+async def _stopped(stop: Any, parent: int) -> None:
+    """Return once the supervisor says stop, or is gone (killed outright: no worker outlives it)."""
+    while not stop.is_set() and os.getppid() == parent:
+        await asyncio.sleep(0.1)
+
+
 def _supervise(app_factory: Callable[[], Any], config: Config, sockets: Sockets, limits: ServerLimits,
                workers: int) -> None:
     """Run `workers` processes; stop them all on SIGTERM/SIGINT or when one exits (as Hypercorn's own runner)."""
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")  # like gunicorn: workers start at once with what is imported
     stop = context.Event()
     processes = [context.Process(target=_worker, args=(app_factory, config, sockets, limits, stop),
                                  name=f"pcf-serve-worker-{number}", daemon=True) for number in range(workers)]
