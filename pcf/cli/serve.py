@@ -21,7 +21,8 @@ from .common import chosen_data_dir, db_option, default_db_url, fail, open_store
 @click.option("--cert", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--self-signed", is_flag=True, help="Generate (once) a self-signed certificate under the data dir.")
-@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes, each an event loop owning its connections (Hypercorn).")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Worker processes, each an event loop owning its connections (Hypercorn).")
 @click.option("--public-url", help="This node's URL as others reach it (default https://HOST:PORT); the `source` of its events.")
 @click.option("--deliver-every", default=1.0, show_default=True, type=float,
               help="Seconds between outbox delivery rounds (0: do not deliver; use `pcf node deliver`).")
@@ -46,6 +47,7 @@ def serve(db_url: str | None, host: str, port: int, cert: Path | None, key: Path
     from exchange.node.workflow import NODE_URL_KEY
 
     store.set_setting(NODE_URL_KEY, public_url or f"https://{host}:{port}")
+    store.engine.dispose()  # each server worker opens its own connections (none carried across a fork)
     if deliver_every > 0:
         _start_delivery(db_url, deliver_every)
     click.echo(_("serving https://{host}:{port} from {db} with {workers} worker(s)").format(
