@@ -169,3 +169,34 @@ def test_the_schema_7_upgrade_brings_a_version_6_database_up_to_date(store):
             "EXPLAIN QUERY PLAN SELECT count(*) FROM events WHERE org = 'BuyerCo'" if store.engine.dialect.name ==
             "sqlite" else "SELECT indexname FROM pg_indexes WHERE tablename = 'events'")))
     assert "ix_events_org_received" in plan
+
+
+def test_the_limit_and_prune_commands_work_on_a_data_dir(tmp_path):
+    from click.testing import CliRunner
+
+    from exchange.node.app import NodeConfig
+    from exchange.node.limits import configured
+    from exchange.node.storage import NodeStore
+    from pcf.cli import main
+
+    def pcf(*args: str):
+        return CliRunner().invoke(main, ["node", *args, "--data-dir", str(tmp_path)])
+
+    assert pcf("init").exit_code == 0
+    shown = pcf("limits", "--set", "token-failures-per-address=100", "--set", "event-retention=30d")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["token-failures-per-address"] == "100"
+    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
+    applied = configured(NodeConfig(store.url), store)
+    assert applied.token_failures_per_address == 100 and applied.event_retention == timedelta(days=30)
+    for bad in ("no-such-limit=1", "token-window=soon", "events-per-org=0"):
+        refused = pcf("limits", "--set", bad)
+        assert refused.exit_code == 1 and "error:" in refused.output
+    old = datetime.now(timezone.utc) - timedelta(days=40)
+    store.record_event("old", "//b", event_type(REQUEST_FULFILLED, "v3"), "BuyerCo", "{}", old)
+    store.record_event("new", "//b", event_type(REQUEST_FULFILLED, "v3"), "BuyerCo", "{}", datetime.now(timezone.utc))
+    pruned = pcf("prune-events")  # the node's retention: 30 days
+    assert pruned.exit_code == 0 and json.loads(pruned.output) == {"deleted": 1}
+    assert [e["event_id"] for e in store.list_events()] == ["new"]
+    for command in (("remove-client", "ghost"), ("revoke-tokens", "ghost"), ("unshare", "x", "BuyerCo")):
+        assert pcf(*command).exit_code == 1
