@@ -17,10 +17,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, json, request
 
-from exchange.pact import PactValidationError
+from exchange.pact import PactValidationError, parse_json
 
 from .auth import Principal, TokenService
 from .errors import ApiError
+from .event_quota import EventLimits, QuotaExceeded, check_quota
 from .events import REQUEST_CREATED, check_event
 from .storage import Filters, NodeStore, Page
 from .v2_filter import FilterError, Predicate, parse_filter
@@ -130,6 +131,7 @@ def _next_link(after: int, until: int) -> str:
 
 def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, config, clock) -> Blueprint:
     blueprint = Blueprint(f"pact_{version}", __name__)
+    event_limits = EventLimits(config.events_per_org, config.event_bytes_per_org, config.event_retention)
 
     def caller() -> Principal:
         return tokens.verify(request.headers.get("Authorization"))
@@ -170,22 +172,28 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
         principal = caller()
         if request.mimetype not in EVENT_CONTENT_TYPES:
             raise ApiError("BadRequest", "events must be sent as application/cloudevents+json (structured mode)")
-        body = request.get_json(silent=True, force=True)
-        if body is None:
-            raise ApiError("BadRequest", "the body is not JSON")
+        try:
+            body = parse_json(request.get_data(), config.max_json_depth)
+        except PactValidationError as error:
+            raise ApiError("BadRequest", f"the body is not JSON this node accepts: {error.issues[0].message}") from None
         if _holds_nul(body):  # "\u0000" parses to NUL, which PostgreSQL text columns cannot store
             raise ApiError("BadRequest", "the event must not contain NUL characters (\\u0000)")
         try:
             event = check_event(body, version)
         except PactValidationError as error:
             raise ApiError("BadRequest", "; ".join(str(issue) for issue in error.issues[:10])) from None
+        text = json.dumps(body)  # ASCII (non-ASCII escaped): its length is its size in bytes
+        try:
+            check_quota(store, principal.org, len(text), event_limits, clock())
+        except QuotaExceeded as exceeded:  # the spec's only client error for an event it cannot take is 400
+            raise ApiError("BadRequest", f"event storage quota reached: {exceeded}") from None
         if event["kind"] == REQUEST_CREATED:
             try:
-                receive_request(store, event, principal.org, json.dumps(body), clock())
+                receive_request(store, event, principal.org, text, clock())
             except RequestRefused as refused:
                 raise ApiError("BadRequest", str(refused)) from None
         else:  # a repeated (source, id) is acknowledged and ignored
-            receive_other(store, event, principal.org, json.dumps(body), clock())
+            receive_other(store, event, principal.org, text, clock())
         return Response(status=200)
 
     return blueprint

@@ -27,7 +27,9 @@ from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
 from .keys import node_signing_key
+from .limits import configured
 from .portal import make_portal_blueprint
+from .request_limit import Limit, RequestLimiter
 from .security_headers import add_security_headers
 from .storage import NodeStore
 
@@ -46,6 +48,20 @@ class NodeConfig:
     portal_requests_per_invite: int = 30  # a supplier correcting the form a few times stays far below
     portal_window: timedelta = timedelta(minutes=10)
     portal_max_upload_bytes: int = 512_000  # PACT files of a few footprints are a few kB each
+    # failed authentications per window before 429 (request_limit.py): a client with its right secret never fails;
+    # an address may be a NAT holding several partners, so its limit is higher than one client's
+    token_failures_per_client: int = 10
+    token_failures_per_address: int = 50
+    token_window: timedelta = timedelta(minutes=5)
+    login_failures_per_user: int = 10  # the dashboard has one user, its admin
+    login_failures_per_address: int = 20
+    login_window: timedelta = timedelta(minutes=15)
+    # events kept per organisation (event_quota.py): beyond either, a new event is refused (400) and nothing stored;
+    # answered events older than the retention are pruned (requests still awaiting an answer never are)
+    events_per_org: int = 10_000
+    event_bytes_per_org: int = 100_000_000
+    event_retention: timedelta = timedelta(days=90)
+    max_json_depth: int = 64  # deeper JSON bodies (events, portal uploads) are refused with 400
 
 
 def _utc_now() -> datetime:
@@ -60,21 +76,28 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     """A PACT node app over `store` (opened from `config.db_url` when not given)."""
     store = store or NodeStore(config.db_url)
     store.check_schema()
+    config = configured(config, store)
     clock = clock or _utc_now
     tokens = TokenService(store, config.token_lifetime, clock)
+    limiter = RequestLimiter(store, {
+        "token-client": Limit(config.token_failures_per_client, config.token_window),
+        "token-address": Limit(config.token_failures_per_address, config.token_window),
+        "login-user": Limit(config.login_failures_per_user, config.login_window),
+        "login-address": Limit(config.login_failures_per_address, config.login_window),
+        "address": Limit(config.portal_requests_per_address, config.portal_window),
+        "invite": Limit(config.portal_requests_per_invite, config.portal_window)}, clock)
     app = Flask("carbon-exchange-node", static_folder=None)  # no static files: no file-serving route
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.extensions["pact"] = {"store": store, "tokens": tokens, "config": config, "clock": clock}
 
-    app.register_blueprint(make_auth_blueprint(tokens))
+    app.register_blueprint(make_auth_blueprint(tokens, limiter))
     app.register_blueprint(make_api_blueprint("v3", store, tokens, config, clock), url_prefix="/3")
     app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock), url_prefix="/2")
     app.register_blueprint(make_docs_blueprint())
-    app.register_blueprint(make_dashboard_blueprint(store), url_prefix="/dashboard")
-    app.register_blueprint(make_portal_blueprint(
-        store, {"address": config.portal_requests_per_address, "invite": config.portal_requests_per_invite},
-        config.portal_window, config.portal_max_upload_bytes, clock), url_prefix="/portal")
+    app.register_blueprint(make_dashboard_blueprint(store, limiter, clock), url_prefix="/dashboard")
+    app.register_blueprint(make_portal_blueprint(store, limiter, config.portal_max_upload_bytes, clock),
+                           url_prefix="/portal")
 
     @app.get("/.well-known/jwks.json")
     def jwks_document() -> Response:

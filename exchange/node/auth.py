@@ -3,6 +3,10 @@
 Secrets are hashed with Werkzeug's `generate_password_hash` (scrypt) and checked with its constant-time
 `check_password_hash`; access tokens are JWTs (PyJWT, HS256) signed with a per-node key kept in the database,
 so every worker process accepts every other's tokens. Nothing here is hand-written cryptography.
+
+Revocation is effective at once: a token is accepted only while its client exists and was issued after the client's
+`tokens_after_us` (`pcf node remove-client`, `pcf node revoke-tokens`). That is one primary-key lookup per request,
+read from the shared database, so every process and instance refuses a revoked token from the next request on.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import datetime, timedelta
 import jwt
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .storage import NodeStore
+from .storage import NodeStore, micros
 
 # A fixed hash to compare against when the client id is unknown, so that timing does not reveal which ids exist.
 _DUMMY_HASH = generate_password_hash("carbon-exchange: no such client")
@@ -74,6 +78,7 @@ class TokenService:
     def issue(self, principal: Principal) -> dict:
         now: datetime = self.clock()
         claims = {"sub": principal.client_id, "org": principal.org, "iat": int(now.timestamp()),
+                  "ius": micros(now),  # issued at, in microseconds: what `pcf node revoke-tokens` compares
                   "exp": int((now + self.lifetime).timestamp()), "jti": secrets.token_hex(8)}
         return {"access_token": jwt.encode(claims, self._key, algorithm=ALGORITHM), "token_type": "Bearer",
                 "expires_in": int(self.lifetime.total_seconds())}
@@ -90,4 +95,8 @@ class TokenService:
             raise AuthError("BadRequest", "invalid access token", 401) from None
         if claims["exp"] <= self.clock().timestamp():  # checked against the injected clock, not the wall clock
             raise AuthError("TokenExpired", "The specified access token has expired", 401)
+        floor = self.store.token_floor(str(claims["sub"]))
+        issued = claims.get("ius")
+        if floor is None or not isinstance(issued, int) or issued < floor:
+            raise AuthError("BadRequest", "invalid access token (revoked, or its client was removed)", 401)
         return Principal(claims["sub"], claims["org"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint, Response, json, request
 
 from .auth import AuthError, TokenService, basic_credentials
+from .request_limit import RateLimited, RequestLimiter, address_key
 
 
 def _oauth_error(error: str, description: str, status: int) -> Response:
@@ -17,7 +20,15 @@ def _oauth_error(error: str, description: str, status: int) -> Response:
     return response
 
 
-def make_auth_blueprint(tokens: TokenService) -> Blueprint:
+def client_key(client_id: str) -> str:
+    """The rate-limit key of a client id (hashed: ids of any length and content fit the key column)."""
+    return "token-client:" + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def make_auth_blueprint(tokens: TokenService, limiter: RequestLimiter) -> Blueprint:
+    """The token endpoint; failed authentications count against the client id and the caller's address
+    (`limiter` kinds "token-client" and "token-address"), and past either limit the answer is 429 before any
+    secret is hashed."""
     blueprint = Blueprint("auth", __name__)
 
     @blueprint.post("/auth/token")
@@ -41,9 +52,18 @@ def make_auth_blueprint(tokens: TokenService) -> Blueprint:
             return _oauth_error("invalid_client", "client authentication is missing", 401)
         if "\x00" in client_id:  # no client id holds NUL (PostgreSQL text cannot): the same answer as unknown
             return _oauth_error("invalid_client", "Authentication failed", 401)
+        keys = (client_key(client_id), address_key(request.remote_addr, "token-address"))
+        try:
+            limiter.check(*keys)
+        except RateLimited as limited:
+            response = _oauth_error("invalid_request", f"too many failed authentications for this client or from "
+                                    f"this address; retry in {limited.retry_after} s", 429)
+            response.headers["Retry-After"] = str(limited.retry_after)
+            return response
         try:
             principal = tokens.authenticate(client_id, secret)
         except AuthError as error:
+            limiter.count(*keys)
             return _oauth_error(error.error, error.description, error.status)
         response = Response(json.dumps(tokens.issue(principal)), mimetype="application/json")
         response.headers["Cache-Control"] = "no-store"

@@ -6,8 +6,11 @@ does not open the dashboard; a password set with `pcf node admin-password` does 
 node database, checked in constant time). Without that password the dashboard stays closed. The UI only reads:
 answering requests stays with the `pcf fulfil` / `pcf reject` commands.
 
-The session is Flask's signed cookie, keyed with a per-node secret kept in the database (so every worker accepts
-it), Secure + HttpOnly + SameSite=Strict, 8 hours; the login and logout forms carry a CSRF token. Templates are
+The session is server-side (`sessions.py`): Flask's signed cookie (keyed with a per-node secret kept in the database,
+Secure + HttpOnly + SameSite=Strict) holds an opaque id checked against the `dashboard_sessions` table on every page,
+so logging out or changing the password ends it at once, in every worker; 8 hours. The login and logout forms carry
+a CSRF token. Failed logins count per user and per address (`request_limit.py`): past either limit the login answers
+429 with Retry-After before the password is hashed. Templates are
 Jinja (autoescaped), charts are the same inline SVG as the HTML report: no build step, no script, no CDN.
 Pages are in English or Simplified Chinese: the `pcf_lang` cookie set by the switch links, else the browser's
 `Accept-Language` (`exchange/node/language.py`, `lca_models/i18n.py`).
@@ -38,12 +41,15 @@ from .events import PUBLISHED, REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJEC
 from .keys import node_signing_key
 from .language import choose_language, language_response
 from .received_views import add_received_views
+from .request_limit import RateLimited, RequestLimiter, address_key
+from .sessions import SESSION_LIFETIME, end_all_sessions, end_session, open_session, session_valid
 from .storage import NodeStore, footprints, shares
 
 ADMIN_HASH_SETTING = "dashboard-admin-password"
 SESSION_KEY_NAME = "dashboard-session-key"
 MIN_PASSWORD_LENGTH = 12
 LIST_LIMIT = 200  # rows per table: the dashboard is an overview, the API and CLI hold the rest
+ADMIN_USER = "login-user:admin"  # the rate-limit key of the dashboard's one user
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # the states and kinds the pages show, marked for the catalogue and shown in the page's language (`_(r.status)`)
 SHOWN_STATES = (N_("received"), N_("fulfilled"), N_("rejected"), N_("waiting-for-credentials"), N_("sent"),
@@ -52,10 +58,13 @@ SHOWN_STATES = (N_("received"), N_("fulfilled"), N_("rejected"), N_("waiting-for
 
 
 def set_admin_password(store: NodeStore, password: str) -> None:
-    """Set (or replace) the dashboard password; ValueError when shorter than MIN_PASSWORD_LENGTH."""
+    """Set (or replace) the dashboard password, logging every session out in the same transaction; ValueError when
+    shorter than MIN_PASSWORD_LENGTH."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(_("the admin password must have at least {count} characters").format(count=MIN_PASSWORD_LENGTH))
-    store.set_setting(ADMIN_HASH_SETTING, generate_password_hash(password, method="scrypt"))
+    with store.transaction() as connection:
+        store.set_setting(ADMIN_HASH_SETTING, generate_password_hash(password, method="scrypt"), connection)
+        end_all_sessions(connection)
 
 
 def _when(micros: int | None) -> str:
@@ -92,8 +101,9 @@ def _footprint_row(document_text: str, public: bool, orgs: list[str], trusted: d
             "signature_ok": ok, "signature": detail, "created": document.get("created")}
 
 
-def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
-    """The dashboard under /dashboard; registering it sets the app's session key and cookie policy."""
+def make_dashboard_blueprint(store: NodeStore, limiter: RequestLimiter, clock: Callable[[], datetime]) -> Blueprint:
+    """The dashboard under /dashboard; registering it sets the app's session key and cookie policy. `limiter` counts
+    failed logins ("login-user", "login-address")."""
     blueprint = Blueprint("dashboard", __name__, template_folder="templates")
 
     @blueprint.record_once
@@ -101,7 +111,7 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
         app = state.app
         app.secret_key = store.secret(SESSION_KEY_NAME, lambda: secrets.token_urlsafe(48))
         app.config.update(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
-                          SESSION_COOKIE_PATH="/dashboard", PERMANENT_SESSION_LIFETIME=timedelta(hours=8))
+                          SESSION_COOKIE_PATH="/dashboard", PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
         i18n.install_jinja(app.jinja_env)
 
     @blueprint.before_request
@@ -131,10 +141,16 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
             abort(Response(_("the form expired: reload the page and try again"), status=400,
                            mimetype="text/plain; charset=utf-8"))
 
+    def logged_in() -> bool:
+        """Is the cookie's session one the table still holds (once per request)?"""
+        if "dashboard_admin" not in g:
+            g.dashboard_admin = session_valid(store, session.get("sid"), clock())
+        return g.dashboard_admin
+
     def admin_only(view: Callable) -> Callable:
         @wraps(view)
         def guarded(*args, **kwargs):
-            if not session.get("admin"):
+            if not logged_in():
                 return redirect(url_for("dashboard.login", next=request.path))
             return view(*args, **kwargs)
         return guarded
@@ -143,7 +159,7 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
 
     @blueprint.context_processor
     def common() -> dict:
-        return {"csrf_token": csrf_token, "logged_in": bool(session.get("admin")), "current_language": i18n.current()}
+        return {"csrf_token": csrf_token, "logged_in": logged_in(), "current_language": i18n.current()}
 
     @blueprint.route("/login", methods=["GET", "POST"])
     def login():
@@ -151,20 +167,30 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
         error, status = None, 200
         if request.method == "POST":
             check_csrf()
+            keys = (ADMIN_USER, address_key(request.remote_addr, "login-address"))
+            try:
+                limiter.check(*keys)
+            except RateLimited as limited:
+                page = render_template("dashboard/login.html", configured=bool(configured),
+                                       error=N_("too many failed logins: try again later"))
+                return Response(page, status=429, headers={"Retry-After": str(limited.retry_after)})
             password = request.form.get("password", "")
             # the dummy hash keeps a closed dashboard's answer as slow as a wrong password's
             if check_password_hash(configured or _dummy_hash(), password) and configured:
                 session.clear()
                 session.permanent = True
-                session["admin"] = True
+                session["sid"] = open_session(store, clock())
                 target = request.args.get("next", "")
                 return redirect(target if target.startswith("/dashboard/") else url_for("dashboard.index"))
+            limiter.count(*keys)
             error, status = N_("wrong password"), 401
         return render_template("dashboard/login.html", configured=bool(configured), error=error), status
 
     @blueprint.post("/logout")
     def logout():
         check_csrf()
+        if session.get("sid"):
+            end_session(store, session["sid"])
         session.clear()
         return redirect(url_for("dashboard.login"))
 
@@ -181,8 +207,11 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
                                                    .where(shares.c.seq.in_([r.seq for r in rows]))):
                     orgs.setdefault(seq, []).append(org)
         listed = [_footprint_row(r.v3_json, r.public, orgs.get(r.seq, []), key) for r in rows]
+        before = request.args.get("events_before", "")
+        page = store.recent_events(LIST_LIMIT + 1, int(before) if before.isdigit() and len(before) < 19 else None)
+        older = page[LIST_LIMIT - 1]["pk"] if len(page) > LIST_LIMIT else None
         received = []
-        for event in reversed(store.list_events()[-LIST_LIMIT:]):
+        for event in page[:LIST_LIMIT]:
             body = json.loads(event["body"])
             data = body.get("data", {}) if isinstance(body.get("data"), dict) else {}
             received.append({"pk": event["pk"], "kind": _event_kind(event["type"]), "status": event["status"],
@@ -210,7 +239,7 @@ def make_dashboard_blueprint(store: NodeStore) -> Blueprint:
         return render_template("dashboard/index.html", footprints=listed, total=store.count(), sent=sent,
                                requests=[e for e in received if e["kind"] == "request"],
                                answers=[e for e in received if e["kind"] != "request"], outgoing=outgoing,
-                               fetched=fetched, limit=LIST_LIMIT)
+                               fetched=fetched, limit=LIST_LIMIT, older_events=older)
 
     @blueprint.get("/footprints/<footprint_id>")
     @admin_only

@@ -88,7 +88,12 @@ def openapi_document() -> dict:
         "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
         "responses": {"200": {"description": "access token", "content": {"application/json": {"schema": token}}},
                       "400": {"description": "RFC 6749 5.2", "content": oauth_error},
-                      "401": {"description": "RFC 6749 5.2", "content": oauth_error}}}})
+                      "401": {"description": "RFC 6749 5.2", "content": oauth_error},
+                      "429": {"description": "too many failed authentications for this client id or from this "
+                                             "address (the body is RFC 6749 5.2's, error invalid_request)",
+                              "headers": {"Retry-After": {"description": "seconds until the window ends",
+                                                          "schema": {"type": "integer"}}},
+                              "content": oauth_error}}}})
     _public_paths(spec)
     return _open_objects(spec.to_dict())
 

@@ -45,11 +45,10 @@ CSRF_COOKIE = "portal_csrf"
 CSRF_KEY_NAME = "portal-csrf-key"
 
 
-def make_portal_blueprint(store: NodeStore, limits: dict[str, int], window, max_upload_bytes: int,
+def make_portal_blueprint(store: NodeStore, limiter: RequestLimiter, max_upload_bytes: int,
                           clock: Callable[[], datetime]) -> Blueprint:
-    """The portal under /portal: `limits` are requests per `window` by "address" and by "invite"."""
+    """The portal under /portal: `limiter` counts requests by "address" and by "invite" (its kinds' limits)."""
     blueprint = Blueprint("portal", __name__, template_folder="templates")
-    limiter = RequestLimiter(store, limits, window, clock)
 
     @blueprint.record_once
     def configure(state) -> None:

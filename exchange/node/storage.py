@@ -53,8 +53,9 @@ from .events import REQUEST_FULFILLED, REQUEST_REJECTED, kind_of, type_names
 from .private_files import create_private_sqlite
 
 # 2: sent_requests; 3: received_footprints; 6: the supplier portal (portal_invites, portal_hits, received_footprints.channel
-# and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6)
-SCHEMA_VERSION = 6
+# and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
+# 7: revocation and event quotas (dashboard_sessions, clients.tokens_after_us, ix_events_org_received: _upgrade_to_7)
+SCHEMA_VERSION = 7
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 metadata = MetaData()
@@ -65,6 +66,8 @@ clients = Table(
     Column("secret_hash", String(512), nullable=False),
     Column("org", String(255), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    # tokens issued before this moment are refused (`pcf node revoke-tokens`); None: every unexpired token counts
+    Column("tokens_after_us", BigInteger, nullable=True),
 )
 footprints = Table(
     "footprints", metadata,
@@ -104,6 +107,7 @@ events = Table(
     Column("body", Text, nullable=False),
     Column("status", String(32), nullable=False, default="received"),  # requests: see RECEIVED ... WAITING
     UniqueConstraint("source", "event_id"),
+    Index("ix_events_org_received", "org", "received_us"),  # the per-organisation quota and retention
 )
 # A received request is `received` (waiting for the operator), `fulfilled` or `rejected` once answered, or
 # `waiting-for-credentials` while this node has no credentials for the requester's host (it is kept, and
@@ -169,7 +173,7 @@ portal_invites = Table(  # single-use, expiring links for suppliers without a no
     Column("expires_us", BigInteger, nullable=False),
     Column("used_us", BigInteger, nullable=True),  # set by the accepted submission, in its transaction
 )
-portal_hits = Table(  # requests per key (an address, an invitation) in the current window: the portal's rate limit
+portal_hits = Table(  # requests per key in the current window: every rate limit of the node (request_limit.py)
     "portal_hits", metadata,
     Column("key", String(255), primary_key=True),
     Column("window_start_us", BigInteger, nullable=False),
@@ -180,6 +184,12 @@ trusted_keys = Table(  # the public keys (a JWKS per peer) the operator trusts f
     Column("origin", String(1024), primary_key=True),  # scheme://host[:port] of the peer whose keys these are
     Column("jwks", Text, nullable=False),
     Column("added_us", BigInteger, nullable=False),
+)
+dashboard_sessions = Table(  # logged-in dashboard sessions: the cookie carries only the id, so deleting a row logs out
+    "dashboard_sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),  # SHA-256 (hex) of the session id in the signed cookie
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
 )
 PORTAL = "portal"  # received_footprints.peer and .channel of footprints submitted through the supplier portal
 
@@ -298,6 +308,16 @@ def _upgrade_to_6(connection: Connection) -> None:
             connection.exec_driver_sql(f"ALTER TABLE received_footprints ADD COLUMN {column} {ddl}")
 
 
+def _upgrade_to_7(connection: Connection) -> None:
+    """Schema version 7 on a version 6 database: the `clients.tokens_after_us` column (NULL: no token revoked) and
+    the `ix_events_org_received` index on events (org, received_us) for the event quota and retention. The new
+    `dashboard_sessions` table comes from `create_all`. Idempotent."""
+    present = {column["name"] for column in inspect(connection).get_columns("clients")}
+    if "tokens_after_us" not in present:
+        connection.exec_driver_sql("ALTER TABLE clients ADD COLUMN tokens_after_us BIGINT")
+    connection.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_events_org_received ON events (org, received_us)")
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[tuple[int, str]]  # (seq, json)
@@ -359,6 +379,7 @@ class NodeStore:
         webhook_outbox.create_tables(self.engine)
         with self.engine.begin() as connection:
             _upgrade_to_6(connection)
+            _upgrade_to_7(connection)
             found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
                 connection.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -400,10 +421,12 @@ class NodeStore:
         with self.reader.connect() as connection:
             return connection.execute(select(meta.c.value).where(meta.c.key == f"setting:{name}")).scalar()
 
-    def set_setting(self, name: str, value: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(meta.delete().where(meta.c.key == f"setting:{name}"))
-            connection.execute(insert(meta).values(key=f"setting:{name}", value=value))
+    def set_setting(self, name: str, value: str, connection: Connection | None = None) -> None:
+        if connection is None:
+            with self.engine.begin() as own:
+                return self.set_setting(name, value, own)
+        connection.execute(meta.delete().where(meta.c.key == f"setting:{name}"))
+        connection.execute(insert(meta).values(key=f"setting:{name}", value=value))
 
     # --- clients
 
@@ -419,6 +442,24 @@ class NodeStore:
         with self.reader.connect() as connection:
             row = connection.execute(select(clients).where(clients.c.client_id == client_id)).first()
         return ClientRecord(row.client_id, row.secret_hash, row.org) if row else None
+
+    def token_floor(self, client_id: str) -> int | None:
+        """When this client's valid tokens start (microseconds; 0: any unexpired one), or None when there is no such
+        client: the one primary-key lookup a bearer token check costs."""
+        with self.reader.connect() as connection:
+            row = connection.execute(select(clients.c.tokens_after_us).where(clients.c.client_id == client_id)).first()
+        return None if row is None else (row.tokens_after_us or 0)
+
+    def remove_client(self, client_id: str) -> bool:
+        """Delete a client (its tokens stop working with it); False when there is none."""
+        with self.engine.begin() as connection:
+            return connection.execute(clients.delete().where(clients.c.client_id == client_id)).rowcount == 1
+
+    def revoke_tokens(self, client_id: str, now: datetime) -> bool:
+        """Refuse every token of this client issued before `now`; False when there is no such client."""
+        with self.engine.begin() as connection:
+            return connection.execute(update(clients).where(clients.c.client_id == client_id)
+                                      .values(tokens_after_us=micros(now))).rowcount == 1
 
     # --- footprints
 
@@ -467,6 +508,15 @@ class NodeStore:
         for org in set(orgs):
             if not connection.execute(select(shares.c.seq).where(shares.c.seq == seq, shares.c.org == org)).first():
                 connection.execute(insert(shares).values(seq=seq, org=org))
+
+    def unshare(self, footprint_id: str, org: str) -> bool:
+        """Stop sharing a footprint with an organisation; False when it was not shared with it, StoreError when no
+        footprint has this id."""
+        with self.engine.begin() as connection:
+            seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar()
+            if seq is None:
+                raise StoreError(f"no footprint {footprint_id}")
+            return connection.execute(shares.delete().where(shares.c.seq == seq, shares.c.org == org)).rowcount == 1
 
     def get(self, footprint_id: str) -> StoredFootprint | None:
         with self.reader.connect() as connection:
@@ -650,6 +700,14 @@ class NodeStore:
                 query = query.where(events.c.type.in_(type_names(kind)))
             if status:
                 query = query.where(events.c.status == status)
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def recent_events(self, limit: int, before: int | None = None) -> list[dict]:
+        """At most `limit` received events, newest first, with keys below `before` (a page: never every event)."""
+        query = select(events).order_by(events.c.pk.desc()).limit(limit)
+        if before is not None:
+            query = query.where(events.c.pk < before)
+        with self.reader.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
     # --- footprints announced by other nodes (PublishedEvent) and fetched from them

@@ -13,12 +13,13 @@ import json
 from typing import Any
 
 from .errors import PactIssue, PactMappingError, PactValidationError, pointer
+from .json_depth import MAX_JSON_DEPTH, json_depth
 from .v2 import from_v2, to_v2
 from .v3 import LoadedFootprint, from_v3, to_v3
 
 __all__ = [
     "LoadedFootprint", "PactIssue", "PactMappingError", "PactValidationError", "detect_version", "from_v2",
-    "from_v3", "load_footprint", "parse_json", "footprints_in", "to_v2", "to_v3",
+    "from_v3", "load_footprint", "MAX_JSON_DEPTH", "parse_json", "footprints_in", "to_v2", "to_v3",
 ]
 
 _V2_MARKERS = ("pCfExcludingBiogenic", "declaredUnit", "unitaryProductAmount", "crossSectoralStandardsUsed",
@@ -50,8 +51,11 @@ def load_footprint(document: Any, strict: bool = False, version: str | None = No
     return from_v2(document, strict) if version == "v2" else from_v3(document, strict)
 
 
-def parse_json(text: str | bytes) -> Any:
-    """JSON text -> Python data, with a PactValidationError (pointer "") instead of a parser traceback."""
+def parse_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON text -> Python data, with a PactValidationError (pointer "") instead of a parser traceback; text nested
+    deeper than `max_depth` is refused before it is parsed."""
+    if json_depth(text) > max_depth:
+        raise PactValidationError([PactIssue("", f"JSON nested deeper than {max_depth} levels")])
     try:
         return json.loads(text)
     except UnicodeDecodeError:

@@ -11,6 +11,7 @@ from .data import data
 from .demo import demo
 from .factory import factory
 from .node import node
+from . import node_access  # noqa: F401  (registers its commands on `pcf node`)
 from .scope3 import scope3
 from .serve import serve
 from .tiers import fulfil_command, reject_command, request, verify_command
