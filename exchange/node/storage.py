@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateIndex
 
 from webhooks import outbox as webhook_outbox
 
@@ -52,8 +53,9 @@ from .addresses import peer_origin
 from .events import REQUEST_FULFILLED, REQUEST_REJECTED, kind_of, type_names
 
 # 2: sent_requests; 3: received_footprints; 6: the supplier portal (portal_invites, portal_hits, received_footprints.channel
-# and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6)
-SCHEMA_VERSION = 6
+# and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
+# 7: indexes for the status and validity filters and the outbox's due scan (_upgrade_to_7)
+SCHEMA_VERSION = 7
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 metadata = MetaData()
@@ -76,6 +78,13 @@ footprints = Table(
     Column("public", Boolean, nullable=False, default=False),
     Column("v3_json", Text, nullable=False),
     Column("v2_json", Text, nullable=True),
+)
+# Schema 7: the status and validity filters start from an index at a million footprints (docs/node.md, plans).
+# Status compares lower-cased, so the index is on lower(status); seq second keeps a filtered page in seq order.
+FOOTPRINT_INDEXES = (
+    Index("ix_footprints_status_seq", func.lower(footprints.c.status), footprints.c.seq),
+    Index("ix_footprints_validity_start", footprints.c.validity_start_us),
+    Index("ix_footprints_validity_end", footprints.c.validity_end_us),
 )
 footprint_keys = Table(
     "footprint_keys", metadata,
@@ -297,6 +306,15 @@ def _upgrade_to_6(connection: Connection) -> None:
             connection.exec_driver_sql(f"ALTER TABLE received_footprints ADD COLUMN {column} {ddl}")
 
 
+def _upgrade_to_7(connection: Connection) -> None:
+    """Schema version 7: the indexes a million footprints need (docs/node.md, plans), on a database an older release
+    made: ix_footprints_status_seq (lower(status), seq), ix_footprints_validity_start, ix_footprints_validity_end on
+    `footprints`, and ix_outbox_due (status, next_attempt_us) on `outbox`. No table or column changes. Idempotent
+    (each index is created only when missing), so `pcf node init` may run again."""
+    for index in (*FOOTPRINT_INDEXES, *webhook_outbox.INDEXES):
+        connection.execute(CreateIndex(index, if_not_exists=True))
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[tuple[int, str]]  # (seq, json)
@@ -357,6 +375,7 @@ class NodeStore:
         webhook_outbox.create_tables(self.engine)
         with self.engine.begin() as connection:
             _upgrade_to_6(connection)
+            _upgrade_to_7(connection)
             found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
                 connection.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import text
 
 from exchange.node.records import publish_footprints
 from exchange.node.storage import Filters, StoreError
@@ -53,3 +54,34 @@ def test_events_are_kept_once_per_source_and_id(store):
 def test_node_secret_is_created_once(store):
     first = store.secret("k", lambda: "one")
     assert store.secret("k", lambda: "two") == first == "one"
+
+
+SCHEMA_7_INDEXES = {"footprints": {"ix_footprints_status_seq", "ix_footprints_validity_start", "ix_footprints_validity_end"},
+                    "outbox": {"ix_outbox_due"}}
+
+
+def test_the_schema_7_upgrade_adds_the_filter_and_outbox_indexes_to_a_version_6_database(store, footprint):
+    def indexes() -> dict[str, set[str]]:  # from the catalogue: SQLAlchemy's SQLite inspector skips expression indexes
+        catalogue = ("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table"
+                     if store.engine.dialect.name == "sqlite" else
+                     "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = :table")
+        with store.engine.connect() as connection:
+            return {table: set(connection.execute(text(catalogue), {"table": table}).scalars()) & names
+                    for table, names in SCHEMA_7_INDEXES.items()}
+
+    assert indexes() == SCHEMA_7_INDEXES  # a new database has them
+    publish_footprints(store, [footprint], share_with=("BuyerCo",))
+    with store.engine.begin() as connection:  # what the version 6 code made: no such indexes
+        for names in SCHEMA_7_INDEXES.values():
+            for name in names:
+                connection.execute(text(f"DROP INDEX {name}"))
+        connection.execute(text("UPDATE meta SET value = '6' WHERE key = 'schema_version'"))
+    with pytest.raises(StoreError, match="run `pcf node init` to upgrade"):
+        store.check_schema()
+    store.init_schema()
+    store.init_schema()  # idempotent
+    store.check_schema()
+    assert indexes() == SCHEMA_7_INDEXES
+    page = store.list_visible("BuyerCo", Filters(status="active", valid_on=datetime(2026, 1, 1, tzinfo=timezone.utc)),
+                              0, None, 10)
+    assert [json.loads(document)["id"] for _, document in page.items] == [footprint.id]
