@@ -23,7 +23,7 @@ from .auth import Principal, TokenService
 from .errors import ApiError
 from .events import REQUEST_CREATED, check_event
 from .storage import Filters, NodeStore, Page
-from .v2_filter import FilterError, Predicate, parse_filter
+from .v2_filter import FilterError, Predicate, index_criteria, parse_filter
 from .workflow import RequestRefused, receive_other, receive_request
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -55,6 +55,7 @@ def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, i
     lists: dict[str, list[str]] = {}
     single: dict[str, str] = {}
     after, until, limit, predicate = 0, None, config.page_size, None
+    hints: dict[str, str] = {}
     for raw_name, value in request.args.items(multi=True):
         if "\x00" in raw_name or "\x00" in value:  # no identifier holds NUL, and PostgreSQL text cannot
             raise ApiError("BadRequest", "query parameters must not contain NUL characters")
@@ -83,10 +84,13 @@ def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, i
                 raise ApiError("BadRequest", "$filter may be given once")
             try:
                 predicate = parse_filter(value)
+                hints = index_criteria(value)
             except FilterError as error:
                 raise ApiError(error.code, str(error)) from None
         else:
             raise ApiError("BadRequest", f"unknown query parameter {raw_name!r}")
+    for kind, value in hints.items():  # the index narrows, the predicate decides (an explicit criterion stays as given)
+        lists.setdefault(kind, [value])
     times = {TIME_CRITERIA[name]: _parse_time(name, value) for name, value in single.items() if name in TIME_CRITERIA}
     filters = Filters(**{kind: tuple(values) for kind, values in lists.items()}, status=single.get("status"), **times)
     return filters, predicate, limit, after, until
