@@ -195,6 +195,19 @@ def load(db_url: str, count: int, seed: int) -> Loaded:
     return Loaded(count, seconds, visible, count)
 
 
+def loaded_before(db_url: str) -> Loaded:
+    """What `load` returns, read back from a database a run with --keep loaded (for --reuse)."""
+    with psycopg.connect(db_url) as connection:
+        count = connection.execute("SELECT count(*) FROM footprints").fetchone()[0]
+        visible = connection.execute(
+            "SELECT f.id, max(k.value) FILTER (WHERE k.kind = 'product'), max(k.value) FILTER (WHERE k.kind = 'company'), "
+            "max(k.value) FILTER (WHERE k.kind = 'classification') FROM footprints f JOIN footprint_keys k ON k.seq = f.seq "
+            "WHERE f.public OR EXISTS (SELECT 1 FROM shares s WHERE s.seq = f.seq AND s.org = %s) "
+            "GROUP BY f.seq, f.id ORDER BY f.seq LIMIT 20000", (CLIENT_ORG,)).fetchall()
+    print(f"reusing {count:,} footprints loaded before; {CLIENT_ORG} sees {len(visible):,}+ of them")
+    return Loaded(count, 0.0, [tuple(row) for row in visible], count)
+
+
 # ---------------------------------------------------------------------------------------------- the queries
 
 def query_kinds(loaded: Loaded, paths_per_kind: int, seed: int) -> dict[str, list[str]]:
@@ -354,19 +367,25 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes of the node")
     parser.add_argument("--database", default="pcf_bench_scale", help="created (dropped first if it exists)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (to EXPLAIN by hand)")
+    parser.add_argument("--reuse", action="store_true", help="use the database a run with --keep loaded (implies --keep)")
     parser.add_argument("--seed", type=int, default=16)
     args = parser.parse_args()
 
     db_url = f"{SERVER}/{args.database}"
-    with psycopg.connect(f"{SERVER}/test", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-        admin.execute(f'CREATE DATABASE "{args.database}"')
+    args.keep = args.keep or args.reuse
+    if not args.reuse:
+        with psycopg.connect(f"{SERVER}/test", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+            admin.execute(f'CREATE DATABASE "{args.database}"')
     store = None
     try:
         store = NodeStore(db_url)
         store.init_schema()
-        add_clients(store, {"bench": ("bench-secret", CLIENT_ORG)})
-        loaded = load(db_url, args.footprints, args.seed)
+        if args.reuse:
+            loaded = loaded_before(db_url)
+        else:
+            add_clients(store, {"bench": ("bench-secret", CLIENT_ORG)})
+            loaded = load(db_url, args.footprints, args.seed)
         explain(store, loaded, args.seed)
         data_dir = Path(tempfile.mkdtemp(prefix="pcf-bench-scale-"))
         node = start_node(data_dir, db_url, workers=args.workers, extra=("--deliver-every", "0"))

@@ -507,16 +507,26 @@ class NodeStore:
                 until = connection.execute(select(func.coalesce(func.max(footprints.c.seq), 0))).scalar_one()
             # Visibility is a correlated EXISTS (one index probe per candidate, and an unfiltered page stops after
             # `limit` rows); key filters are IN (subquery), so a selective filter starts from its small index range.
+            # The first key criterion with a single value drives the query instead (a join, ordered by its seq): its
+            # (kind, value, seq) index range is already in publication order, so a page of a common value (a country
+            # with tens of thousands of footprints) stops after `limit` visible ones instead of sorting them all.
             conditions = [footprints.c.seq > after, footprints.c.seq <= until,
                           or_(footprints.c.public.is_(True),
                               exists().where(and_(shares.c.seq == footprints.c.seq, shares.c.org == org)))]
             if version != "v3":
                 conditions.append(document.is_not(None))
+            source, order = footprints, footprints.c.seq
             for kind, values in (("product", filters.product), ("company", filters.company),
                                  ("classification", filters.classification), ("geography", filters.geography)):
-                if values:
+                wanted = list(dict.fromkeys(v.lower() for v in values))
+                if len(wanted) == 1 and source is footprints:  # one row per footprint and value (publish dedups)
+                    source = footprint_keys.join(footprints, footprint_keys.c.seq == footprints.c.seq)
+                    order = footprint_keys.c.seq
+                    conditions += [footprint_keys.c.kind == kind, footprint_keys.c.value == wanted[0],
+                                   footprint_keys.c.seq > after, footprint_keys.c.seq <= until]
+                elif wanted:
                     conditions.append(footprints.c.seq.in_(select(footprint_keys.c.seq).where(
-                        footprint_keys.c.kind == kind, footprint_keys.c.value.in_([v.lower() for v in values]))))
+                        footprint_keys.c.kind == kind, footprint_keys.c.value.in_(wanted))))
             if filters.valid_on is not None:
                 moment = micros(filters.valid_on)
                 conditions += [footprints.c.validity_start_us <= moment, footprints.c.validity_end_us >= moment]
@@ -527,7 +537,8 @@ class NodeStore:
             if filters.status is not None:
                 conditions.append(func.lower(footprints.c.status) == filters.status.lower())
             rows = connection.execute(
-                select(footprints.c.seq, document).where(and_(*conditions)).order_by(footprints.c.seq).limit(limit + 1)
+                select(footprints.c.seq, document).select_from(source).where(and_(*conditions)).order_by(order)
+                .limit(limit + 1)
             ).all()
         return Page([(row[0], row[1]) for row in rows[:limit]], len(rows) > limit, until)
 
