@@ -99,11 +99,12 @@ def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, i
 def _matching_page(store: NodeStore, org: str, filters: Filters, predicate: Predicate, after: int,
                    until: int | None, limit: int) -> Page:
     """One page of the v2 footprints `org` may see that `predicate` accepts: visible ones are read in publication
-    order, FILTER_SCAN at a time, until limit + 1 match (so `has_more` is exact) or none are left."""
+    order (limit + 1, then FILTER_SCAN at a time) until limit + 1 match (so `has_more` is exact) or none are left."""
     found: list[tuple[int, str]] = []
+    scan = limit + 1  # first round: when the key index already narrowed the listing to matches, one page is enough
     while True:
-        page = store.list_visible(org, filters, after, until, FILTER_SCAN, "v2")
-        until = page.until
+        page = store.list_visible(org, filters, after, until, scan, "v2")
+        until, scan = page.until, FILTER_SCAN
         for seq, document in page.items:
             if predicate(json.loads(document)):
                 found.append((seq, document))
