@@ -85,3 +85,27 @@ def test_the_schema_7_upgrade_adds_the_filter_and_outbox_indexes_to_a_version_6_
     page = store.list_visible("BuyerCo", Filters(status="active", valid_on=datetime(2026, 1, 1, tzinfo=timezone.utc)),
                               0, None, 10)
     assert [json.loads(document)["id"] for _, document in page.items] == [footprint.id]
+
+
+def test_a_single_key_value_pages_through_its_index_range_in_publication_order(store, footprint):
+    """One value of a key criterion drives the listing from its index range: pages stay keyset-exact, visibility
+    and the other criteria still apply, and several values (OR) give the same footprints by the other path."""
+    copies = [dataclasses.replace(footprint, id=str(uuid.UUID(int=700 + i, version=4)),
+                                  product_ids=(f"urn:pact:product:k{i % 2}",)) for i in range(7)]
+    for number, copy in enumerate(copies):
+        publish_footprints(store, [copy], share_with=("BuyerCo",) if number != 3 else ("OtherCo",))
+
+    def listed(filters: Filters, limit: int = 2) -> list[str]:
+        seen, after, until = [], 0, None
+        while True:
+            page = store.list_visible("BuyerCo", filters, after, until, limit)
+            seen += [json.loads(document)["id"] for _, document in page.items]
+            if not page.has_more:
+                return seen
+            after, until = page.items[-1][0], page.until
+
+    visible = [c.id for number, c in enumerate(copies) if number != 3]
+    assert listed(Filters(geography=("US", "us"))) == visible  # one value, written twice
+    assert listed(Filters(product=("urn:pact:product:K1",), geography=("us",))) == [copies[1].id, copies[5].id]
+    assert listed(Filters(product=("urn:pact:product:k0", "urn:pact:product:k1"))) == visible  # OR: the IN path
+    assert listed(Filters(product=("urn:pact:product:k0",), status="deprecated")) == []
