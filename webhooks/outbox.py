@@ -2,7 +2,8 @@
 
 The caller passes its own open transaction (`Connection`) to `enqueue`, so the event is committed together
 with, say, the footprint it announces, or not at all. Delivery is at-least-once: an item is marked delivered
-only after its target acknowledged it, and a lease keeps two deliverers from sending the same item at once;
+only after its target acknowledged it, and a lease keeps two deliverers from sending the same item at once
+(on PostgreSQL claimed with `SELECT ... FOR UPDATE SKIP LOCKED`, so several server instances deliver side by side);
 a deliverer that dies mid-send leaves the lease to expire and the item is sent again. Receivers deduplicate
 by event id (PACT events carry one), so a repeat has one effect. Retries back off exponentially with jitter
 up to a horizon (PACT: do not retry for more than 3 days), after which the item is marked dead with the reason.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, and_, insert, or_, select, update
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -37,6 +38,8 @@ outbox = Table(
     Column("delivered_us", BigInteger, nullable=True),
     Column("last_error", Text, nullable=True),
 )
+# the deliverers' scan for due messages: without it every round reads every message ever delivered
+INDEXES = (Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_us),)
 
 
 def _us(moment: datetime) -> int:
@@ -78,20 +81,30 @@ class Outbox:
         self.engine, self.base_delay, self.max_delay, self.lease, self.horizon = engine, base_delay, max_delay, lease, horizon
 
     def claim_due(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
-        """Pending messages whose time has come and whose lease (if any) ran out; each is leased to the caller."""
+        """Pending messages whose time has come and whose lease (if any) ran out; each is leased to the caller.
+
+        On PostgreSQL several deliverers (one per `pcf serve` instance) share the outbox: the due rows are locked
+        with `FOR UPDATE SKIP LOCKED`, so concurrent claims take disjoint rows without waiting on each other, and
+        the lease is written in the same transaction. A deliverer killed mid-send leaves its lease to expire, after
+        which the message is due again. SQLite has one writer at a time (BEGIN IMMEDIATE), so there a plain
+        conditional update on the lease is enough."""
+        due = and_(outbox.c.status == "pending", outbox.c.next_attempt_us <= _us(now),
+                   or_(outbox.c.lease_until_us <= _us(now), outbox.c.lease_until_us.is_(None)))
+        query = select(outbox).where(due).order_by(outbox.c.pk).limit(limit)
         claimed = []
         with self.engine.begin() as connection:
-            rows = connection.execute(select(outbox).where(and_(
-                outbox.c.status == "pending", outbox.c.next_attempt_us <= _us(now),
-                or_(outbox.c.lease_until_us <= _us(now), outbox.c.lease_until_us.is_(None)),
-            )).order_by(outbox.c.pk).limit(limit)).all()
+            if connection.dialect.name == "postgresql":
+                rows = connection.execute(query.with_for_update(skip_locked=True)).all()
+                if rows:
+                    connection.execute(update(outbox).where(outbox.c.pk.in_([row.pk for row in rows])).values(
+                        lease_until_us=_us(now + self.lease)))
+            else:
+                rows = [row for row in connection.execute(query).all() if connection.execute(
+                    update(outbox).where(and_(outbox.c.pk == row.pk, outbox.c.lease_until_us == row.lease_until_us))
+                    .values(lease_until_us=_us(now + self.lease))).rowcount]
             for row in rows:
-                taken = connection.execute(update(outbox).where(and_(
-                    outbox.c.pk == row.pk, outbox.c.lease_until_us == row.lease_until_us)).values(
-                    lease_until_us=_us(now + self.lease))).rowcount
-                if taken:
-                    claimed.append(OutboxItem(row.pk, row.message_id, row.target, row.kind, row.body, row.attempts,
-                                              _EPOCH + timedelta(microseconds=row.created_us)))
+                claimed.append(OutboxItem(row.pk, row.message_id, row.target, row.kind, row.body, row.attempts,
+                                          _EPOCH + timedelta(microseconds=row.created_us)))
         return claimed
 
     def delivered(self, item: OutboxItem, now: datetime) -> None:

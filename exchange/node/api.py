@@ -24,7 +24,7 @@ from .errors import ApiError
 from .event_quota import EventLimits, QuotaExceeded, check_quota
 from .events import REQUEST_CREATED, check_event
 from .storage import Filters, NodeStore, Page
-from .v2_filter import FilterError, Predicate, parse_filter
+from .v2_filter import FilterError, Predicate, index_criteria, parse_filter
 from .workflow import RequestRefused, receive_other, receive_request
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -56,6 +56,7 @@ def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, i
     lists: dict[str, list[str]] = {}
     single: dict[str, str] = {}
     after, until, limit, predicate = 0, None, config.page_size, None
+    hints: dict[str, str] = {}
     for raw_name, value in request.args.items(multi=True):
         if "\x00" in raw_name or "\x00" in value:  # no identifier holds NUL, and PostgreSQL text cannot
             raise ApiError("BadRequest", "query parameters must not contain NUL characters")
@@ -84,10 +85,13 @@ def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, i
                 raise ApiError("BadRequest", "$filter may be given once")
             try:
                 predicate = parse_filter(value)
+                hints = index_criteria(value)
             except FilterError as error:
                 raise ApiError(error.code, str(error)) from None
         else:
             raise ApiError("BadRequest", f"unknown query parameter {raw_name!r}")
+    for kind, value in hints.items():  # the index narrows, the predicate decides (an explicit criterion stays as given)
+        lists.setdefault(kind, [value])
     times = {TIME_CRITERIA[name]: _parse_time(name, value) for name, value in single.items() if name in TIME_CRITERIA}
     filters = Filters(**{kind: tuple(values) for kind, values in lists.items()}, status=single.get("status"), **times)
     return filters, predicate, limit, after, until
@@ -96,11 +100,12 @@ def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, i
 def _matching_page(store: NodeStore, org: str, filters: Filters, predicate: Predicate, after: int,
                    until: int | None, limit: int) -> Page:
     """One page of the v2 footprints `org` may see that `predicate` accepts: visible ones are read in publication
-    order, FILTER_SCAN at a time, until limit + 1 match (so `has_more` is exact) or none are left."""
+    order (limit + 1, then FILTER_SCAN at a time) until limit + 1 match (so `has_more` is exact) or none are left."""
     found: list[tuple[int, str]] = []
+    scan = limit + 1  # first round: when the key index already narrowed the listing to matches, one page is enough
     while True:
-        page = store.list_visible(org, filters, after, until, FILTER_SCAN, "v2")
-        until = page.until
+        page = store.list_visible(org, filters, after, until, scan, "v2")
+        until, scan = page.until, FILTER_SCAN
         for seq, document in page.items:
             if predicate(json.loads(document)):
                 found.append((seq, document))

@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateIndex
 
 from webhooks import outbox as webhook_outbox
 
@@ -54,7 +55,8 @@ from .private_files import create_private_sqlite
 
 # 2: sent_requests; 3: received_footprints; 6: the supplier portal (portal_invites, portal_hits, received_footprints.channel
 # and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
-# 7: revocation and event quotas (dashboard_sessions, clients.tokens_after_us, ix_events_org_received: _upgrade_to_7)
+# 7: revocation and event quotas (dashboard_sessions, clients.tokens_after_us, ix_events_org_received), indexes for
+# the status and validity filters and the outbox's due scan (_upgrade_to_7)
 SCHEMA_VERSION = 7
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -80,6 +82,13 @@ footprints = Table(
     Column("public", Boolean, nullable=False, default=False),
     Column("v3_json", Text, nullable=False),
     Column("v2_json", Text, nullable=True),
+)
+# Schema 7: the status and validity filters start from an index at a million footprints (docs/node.md, plans).
+# Status compares lower-cased, so the index is on lower(status); seq second keeps a filtered page in seq order.
+FOOTPRINT_INDEXES = (
+    Index("ix_footprints_status_seq", func.lower(footprints.c.status), footprints.c.seq),
+    Index("ix_footprints_validity_start", footprints.c.validity_start_us),
+    Index("ix_footprints_validity_end", footprints.c.validity_end_us),
 )
 footprint_keys = Table(
     "footprint_keys", metadata,
@@ -309,13 +318,20 @@ def _upgrade_to_6(connection: Connection) -> None:
 
 
 def _upgrade_to_7(connection: Connection) -> None:
-    """Schema version 7 on a version 6 database: the `clients.tokens_after_us` column (NULL: no token revoked) and
-    the `ix_events_org_received` index on events (org, received_us) for the event quota and retention. The new
-    `dashboard_sessions` table comes from `create_all`. Idempotent."""
+    """Schema version 7 on a version 6 database. Idempotent (each column or index is added only when missing), so
+    `pcf node init` may run again; new tables (`dashboard_sessions`) come from `create_all`.
+
+    - revocation and event quotas: the `clients.tokens_after_us` column (NULL: no token revoked) and the
+      `ix_events_org_received` index on events (org, received_us) for the event quota and retention;
+    - the indexes a million footprints need (docs/node.md, plans): ix_footprints_status_seq (lower(status), seq),
+      ix_footprints_validity_start, ix_footprints_validity_end on `footprints`, and ix_outbox_due
+      (status, next_attempt_us) on `outbox`."""
     present = {column["name"] for column in inspect(connection).get_columns("clients")}
     if "tokens_after_us" not in present:
         connection.exec_driver_sql("ALTER TABLE clients ADD COLUMN tokens_after_us BIGINT")
     connection.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_events_org_received ON events (org, received_us)")
+    for index in (*FOOTPRINT_INDEXES, *webhook_outbox.INDEXES):
+        connection.execute(CreateIndex(index, if_not_exists=True))
 
 
 @dataclass(frozen=True)
@@ -540,16 +556,26 @@ class NodeStore:
                 until = connection.execute(select(func.coalesce(func.max(footprints.c.seq), 0))).scalar_one()
             # Visibility is a correlated EXISTS (one index probe per candidate, and an unfiltered page stops after
             # `limit` rows); key filters are IN (subquery), so a selective filter starts from its small index range.
+            # The first key criterion with a single value drives the query instead (a join, ordered by its seq): its
+            # (kind, value, seq) index range is already in publication order, so a page of a common value (a country
+            # with tens of thousands of footprints) stops after `limit` visible ones instead of sorting them all.
             conditions = [footprints.c.seq > after, footprints.c.seq <= until,
                           or_(footprints.c.public.is_(True),
                               exists().where(and_(shares.c.seq == footprints.c.seq, shares.c.org == org)))]
             if version != "v3":
                 conditions.append(document.is_not(None))
+            source, order = footprints, footprints.c.seq
             for kind, values in (("product", filters.product), ("company", filters.company),
                                  ("classification", filters.classification), ("geography", filters.geography)):
-                if values:
+                wanted = list(dict.fromkeys(v.lower() for v in values))
+                if len(wanted) == 1 and source is footprints:  # one row per footprint and value (publish dedups)
+                    source = footprint_keys.join(footprints, footprint_keys.c.seq == footprints.c.seq)
+                    order = footprint_keys.c.seq
+                    conditions += [footprint_keys.c.kind == kind, footprint_keys.c.value == wanted[0],
+                                   footprint_keys.c.seq > after, footprint_keys.c.seq <= until]
+                elif wanted:
                     conditions.append(footprints.c.seq.in_(select(footprint_keys.c.seq).where(
-                        footprint_keys.c.kind == kind, footprint_keys.c.value.in_([v.lower() for v in values]))))
+                        footprint_keys.c.kind == kind, footprint_keys.c.value.in_(wanted))))
             if filters.valid_on is not None:
                 moment = micros(filters.valid_on)
                 conditions += [footprints.c.validity_start_us <= moment, footprints.c.validity_end_us >= moment]
@@ -560,7 +586,8 @@ class NodeStore:
             if filters.status is not None:
                 conditions.append(func.lower(footprints.c.status) == filters.status.lower())
             rows = connection.execute(
-                select(footprints.c.seq, document).where(and_(*conditions)).order_by(footprints.c.seq).limit(limit + 1)
+                select(footprints.c.seq, document).select_from(source).where(and_(*conditions)).order_by(order)
+                .limit(limit + 1)
             ).all()
         return Page([(row[0], row[1]) for row in rows[:limit]], len(rows) > limit, until)
 

@@ -16,7 +16,7 @@ compare case-insensitively as everywhere else in the node. A footprint without t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -53,6 +53,7 @@ class FilterError(ValueError):
 class _Tokens:
     items: list[tuple[str, str]]
     at: int = 0
+    keys: dict[str, str] = field(default_factory=dict)  # key-table kind -> a value every match must have
 
     def peek(self) -> tuple[str, str]:
         return self.items[self.at] if self.at < len(self.items) else ("end", "")
@@ -103,6 +104,8 @@ def _comparison(name: str, tokens: _Tokens) -> Predicate:
         raise FilterError("NotImplemented", f"$filter operator {operator!r} is not supported (eq, lt, le, gt, ge)")
     compare = _OPERATORS[operator.lower()]
     literal = _literal(tokens)
+    if path == ("pcf", "geographyCountry") and operator.lower() == "eq":
+        tokens.keys.setdefault("geography", literal)
     wanted = _instant(literal) if is_time else literal
     if wanted is None:
         raise FilterError("BadRequest", f"$filter: {literal!r} is not a date-time (RFC 3339)")
@@ -130,6 +133,7 @@ def _any(collection: str, tokens: _Tokens) -> Predicate:
     if tokens.take("word", "eq").lower() != "eq":
         raise FilterError("NotImplemented", "$filter: inside any(...) only the eq operator is supported")
     wanted = _literal(tokens).lower()
+    tokens.keys.setdefault("product" if collection == "productIds" else "company", wanted)
     for _ in range(depth + 1):
         tokens.take("close", "')'")
     return lambda footprint: any(isinstance(v, str) and v.lower() == wanted for v in footprint.get(collection) or ())
@@ -163,12 +167,24 @@ def _conjunction(tokens: _Tokens) -> Predicate:
     return lambda footprint: all(clause(footprint) for clause in clauses)
 
 
-def parse_filter(text: str) -> Predicate:
-    """A predicate over v2 footprint documents; FilterError (BadRequest or NotImplemented) for what it cannot do."""
+def _parsed(text: str) -> tuple[Predicate, _Tokens]:
     tokens = _tokens(text)
     if not tokens.items:
         raise FilterError("BadRequest", "$filter is empty")
     predicate = _conjunction(tokens)
     if tokens.peek()[0] != "end":
         raise FilterError("BadRequest", f"$filter: unexpected {tokens.peek()[1]!r}")
-    return predicate
+    return predicate, tokens
+
+
+def parse_filter(text: str) -> Predicate:
+    """A predicate over v2 footprint documents; FilterError (BadRequest or NotImplemented) for what it cannot do."""
+    return _parsed(text)[0]
+
+
+def index_criteria(text: str) -> dict[str, str]:
+    """Key-table criteria (kind -> value, as the node's key table holds them) that every footprint `text` accepts
+    must meet: the value of a `productIds/any(... eq ...)`, `companyIds/any(...)` or `geographyCountry eq` clause.
+    With `and` the only connective, each clause is required, so listing only footprints with these keys (an index
+    range) and then applying the predicate finds the same footprints as reading every visible one."""
+    return _parsed(text)[1].keys

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import text
 
 from exchange.node.records import publish_footprints
 from exchange.node.storage import Filters, StoreError
@@ -53,3 +54,58 @@ def test_events_are_kept_once_per_source_and_id(store):
 def test_node_secret_is_created_once(store):
     first = store.secret("k", lambda: "one")
     assert store.secret("k", lambda: "two") == first == "one"
+
+
+SCHEMA_7_INDEXES = {"footprints": {"ix_footprints_status_seq", "ix_footprints_validity_start", "ix_footprints_validity_end"},
+                    "outbox": {"ix_outbox_due"}}
+
+
+def test_the_schema_7_upgrade_adds_the_filter_and_outbox_indexes_to_a_version_6_database(store, footprint):
+    def indexes() -> dict[str, set[str]]:  # from the catalogue: SQLAlchemy's SQLite inspector skips expression indexes
+        catalogue = ("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table"
+                     if store.engine.dialect.name == "sqlite" else
+                     "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = :table")
+        with store.engine.connect() as connection:
+            return {table: set(connection.execute(text(catalogue), {"table": table}).scalars()) & names
+                    for table, names in SCHEMA_7_INDEXES.items()}
+
+    assert indexes() == SCHEMA_7_INDEXES  # a new database has them
+    publish_footprints(store, [footprint], share_with=("BuyerCo",))
+    with store.engine.begin() as connection:  # what the version 6 code made: no such indexes
+        for names in SCHEMA_7_INDEXES.values():
+            for name in names:
+                connection.execute(text(f"DROP INDEX {name}"))
+        connection.execute(text("UPDATE meta SET value = '6' WHERE key = 'schema_version'"))
+    with pytest.raises(StoreError, match="run `pcf node init` to upgrade"):
+        store.check_schema()
+    store.init_schema()
+    store.init_schema()  # idempotent
+    store.check_schema()
+    assert indexes() == SCHEMA_7_INDEXES
+    page = store.list_visible("BuyerCo", Filters(status="active", valid_on=datetime(2026, 1, 1, tzinfo=timezone.utc)),
+                              0, None, 10)
+    assert [json.loads(document)["id"] for _, document in page.items] == [footprint.id]
+
+
+def test_a_single_key_value_pages_through_its_index_range_in_publication_order(store, footprint):
+    """One value of a key criterion drives the listing from its index range: pages stay keyset-exact, visibility
+    and the other criteria still apply, and several values (OR) give the same footprints by the other path."""
+    copies = [dataclasses.replace(footprint, id=str(uuid.UUID(int=700 + i, version=4)),
+                                  product_ids=(f"urn:pact:product:k{i % 2}",)) for i in range(7)]
+    for number, copy in enumerate(copies):
+        publish_footprints(store, [copy], share_with=("BuyerCo",) if number != 3 else ("OtherCo",))
+
+    def listed(filters: Filters, limit: int = 2) -> list[str]:
+        seen, after, until = [], 0, None
+        while True:
+            page = store.list_visible("BuyerCo", filters, after, until, limit)
+            seen += [json.loads(document)["id"] for _, document in page.items]
+            if not page.has_more:
+                return seen
+            after, until = page.items[-1][0], page.until
+
+    visible = [c.id for number, c in enumerate(copies) if number != 3]
+    assert listed(Filters(geography=("US", "us"))) == visible  # one value, written twice
+    assert listed(Filters(product=("urn:pact:product:K1",), geography=("us",))) == [copies[1].id, copies[5].id]
+    assert listed(Filters(product=("urn:pact:product:k0", "urn:pact:product:k1"))) == visible  # OR: the IN path
+    assert listed(Filters(product=("urn:pact:product:k0",), status="deprecated")) == []

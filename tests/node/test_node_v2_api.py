@@ -79,3 +79,12 @@ def test_the_next_link_is_absolute_and_parses_as_wbcsds_client_parses_it(node):
     endpoint = links["next"].replace(node.base, "")
     assert endpoint.startswith("/2/footprints?")
     assert len(ids(requests.get(node.base + endpoint, headers=node.headers, verify=node.ca, timeout=10))) == 1
+
+
+def test_a_filter_read_through_the_key_index_matches_as_the_predicate_says(node):
+    """`$filter` key clauses narrow the listing to an index range; the predicate still decides, case rules included."""
+    steel = f"productIds/any(p:p eq '{STEEL.product_ids[0].upper()}')"  # ids compare case-insensitively
+    assert sorted(ids(listing(node, f"$filter={steel}"))) == sorted([STEEL.id, *node.copies])
+    assert sorted(ids(listing(node, f"$filter={steel} and pcf/geographyCountry eq 'US'"))) == sorted([STEEL.id, *node.copies])
+    assert ids(listing(node, f"$filter={steel} and pcf/geographyCountry eq 'us'")) == []  # OData eq is case-sensitive
+    assert ids(listing(node, f"$filter={steel} and companyIds/any(c:c eq 'urn:nobody')")) == []

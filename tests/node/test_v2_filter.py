@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.node.v2_filter import FilterError, parse_filter
+from exchange.node.v2_filter import FilterError, index_criteria, parse_filter
 
 STEEL = {"created": "2025-04-30T00:00:00+00:00", "productIds": ["urn:gtin:4712345060507"],
          "companyIds": ["urn:company:example:company2"], "productCategoryCpc": "3342",
@@ -67,3 +67,13 @@ def test_text_that_is_no_filter_is_a_bad_request(text):
     with pytest.raises(FilterError) as raised:
         parse_filter(text)
     assert raised.value.code == "BadRequest"
+
+
+def test_index_criteria_are_the_key_values_every_match_must_have():
+    """What the node looks up in its key index before the predicate decides: only required `eq` clauses on keys."""
+    text = ("(pcf/geographyCountry eq 'DE') and productIds/any(p:(p eq 'URN:GTIN:4712345060507')) "
+            "and companyIds/any(c:c eq 'urn:company:example:company2') and productIds/any(p:p eq 'urn:other')")
+    assert index_criteria(text) == {"geography": "DE", "product": "urn:gtin:4712345060507",
+                                    "company": "urn:company:example:company2"}
+    assert matches(text) == set()  # the second productIds clause is still required by the predicate
+    assert index_criteria("created ge '2025-01-01T00:00:00Z' and geographyCountry lt 'E'") == {}

@@ -8,10 +8,14 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select, text
+
+from exchange.node.storage import create_db_engine
+from tests.support.databases import postgres_schema
 
 from webhooks.delivery import Deliverer, DeliveryError, post_json, standard_webhook_transport
 from webhooks.outbox import Outbox, create_tables, enqueue
+from webhooks.outbox import outbox as outbox_table
 from webhooks.signing import WebhookVerificationError, new_secret, sign_headers, verify_webhook
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -177,3 +181,42 @@ def test_delivery_error_classification(receiver):
     with pytest.raises(DeliveryError) as caught:
         post_json(receiver.url, "{}", {})
     assert caught.value.permanent
+
+
+@pytest.fixture
+def postgres_engine():
+    url, admin, schema = postgres_schema()
+    engine = create_db_engine(url)
+    create_tables(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_on_postgresql_concurrent_claims_skip_locked_rows_and_a_dead_deliverers_lease_expires(postgres_engine):
+    """Two deliverers (two `pcf serve` instances) on one PostgreSQL: a claim in progress holds its rows locked and
+    the other deliverer takes the remaining ones at once (SKIP LOCKED, no waiting, no overlap); what a deliverer
+    leased and never reported is due again only after the lease."""
+    clock = Clock()
+    first, second = Outbox(postgres_engine, lease=timedelta(minutes=2)), Outbox(postgres_engine, lease=timedelta(minutes=2))
+    with postgres_engine.begin() as connection:
+        for number in range(6):
+            enqueue(connection, f"m{number}", "http://x", "plain", "{}", clock())
+    with postgres_engine.connect() as holder:  # a claim caught between its SELECT ... FOR UPDATE and its commit
+        transaction = holder.begin()
+        locked = holder.execute(select(outbox_table.c.message_id).order_by(outbox_table.c.pk).limit(2)
+                                .with_for_update()).scalars().all()
+        taken = first.claim_due(clock(), limit=10)
+        transaction.rollback()
+    assert locked == ["m0", "m1"] and [item.message_id for item in taken] == ["m2", "m3", "m4", "m5"]
+    assert [item.message_id for item in second.claim_due(clock())] == ["m0", "m1"]
+    assert second.claim_due(clock()) == []  # every message is leased now
+    clock.now += timedelta(minutes=3)  # both deliverers died without recording anything
+    again = second.claim_due(clock())
+    assert sorted(item.message_id for item in again) == [f"m{number}" for number in range(6)]
+    for item in again:
+        second.delivered(item, clock())
+    clock.now += timedelta(minutes=3)
+    assert first.claim_due(clock()) == [] and {item["status"] for item in first.items()} == {"delivered"}
