@@ -23,6 +23,8 @@ from .api import make_api_blueprint
 from .auth import AuthError, TokenService
 from .auth_routes import make_auth_blueprint
 from .bodies import drain
+from .cursors import KEY_NAME as CURSOR_KEY_NAME
+from .cursors import CursorSeal, new_key
 from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
@@ -61,14 +63,15 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
     store.check_schema()
     clock = clock or _utc_now
     tokens = TokenService(store, config.token_lifetime, clock)
+    seal = CursorSeal(store.secret(CURSOR_KEY_NAME, new_key))
     app = Flask("carbon-exchange-node", static_folder=None)  # no static files: no file-serving route
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.extensions["pact"] = {"store": store, "tokens": tokens, "config": config, "clock": clock}
 
     app.register_blueprint(make_auth_blueprint(tokens))
-    app.register_blueprint(make_api_blueprint("v3", store, tokens, config, clock), url_prefix="/3")
-    app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock), url_prefix="/2")
+    app.register_blueprint(make_api_blueprint("v3", store, tokens, config, clock, seal), url_prefix="/3")
+    app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock, seal), url_prefix="/2")
     app.register_blueprint(make_docs_blueprint())
     app.register_blueprint(make_dashboard_blueprint(store), url_prefix="/dashboard")
     app.register_blueprint(make_portal_blueprint(
