@@ -28,6 +28,7 @@ from .cursors import CursorSeal, new_key
 from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
+from .fast_path import FastPath
 from .keys import node_signing_key
 from .portal import make_portal_blueprint
 from .storage import NodeStore
@@ -47,6 +48,7 @@ class NodeConfig:
     portal_requests_per_invite: int = 30  # a supplier correcting the form a few times stays far below
     portal_window: timedelta = timedelta(minutes=10)
     portal_max_upload_bytes: int = 512_000  # PACT files of a few footprints are a few kB each
+    fast_path: bool = True  # list and get answered before Flask (fast_path.py); off only to compare both paths
 
 
 def _utc_now() -> datetime:
@@ -146,4 +148,6 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    if config.fast_path:
+        app.wsgi_app = FastPath(app, store, tokens, config, seal)
     return app
