@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 KEY_NAME = "pagination-cursor-key"  # NodeStore.secret name: 64 random bytes (AES-256-SIV), base64
 _UNBOUND = ("cursor", "limit")  # query parameters that are not part of what the listing is
+CACHE_SIZE = 10_000  # cursors sealed or opened by this process, remembered (cleared when full)
 
 
 class CursorError(Exception):
@@ -40,18 +41,32 @@ def listing_of(version: str, parameters: Iterable[tuple[str, str]]) -> str:
 
 
 class CursorSeal:
-    """Seals and opens cursors with one node key."""
+    """Seals and opens cursors with one node key. Sealing is deterministic, so what was sealed or opened once is
+    remembered (an AES-SIV operation costs about as much as the rest of a list request's own work)."""
 
     def __init__(self, key: str) -> None:
         self._aead = AESSIV(base64.b64decode(key))
+        self._known: dict[tuple[str, str, str | int], str | int] = {}
+
+    def _remember(self, key: tuple, value: str | int) -> None:
+        if len(self._known) >= CACHE_SIZE:
+            self._known.clear()
+        self._known[key] = value
 
     def seal(self, org: str, listing: str, after: int) -> str:
-        sealed = self._aead.encrypt(after.to_bytes(8, "big"), [org.encode(), listing.encode()])
-        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+        cursor = self._known.get((org, listing, after))
+        if cursor is None:
+            sealed = self._aead.encrypt(after.to_bytes(8, "big"), [org.encode(), listing.encode()])
+            cursor = base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+            self._remember((org, listing, after), cursor)
+        return cursor
 
     def open(self, org: str, listing: str, cursor: str) -> int:
         """The position sealed in `cursor`; CursorError for anything that is not a cursor this caller was given
         for this listing."""
+        after = self._known.get((org, listing, cursor))
+        if after is not None:
+            return after
         try:
             if len(cursor) > 64:
                 raise ValueError
@@ -59,4 +74,6 @@ class CursorSeal:
             plain = self._aead.decrypt(sealed, [org.encode(), listing.encode()])
         except (ValueError, binascii.Error, InvalidTag, UnicodeEncodeError):
             raise CursorError("malformed pagination cursor") from None
-        return int.from_bytes(plain, "big")
+        after = int.from_bytes(plain, "big")
+        self._remember((org, listing, cursor), after)
+        return after
