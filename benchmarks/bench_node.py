@@ -1,22 +1,25 @@
-"""Node benchmark: 10,000 stored footprints, concurrent HTTPS clients on loopback, real vs trivial endpoints.
+"""Node benchmark: the real node against a trivial app returning the same bytes, same server set-up, with wrk.
 
-Starts `pcf serve --self-signed --workers N` on a free loopback port, publishes realistic footprints, then
-runs the same fixed number of requests with the same client threads against
-  GET /health                    (trivial JSON, no auth, no database: the baseline of this server set-up)
-  GET /3/footprints?limit=50     (authenticated list: 50 footprints, ~160 kB)
-  GET /3/footprints/{id}         (authenticated get of a random footprint)
-and prints req/s, p50 and p99 for each, and each real endpoint's throughput as a share of the baseline's.
-Bounded in count and time; talks only to 127.0.0.1.
+Starts the real node (`pcf serve --self-signed --workers N`: its own server configuration, TLS) over 1,000 stored
+footprints, and beside it a trivial Flask app that answers two routes with fixed bytes (the node's own answers,
+fetched once) through the very function the node is served with (exchange/node/server.py `serve_app`): same server,
+workers, threads, TLS certificate. wrk (Debian package `wrk`) then loads, alternately and in several rounds,
+  GET /3/footprints?limit=50   (authenticated list: 50 stored footprints)   vs the trivial app's same bytes
+  GET /3/footprints/{id}       (authenticated get of one footprint)        vs the trivial app's same bytes
+with keep-alive connections, and prints req/s, latency and the node/trivial ratio per round, and the medians.
+The ratio is what counts (both sides share the machine's load at the moment); absolute figures depend on the
+machine. Talks only to 127.0.0.1. Run it on a quiet machine: `flock /tmp/bench.lock .venv/bin/python ...`.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,59 +33,83 @@ from bench_pact import realistic_footprints  # noqa: E402
 
 from exchange.node.records import publish_footprints  # noqa: E402
 from exchange.node.storage import NodeStore  # noqa: E402
-from tests.support.node import add_clients, start_node  # noqa: E402
+from tests.support.node import add_clients, free_port, start_node  # noqa: E402
+
+ROUTES = {"list": "/3/footprints?limit=50", "get": "/3/footprints/{id}"}
 
 
-def run(base: str, ca: str, paths: list[str], headers: dict, clients: int) -> tuple[float, list[float]]:
-    """Send every path once, spread over `clients` threads with keep-alive sessions; (seconds, latencies)."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    chunks = [paths[i::clients] for i in range(clients)]
-    failures: list[str] = []
+def trivial_server(port: int, cert: str, key: str, bodies: str, workers: int) -> None:
+    """The baseline: a Flask app returning fixed bytes per route, under the node's server configuration."""
+    from flask import Flask, Response
 
-    def worker(chunk: list[str]) -> None:
-        session = requests.Session()
-        mine = []
-        for path in chunk:
-            started = time.perf_counter()
-            try:
-                response = session.get(base + path, headers=headers, verify=ca, timeout=30)
-            except requests.RequestException as exc:
-                failures.append(f"{path}: {exc!r}")
-                continue
-            mine.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                failures.append(f"{path}: {response.status_code}")
-        with lock:
-            latencies.extend(mine)
+    from exchange.node.server import serve_app
 
-    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise SystemExit(f"FAIL: {len(failures)} requests failed, e.g. {failures[:3]}")
-    return elapsed, latencies
+    directory = Path(bodies)
+
+    def load() -> Flask:
+        app = Flask("trivial")
+        list_body, get_body = (directory / "list.json").read_bytes(), (directory / "get.json").read_bytes()
+        app.add_url_rule("/list", "list", lambda: Response(list_body, mimetype="application/json"))
+        app.add_url_rule("/get", "get", lambda: Response(get_body, mimetype="application/json"))
+        app.add_url_rule("/health", "health", lambda: Response('{"status":"ok"}', mimetype="application/json"))
+        return app
+
+    serve_app(load, "127.0.0.1", port, Path(cert), Path(key), workers)
 
 
-def report(name: str, elapsed: float, latencies: list[float], baseline: float | None = None) -> float:
-    rate = len(latencies) / elapsed
-    quantiles = statistics.quantiles(latencies, n=100)
-    share = f"  {rate / baseline * 100:5.1f} % of baseline" if baseline else ""
-    print(f"{name:<32} {rate:8,.0f} req/s   p50 {quantiles[49] * 1000:7.1f} ms   p99 {quantiles[98] * 1000:7.1f} ms{share}")
-    return rate
+def start_trivial(port: int, cert: str, key: str, bodies: Path, workers: int) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port), cert, key, str(bodies),
+                                str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"trivial app exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            if requests.get(f"https://127.0.0.1:{port}/health", verify=cert, timeout=2).ok:
+                return process
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the trivial app did not start within 30 s")
+
+
+def wrk(url: str, seconds: int, connections: int, threads: int, headers: dict[str, str]) -> dict[str, float]:
+    """req/s and latency percentiles (ms) of one wrk run; SystemExit if any answer was not 2xx."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output or "Socket errors" in output:
+        raise SystemExit(f"FAIL: wrk saw errors on {url}:\n{output}")
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def latency(label: str) -> float:
+        value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        return float(value) * units[unit]
+
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "p50": latency("50%"), "p99": latency("99%")}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--footprints", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=2_000, help="requests per endpoint")
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--footprints", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=5, help="alternated rounds (node, trivial) per route")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration of each run")
+    parser.add_argument("--connections", type=int, default=8, help="wrk keep-alive connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (both apps)")
+    parser.add_argument("--trivial-server", nargs=5, metavar=("PORT", "CERT", "KEY", "BODIES", "WORKERS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.trivial_server:
+        port, cert, key, bodies, workers = args.trivial_server
+        trivial_server(int(port), cert, key, bodies, int(workers))
+        return 0
+    if shutil.which("wrk") is None:
+        print("bench_node needs wrk (HTTP load generator): `apt-get install -y wrk` (Debian/Ubuntu package wrk)")
+        return 1
 
     data_dir = Path(tempfile.mkdtemp(prefix="pcf-bench-node-"))
     db_url = f"sqlite:///{data_dir / 'node.sqlite'}"
@@ -90,29 +117,45 @@ def main() -> int:
     store.init_schema()
     add_clients(store, {"bench": ("bench-secret", "BenchCo")})
     footprints = realistic_footprints(args.footprints, seed=11)
-    started = time.perf_counter()
     for i in range(0, len(footprints), 500):
         publish_footprints(store, footprints[i:i + 500], share_with=("BenchCo",))
-    print(f"published {len(footprints):,} footprints in {time.perf_counter() - started:.1f} s")
-    node = start_node(data_dir, db_url, workers=args.workers)
+    node = start_node(data_dir, db_url, workers=args.workers, extra=("--deliver-every", "0"))
+    trivial = None
     try:
         headers = {"Authorization": f"Bearer {node.token('bench', 'bench-secret')}"}
-        rng = random.Random(5)
-        ids = [f.id for f in footprints]
-        plans = {
-            "GET /health (baseline)": ["/health"] * args.requests,
-            "GET /3/footprints?limit=50": [f"/3/footprints?limit=50&productId={rng.choice(footprints).product_ids[0]}"
-                                           if i % 4 == 3 else "/3/footprints?limit=50" for i in range(args.requests)],
-            "GET /3/footprints/{id}": [f"/3/footprints/{rng.choice(ids)}" for _ in range(args.requests)],
-        }
-        run(node.base, node.ca, ["/health"] * 50, headers, args.clients)  # warm up connections and workers
-        print(f"{args.requests:,} requests per endpoint, {args.clients} client threads, {args.workers} server workers, TLS on loopback")
-        baseline = None
-        for name, paths in plans.items():
-            elapsed, latencies = run(node.base, node.ca, paths, headers, args.clients)
-            rate = report(name, elapsed, latencies, baseline)
-            baseline = baseline or rate
+        paths = {"list": ROUTES["list"], "get": ROUTES["get"].format(id=footprints[len(footprints) // 2].id)}
+        bodies = data_dir / "bodies"
+        bodies.mkdir()
+        for name, path in paths.items():
+            response = requests.get(node.base + path, headers=headers, verify=node.ca, timeout=10)
+            response.raise_for_status()
+            (bodies / f"{name}.json").write_bytes(response.content)
+        port = free_port()
+        trivial = start_trivial(port, node.ca, str(data_dir / "tls" / "key.pem"), bodies, args.workers)
+        sizes = {name: (bodies / f"{name}.json").stat().st_size for name in paths}
+        print(f"{args.footprints:,} footprints stored (SQLite); node and trivial app: {args.workers} gunicorn workers, "
+              f"TLS on loopback; wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, keep-alive")
+        print(f"bodies: list {sizes['list']:,} bytes, get {sizes['get']:,} bytes")
+        ratios: dict[str, list[float]] = {name: [] for name in paths}
+        for round_number in range(1, args.rounds + 1):
+            for name, path in paths.items():
+                runs = [("node", node.base + path, headers), ("trivial", f"https://127.0.0.1:{port}/{name}", {})]
+                if round_number % 2 == 0:
+                    runs.reverse()  # alternate who goes first, so drift in the machine's load hits both alike
+                results = {who: wrk(url, args.seconds, args.connections, args.threads, h) for who, url, h in runs}
+                ratio = results["node"]["rps"] / results["trivial"]["rps"]
+                ratios[name].append(ratio)
+                print(f"round {round_number} {name:<4} node {results['node']['rps']:8,.0f} req/s "
+                      f"(p50 {results['node']['p50']:6.1f} ms, p99 {results['node']['p99']:6.1f} ms)   trivial "
+                      f"{results['trivial']['rps']:8,.0f} req/s (p50 {results['trivial']['p50']:6.1f} ms, "
+                      f"p99 {results['trivial']['p99']:6.1f} ms)   ratio {ratio:.2f}")
+        for name, path in paths.items():
+            print(f"median ratio {name} ({ROUTES[name]}): {statistics.median(ratios[name]):.2f} "
+                  f"(rounds: {', '.join(f'{r:.2f}' for r in ratios[name])})")
     finally:
+        if trivial is not None:
+            trivial.terminate()
+            trivial.wait(timeout=10)
         node.stop()
     return 0
 

@@ -4,15 +4,19 @@ Filtering (OpenAPI v3.0.3 `/3/footprints`): parameter names are case-insensitive
 different criteria are AND, values compare case-insensitively, `x-...` vendor parameters are ignored, anything
 else unknown is a BadRequest (a mistyped filter must not silently return everything). A `status` other than Active
 or Deprecated matches nothing (an empty list, as WBCSD's conformance case 37 expects). v2 takes the v2.3 `$filter`
-subset instead (`v2_filter`). Pagination is keyset:
-the `Link: <...>; rel="next"` URL carries the last id seen and the listing's snapshot bound, so it gives the
-same page every time and never expires (the spec asks for >= 180 s).
+subset instead (`v2_filter`). Pagination is keyset on publication order: the
+`Link: <...>; rel="next"` URL carries an opaque cursor (`cursors.py`: the position of the last footprint the page
+showed, sealed and bound to the caller's organisation and the listing's filter), so it depends on nothing the caller
+cannot see, gives the same page every time (a footprint published meanwhile joins the end) and never expires (the
+spec asks for >= 180 s). The handlers serve the stored documents as they are: a page is the stored strings joined.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Iterable
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, json, request
@@ -20,6 +24,7 @@ from flask import Blueprint, Response, json, request
 from exchange.pact import PactValidationError, parse_json
 
 from .auth import Principal, TokenService
+from .cursors import CursorError, CursorSeal, listing_of
 from .errors import ApiError
 from .event_quota import EventLimits, QuotaExceeded, check_quota
 from .events import REQUEST_CREATED, check_event
@@ -28,7 +33,6 @@ from .v2_filter import FilterError, Predicate, index_criteria, parse_filter
 from .workflow import RequestRefused, receive_other, receive_request
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_CURSOR = re.compile(r"^(\d{1,18})\.(\d{1,18})$")
 LIST_CRITERIA = {"productid": "product", "companyid": "company", "classification": "classification",
                  "geography": "geography"}
 TIME_CRITERIA = {"validon": "valid_on", "validafter": "valid_after", "validbefore": "valid_before"}
@@ -50,14 +54,27 @@ def _parse_time(name: str, value: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, int | None]:
-    """(filters, v2 $filter predicate, limit, after, until) from the query string; ApiError BadRequest for anything
-    malformed, NotImplemented for a v2 $filter beyond the spec's subset."""
+@dataclass(frozen=True)
+class Listing:
+    """A ListFootprints request as parsed: what to list, how many, from where, and what its cursors are bound to."""
+
+    filters: Filters
+    predicate: Predicate | None  # a v2 $filter
+    limit: int
+    after: int  # position (publication seq) after which this page starts
+    bound: str  # cursors.listing_of: the version and filter a cursor of this listing is bound to
+
+
+def parse_listing(parameters: Iterable[tuple[str, str]], config, version: str, seal: CursorSeal, org: str) -> Listing:
+    """The listing `org` asked for with these query parameters; ApiError BadRequest for anything malformed (a cursor
+    of another caller or listing included, with the same answer), NotImplemented for a v2 $filter beyond the spec's
+    subset."""
+    parameters = list(parameters)
     lists: dict[str, list[str]] = {}
     single: dict[str, str] = {}
-    after, until, limit, predicate = 0, None, config.page_size, None
+    after, limit, predicate, cursor = 0, config.page_size, None, None
     hints: dict[str, str] = {}
-    for raw_name, value in request.args.items(multi=True):
+    for raw_name, value in parameters:
         if "\x00" in raw_name or "\x00" in value:  # no identifier holds NUL, and PostgreSQL text cannot
             raise ApiError("BadRequest", "query parameters must not contain NUL characters")
         name = raw_name.lower()
@@ -76,10 +93,9 @@ def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, i
                 raise ApiError("BadRequest", "limit must be a positive integer")
             limit = min(int(value), config.max_limit)
         elif name == CURSOR:
-            match = _CURSOR.match(value)
-            if not match:
+            if cursor is not None:
                 raise ApiError("BadRequest", "malformed pagination cursor")
-            after, until = int(match.group(1)), int(match.group(2))
+            cursor = value
         elif version == "v2" and name == V2_FILTER:
             if predicate is not None:
                 raise ApiError("BadRequest", "$filter may be given once")
@@ -92,27 +108,52 @@ def _query(config, version: str) -> tuple[Filters, Predicate | None, int, int, i
             raise ApiError("BadRequest", f"unknown query parameter {raw_name!r}")
     for kind, value in hints.items():  # the index narrows, the predicate decides (an explicit criterion stays as given)
         lists.setdefault(kind, [value])
+    bound = listing_of(version, parameters)
+    if cursor is not None:
+        try:
+            after = seal.open(org, bound, cursor)
+        except CursorError as error:
+            raise ApiError("BadRequest", str(error)) from None
     times = {TIME_CRITERIA[name]: _parse_time(name, value) for name, value in single.items() if name in TIME_CRITERIA}
     filters = Filters(**{kind: tuple(values) for kind, values in lists.items()}, status=single.get("status"), **times)
-    return filters, predicate, limit, after, until
+    return Listing(filters, predicate, limit, after, bound)
 
 
-def _matching_page(store: NodeStore, org: str, filters: Filters, predicate: Predicate, after: int,
-                   until: int | None, limit: int) -> Page:
+def list_page(store: NodeStore, org: str, listing: Listing, version: str) -> Page:
+    """The page of `listing` for `org`."""
+    if listing.predicate is None:
+        return store.list_visible(org, listing.filters, listing.after, listing.limit, version)
+    return _matching_page(store, org, listing.filters, listing.predicate, listing.after, listing.limit)
+
+
+def page_body(page: Page) -> str:
+    """The ListFootprints body: the stored documents joined as they are (no parsing, no re-marshalling)."""
+    return '{"data":[' + ",".join(document for _, document in page.items) + "]}"
+
+
+def next_link(scheme: str, host: str, path: str, parameters: Iterable[tuple[str, str]], cursor: str) -> str:
+    """The Link header of the next page: an absolute URL on the request's own host (spec: `host` of the target
+    equals the request's), the request's parameters with the next cursor."""
+    params = [(k, v) for k, v in parameters if k.lower() != CURSOR]
+    params.append((CURSOR, cursor))
+    return f'<{scheme}://{host}{path}?{urlencode(params)}>; rel="next"'
+
+
+def _matching_page(store: NodeStore, org: str, filters: Filters, predicate: Predicate, after: int, limit: int) -> Page:
     """One page of the v2 footprints `org` may see that `predicate` accepts: visible ones are read in publication
     order (limit + 1, then FILTER_SCAN at a time) until limit + 1 match (so `has_more` is exact) or none are left."""
     found: list[tuple[int, str]] = []
     scan = limit + 1  # first round: when the key index already narrowed the listing to matches, one page is enough
     while True:
-        page = store.list_visible(org, filters, after, until, scan, "v2")
-        until, scan = page.until, FILTER_SCAN
+        page = store.list_visible(org, filters, after, scan, "v2")
+        scan = FILTER_SCAN
         for seq, document in page.items:
             if predicate(json.loads(document)):
                 found.append((seq, document))
                 if len(found) > limit:
-                    return Page(found[:limit], True, until)
+                    return Page(found[:limit], True)
         if not page.has_more:
-            return Page(found, False, until)
+            return Page(found, False)
         after = page.items[-1][0]
 
 
@@ -127,14 +168,23 @@ def _holds_nul(value) -> bool:
     return False
 
 
-def _next_link(after: int, until: int) -> str:
-    """Absolute URL on the request's own host (spec: `host` of the target equals the request's)."""
-    params = [(k, v) for k, v in request.args.items(multi=True) if k.lower() != CURSOR]
-    params.append((CURSOR, f"{after}.{until}"))
-    return f'<{request.scheme}://{request.host}{request.path}?{urlencode(params)}>; rel="next"'
+def get_body(store: NodeStore, org: str, footprint_id: str, version: str) -> str:
+    """The GetFootprint body of one footprint for `org`, or ApiError.
+
+    v3.0.3 "Action GetFootprint": a footprint that is not found MUST be 404 NotFound (v2: NoSuchFootprint, the code
+    WBCSD's conformance case 8 expects). One the caller may not see is not found for that caller: the same status,
+    body and database work, so nobody learns which ids other organisations hold (docs/security.md, isolation)."""
+    if not _UUID.match(footprint_id):
+        raise ApiError("BadRequest", "the footprint id must be a UUID")
+    visible, document = store.visible_document(org, footprint_id, version)
+    if not visible:
+        raise ApiError("NotFound", "no footprint with this id")
+    if document is None:
+        raise ApiError("NotImplemented", "this footprint cannot be expressed in PACT v2 (use /3/footprints)")
+    return '{"data":' + document + "}"
 
 
-def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, config, clock) -> Blueprint:
+def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, config, clock, seal: CursorSeal) -> Blueprint:
     blueprint = Blueprint(f"pact_{version}", __name__)
     event_limits = EventLimits(config.events_per_org, config.event_bytes_per_org, config.event_retention)
 
@@ -144,33 +194,19 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
     @blueprint.get("/footprints")
     def list_footprints() -> Response:
         principal = caller()
-        filters, predicate, limit, after, until = _query(config, version)
-        if predicate is None:
-            page = store.list_visible(principal.org, filters, after, until, limit, version)
-        else:
-            page = _matching_page(store, principal.org, filters, predicate, after, until, limit)
-        body = '{"data":[' + ",".join(document for _, document in page.items) + "]}"
-        response = Response(body, mimetype="application/json")
+        parameters = list(request.args.items(multi=True))
+        listing = parse_listing(parameters, config, version, seal, principal.org)
+        page = list_page(store, principal.org, listing, version)
+        response = Response(page_body(page), mimetype="application/json")
         if page.has_more:
-            response.headers["Link"] = _next_link(page.items[-1][0], page.until)
+            response.headers["Link"] = next_link(request.scheme, request.host, request.path, parameters,
+                                                 seal.seal(principal.org, listing.bound, page.items[-1][0]))
         return response
 
     @blueprint.get("/footprints/<footprint_id>")
     def get_footprint(footprint_id: str) -> Response:
         principal = caller()
-        if not _UUID.match(footprint_id):
-            raise ApiError("BadRequest", "the footprint id must be a UUID")
-        stored = store.get(footprint_id)
-        # v3.0.3 "Action GetFootprint": a footprint that is not found MUST be 404 NotFound (v2: NoSuchFootprint,
-        # the code WBCSD's conformance case 8 expects). One the caller may not see is not found for that caller:
-        # the same status, body and database work, so nobody learns which ids other organisations hold
-        # (docs/security.md, isolation).
-        if stored is None or not (stored.public or principal.org in stored.shared_with):
-            raise ApiError("NotFound", "no footprint with this id")
-        document = stored.v3_json if version == "v3" else stored.v2_json
-        if document is None:
-            raise ApiError("NotImplemented", "this footprint cannot be expressed in PACT v2 (use /3/footprints)")
-        return Response('{"data":' + document + "}", mimetype="application/json")
+        return Response(get_body(store, principal.org, footprint_id, version), mimetype="application/json")
 
     @blueprint.post("/events")
     def events() -> Response:

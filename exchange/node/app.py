@@ -23,9 +23,12 @@ from .api import make_api_blueprint
 from .auth import AuthError, TokenService
 from .auth_routes import make_auth_blueprint
 from .bodies import drain
+from .cursors import KEY_NAME as CURSOR_KEY_NAME
+from .cursors import CursorSeal, new_key
 from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
+from .fast_path import FastPath
 from .keys import node_signing_key
 from .limits import configured
 from .portal import make_portal_blueprint
@@ -62,6 +65,7 @@ class NodeConfig:
     event_bytes_per_org: int = 100_000_000
     event_retention: timedelta = timedelta(days=90)
     max_json_depth: int = 64  # deeper JSON bodies (events, portal uploads) are refused with 400
+    fast_path: bool = True  # list and get answered before Flask (fast_path.py); off only to compare both paths
 
 
 def _utc_now() -> datetime:
@@ -86,14 +90,15 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
         "login-address": Limit(config.login_failures_per_address, config.login_window),
         "address": Limit(config.portal_requests_per_address, config.portal_window),
         "invite": Limit(config.portal_requests_per_invite, config.portal_window)}, clock)
+    seal = CursorSeal(store.secret(CURSOR_KEY_NAME, new_key))
     app = Flask("carbon-exchange-node", static_folder=None)  # no static files: no file-serving route
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.extensions["pact"] = {"store": store, "tokens": tokens, "config": config, "clock": clock}
 
     app.register_blueprint(make_auth_blueprint(tokens, limiter))
-    app.register_blueprint(make_api_blueprint("v3", store, tokens, config, clock), url_prefix="/3")
-    app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock), url_prefix="/2")
+    app.register_blueprint(make_api_blueprint("v3", store, tokens, config, clock, seal), url_prefix="/3")
+    app.register_blueprint(make_api_blueprint("v2", store, tokens, config, clock, seal), url_prefix="/2")
     app.register_blueprint(make_docs_blueprint())
     app.register_blueprint(make_dashboard_blueprint(store, limiter, clock), url_prefix="/dashboard")
     app.register_blueprint(make_portal_blueprint(store, limiter, config.portal_max_upload_bytes, clock),
@@ -171,4 +176,6 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
         add_security_headers(response.headers)
         return response
 
+    if config.fast_path:
+        app.wsgi_app = FastPath(app, store, tokens, config, seal)
     return app

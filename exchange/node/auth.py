@@ -22,6 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .storage import NodeStore, micros
 
+VERIFIED_CACHE_SIZE = 10_000  # tokens whose signature this process checked already (cleared when full)
 # A fixed hash to compare against when the client id is unknown, so that timing does not reveal which ids exist.
 _DUMMY_HASH = generate_password_hash("carbon-exchange: no such client")
 ALGORITHM = "HS256"
@@ -67,6 +68,7 @@ class TokenService:
     def __init__(self, store: NodeStore, lifetime: timedelta, clock) -> None:
         self.store, self.lifetime, self.clock = store, lifetime, clock
         self._key = store.secret("token-signing-key", lambda: secrets.token_urlsafe(48))
+        self._verified: dict[str, dict] = {}  # token -> its claims, once its signature checked out
 
     def authenticate(self, client_id: str, secret: str) -> Principal:
         client = self.store.get_client(client_id)
@@ -88,15 +90,29 @@ class TokenService:
         if not header or not header[:7].lower() == "bearer ":
             raise AuthError("BadRequest", "missing bearer token (Authorization: Bearer <token>)", 401)
         token = header[7:].strip()
-        try:
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "org"],
-                                "verify_exp": False})
-        except jwt.PyJWTError:
-            raise AuthError("BadRequest", "invalid access token", 401) from None
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._claims(token)
         if claims["exp"] <= self.clock().timestamp():  # checked against the injected clock, not the wall clock
             raise AuthError("TokenExpired", "The specified access token has expired", 401)
+        # revocation is checked on every request, outside the cache: one primary-key read, effective at once in
+        # every process (pcf node remove-client, revoke-tokens)
         floor = self.store.token_floor(str(claims["sub"]))
         issued = claims.get("ius")
         if floor is None or not isinstance(issued, int) or issued < floor:
             raise AuthError("BadRequest", "invalid access token (revoked, or its client was removed)", 401)
         return Principal(claims["sub"], claims["org"])
+
+    def _claims(self, token: str) -> dict:
+        """The claims of a token whose signature checks out, remembered for this process: a token is immutable, so
+        its signature needs checking once (the API's hot path then costs a dict lookup). Expiry is checked on every
+        request; anything that can end a token earlier must be checked beside this cache, not inside it."""
+        try:
+            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "org"],
+                                "verify_exp": False})
+        except jwt.PyJWTError:
+            raise AuthError("BadRequest", "invalid access token", 401) from None
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims

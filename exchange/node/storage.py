@@ -32,19 +32,16 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
     create_engine,
     event,
-    exists,
     func,
     insert,
     inspect,
-    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.schema import CreateIndex
 
 from webhooks import outbox as webhook_outbox
@@ -334,11 +331,68 @@ def _upgrade_to_7(connection: Connection) -> None:
         connection.execute(CreateIndex(index, if_not_exists=True))
 
 
+# Who may see a footprint (alias f): published to everyone, or shared with the organisation bound as {org}.
+_VISIBLE = "(f.public OR EXISTS (SELECT 1 FROM shares s WHERE s.seq = f.seq AND s.org = {org}))"
+
+
+def served_json(version: str) -> str:
+    """The SQL expression (over footprints alias f; the caller's organisation is the bound parameter `org`) of the
+    document served to a caller, by list and get alike: the one place that chooses what leaves the node."""
+    return "f.v3_json" if version == "v3" else "f.v2_json"
+
+
+def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int, limit: int) -> tuple[str, dict]:
+    """The statement of one ListFootprints page and its parameters. Visibility is a correlated EXISTS (one index
+    probe per candidate; an unfiltered page stops after `limit` rows); key filters are IN (subquery), so a
+    selective filter starts from its small index range, except a single-valued one, which drives the query."""
+    served = served_json(version)
+    params: dict = {"org": org, "after": after, "limit": limit}
+    conditions = [f"f.seq > {placeholder('after')}", _VISIBLE.format(org=placeholder("org"))]
+    if version != "v3":
+        conditions.append(f"{served} IS NOT NULL")
+    # The first key criterion with a single value drives the query instead (a join, ordered by its seq): its
+    # (kind, value, seq) index range is already in publication order, so a page of a common value (a country with
+    # tens of thousands of footprints) stops after `limit` visible ones instead of sorting them all.
+    source, order = "footprints f", "f.seq"
+    for kind, values in (("product", filters.product), ("company", filters.company),
+                         ("classification", filters.classification), ("geography", filters.geography)):
+        wanted = list(dict.fromkeys(v.lower() for v in values))
+        if not wanted:
+            continue
+        params[f"{kind}_kind"] = kind
+        if len(wanted) == 1 and order == "f.seq":  # one row per footprint and value (publish dedups)
+            params[f"{kind}0"] = wanted[0]
+            source, order = "footprint_keys d JOIN footprints f ON f.seq = d.seq", "d.seq"
+            conditions += [f"d.kind = {placeholder(kind + '_kind')}", f"d.value = {placeholder(kind + '0')}",
+                           f"d.seq > {placeholder('after')}"]
+            continue
+        names = []
+        for i, value in enumerate(wanted):
+            params[f"{kind}{i}"] = value
+            names.append(placeholder(f"{kind}{i}"))
+        conditions.append(f"f.seq IN (SELECT k.seq FROM footprint_keys k WHERE k.kind = {placeholder(kind + '_kind')} "
+                          f"AND k.value IN ({', '.join(names)}))")
+    if filters.valid_on is not None:
+        params["valid_on"] = micros(filters.valid_on)
+        conditions += [f"f.validity_start_us <= {placeholder('valid_on')}", f"f.validity_end_us >= {placeholder('valid_on')}"]
+    if filters.valid_after is not None:
+        params["valid_after"] = micros(filters.valid_after)
+        conditions.append(f"f.validity_start_us > {placeholder('valid_after')}")
+    if filters.valid_before is not None:
+        params["valid_before"] = micros(filters.valid_before)
+        conditions.append(f"f.validity_end_us < {placeholder('valid_before')}")
+    if filters.status is not None:
+        params["status"] = filters.status.lower()
+        conditions.append(f"lower(f.status) = {placeholder('status')}")
+    sql = (f"SELECT f.seq, {served} FROM {source} WHERE {' AND '.join(conditions)} "
+           f"ORDER BY {order} LIMIT {placeholder('limit')}")
+    return sql, params
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[tuple[int, str]]  # (seq, json)
     has_more: bool
-    until: int  # the snapshot bound every page of this listing uses
 
 
 READ_ONLY = "pcf_read_only"  # execution option of the store's read engine: see _sqlite_begin
@@ -386,6 +440,8 @@ class NodeStore:
         self.url = url
         self.engine = create_db_engine(url)
         self.reader = self.engine.execution_options(**{READ_ONLY: True})  # same pool; for read-only work
+        # bound parameters in the driver's own style, for the raw statements of the API's hot path (_fetch)
+        self._placeholder = (lambda name: f":{name}") if self.engine.dialect.name == "sqlite" else (lambda name: f"%({name})s")
 
     # --- schema
 
@@ -547,49 +603,43 @@ class NodeStore:
         with self.reader.connect() as connection:
             return connection.execute(select(func.count()).select_from(footprints)).scalar_one()
 
-    def list_visible(self, org: str, filters: Filters, after: int, until: int | None, limit: int,
-                     version: str = "v3") -> Page:
-        """One page of footprints `org` may see, in publication order, after `after` and up to `until`."""
-        document = footprints.c.v3_json if version == "v3" else footprints.c.v2_json
-        with self.reader.connect() as connection:
-            if until is None:
-                until = connection.execute(select(func.coalesce(func.max(footprints.c.seq), 0))).scalar_one()
-            # Visibility is a correlated EXISTS (one index probe per candidate, and an unfiltered page stops after
-            # `limit` rows); key filters are IN (subquery), so a selective filter starts from its small index range.
-            # The first key criterion with a single value drives the query instead (a join, ordered by its seq): its
-            # (kind, value, seq) index range is already in publication order, so a page of a common value (a country
-            # with tens of thousands of footprints) stops after `limit` visible ones instead of sorting them all.
-            conditions = [footprints.c.seq > after, footprints.c.seq <= until,
-                          or_(footprints.c.public.is_(True),
-                              exists().where(and_(shares.c.seq == footprints.c.seq, shares.c.org == org)))]
-            if version != "v3":
-                conditions.append(document.is_not(None))
-            source, order = footprints, footprints.c.seq
-            for kind, values in (("product", filters.product), ("company", filters.company),
-                                 ("classification", filters.classification), ("geography", filters.geography)):
-                wanted = list(dict.fromkeys(v.lower() for v in values))
-                if len(wanted) == 1 and source is footprints:  # one row per footprint and value (publish dedups)
-                    source = footprint_keys.join(footprints, footprint_keys.c.seq == footprints.c.seq)
-                    order = footprint_keys.c.seq
-                    conditions += [footprint_keys.c.kind == kind, footprint_keys.c.value == wanted[0],
-                                   footprint_keys.c.seq > after, footprint_keys.c.seq <= until]
-                elif wanted:
-                    conditions.append(footprints.c.seq.in_(select(footprint_keys.c.seq).where(
-                        footprint_keys.c.kind == kind, footprint_keys.c.value.in_(wanted))))
-            if filters.valid_on is not None:
-                moment = micros(filters.valid_on)
-                conditions += [footprints.c.validity_start_us <= moment, footprints.c.validity_end_us >= moment]
-            if filters.valid_after is not None:
-                conditions.append(footprints.c.validity_start_us > micros(filters.valid_after))
-            if filters.valid_before is not None:
-                conditions.append(footprints.c.validity_end_us < micros(filters.valid_before))
-            if filters.status is not None:
-                conditions.append(func.lower(footprints.c.status) == filters.status.lower())
-            rows = connection.execute(
-                select(footprints.c.seq, document).select_from(source).where(and_(*conditions)).order_by(order)
-                .limit(limit + 1)
-            ).all()
-        return Page([(row[0], row[1]) for row in rows[:limit]], len(rows) > limit, until)
+    def list_visible(self, org: str, filters: Filters, after: int, limit: int, version: str = "v3") -> Page:
+        """One page of the footprints `org` may see, in publication order, after position `after` (a seq).
+
+        The hot path of the API: one SQL statement on a raw driver connection from the pool (no ORM/Core statement
+        building or result processing per request), whose rows are the stored documents as served."""
+        sql, params = _listing_sql(self._placeholder, version, org, filters, after, limit + 1)
+        rows = self._fetch(sql, params)
+        return Page([(row[0], row[1]) for row in rows[:limit]], len(rows) > limit)
+
+    def visible_document(self, org: str, footprint_id: str, version: str = "v3") -> tuple[bool, str | None]:
+        """(visible, document) of one footprint for `org`: (False, None) whether the id is unknown or hidden from
+        `org` (one statement, the same work either way), (True, None) if it has no `version` form (v2)."""
+        served = served_json(version)
+        placeholder = self._placeholder
+        sql = (f"SELECT CASE WHEN {_VISIBLE.format(org=placeholder('org'))} THEN 1 ELSE 0 END, "
+               f"CASE WHEN {_VISIBLE.format(org=placeholder('org'))} THEN {served} END "
+               f"FROM footprints f WHERE f.id = {placeholder('id')}")
+        rows = self._fetch(sql, {"org": org, "id": footprint_id.lower()})
+        if not rows or not rows[0][0]:
+            return False, None
+        return True, rows[0][1]
+
+    def _fetch(self, sql: str, params: dict) -> list[tuple]:
+        """Rows of one read-only statement on a raw driver connection; driver errors become SQLAlchemy's (so the
+        app answers a database outage with 503 as for any other query)."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+        except self.engine.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(sql, params, error, self.engine.dialect.loaded_dbapi.Error) from error
+        finally:
+            connection.close()
 
     # --- events
 

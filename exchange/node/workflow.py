@@ -100,7 +100,7 @@ def _automatic_answer(store: NodeStore, request_id: str, data: dict, org: str, v
                                                 "does not make it"}
         return REJECTED, cloud_event(event_type(REQUEST_REJECTED, version), own_source(store),
                                      {"requestEventId": request_id, "error": error}, now)
-    page = store.list_visible(org, filters_of(wanted), 0, None, 100, version)
+    page = store.list_visible(org, filters_of(wanted), 0, 100, version)
     if not page.items:
         return None
     pfs = [json.loads(document) for _, document in page.items]

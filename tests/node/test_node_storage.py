@@ -28,9 +28,9 @@ def test_init_is_idempotent_and_versioned(store):
 
 def test_publish_share_list_and_get(store, footprint):
     publish_footprints(store, [footprint], share_with=("BuyerCo",))
-    page = store.list_visible("BuyerCo", Filters(geography=("us",)), 0, None, 10)
+    page = store.list_visible("BuyerCo", Filters(geography=("us",)), 0, 10)
     assert [json.loads(json_text)["id"] for _, json_text in page.items] == [footprint.id]
-    assert store.list_visible("OtherCo", Filters(), 0, None, 10).items == []
+    assert store.list_visible("OtherCo", Filters(), 0, 10).items == []
     stored = store.get(footprint.id.upper())
     assert stored.shared_with == frozenset({"BuyerCo"}) and stored.v3_json.startswith("{")
 

@@ -36,4 +36,4 @@ def test_fulfil_refuses_a_model_over_the_cut_off_limit(engine, write_model, tmp_
     with pytest.raises(ModelError, match="PACT allows at most 5"):
         compute_and_fulfil(store, request["pk"], model, engine)
     assert store.list_events(REQUEST_CREATED)[0]["status"] == request["status"]  # still waiting for an answer
-    assert store.list_visible("BuyerCo", Filters(), 0, None, 10).items == []  # nothing published
+    assert store.list_visible("BuyerCo", Filters(), 0, 10).items == []  # nothing published
