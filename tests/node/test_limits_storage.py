@@ -127,8 +127,8 @@ def test_unshare_hides_a_footprint_from_that_organisation_only(store):
     footprint = with_id(base, 7)
     publish_footprints(store, [footprint], share_with=("BuyerCo", "OtherCo"))
     assert store.unshare(footprint.id, "BuyerCo") and not store.unshare(footprint.id, "BuyerCo")
-    assert store.list_visible("BuyerCo", Filters(), 0, None, 10).items == []
-    assert len(store.list_visible("OtherCo", Filters(), 0, None, 10).items) == 1
+    assert store.list_visible("BuyerCo", Filters(), 0, 10).items == []
+    assert len(store.list_visible("OtherCo", Filters(), 0, 10).items) == 1
     assert store.get(footprint.id).shared_with == {"OtherCo"}
     with pytest.raises(StoreError):
         store.unshare(str(with_id(base, 8).id), "OtherCo")

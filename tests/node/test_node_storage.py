@@ -83,7 +83,7 @@ def test_the_schema_7_upgrade_adds_the_filter_and_outbox_indexes_to_a_version_6_
     store.check_schema()
     assert indexes() == SCHEMA_7_INDEXES
     page = store.list_visible("BuyerCo", Filters(status="active", valid_on=datetime(2026, 1, 1, tzinfo=timezone.utc)),
-                              0, None, 10)
+                              0, 10)
     assert [json.loads(document)["id"] for _, document in page.items] == [footprint.id]
 
 
@@ -96,13 +96,13 @@ def test_a_single_key_value_pages_through_its_index_range_in_publication_order(s
         publish_footprints(store, [copy], share_with=("BuyerCo",) if number != 3 else ("OtherCo",))
 
     def listed(filters: Filters, limit: int = 2) -> list[str]:
-        seen, after, until = [], 0, None
+        seen, after = [], 0
         while True:
-            page = store.list_visible("BuyerCo", filters, after, until, limit)
+            page = store.list_visible("BuyerCo", filters, after, limit)
             seen += [json.loads(document)["id"] for _, document in page.items]
             if not page.has_more:
                 return seen
-            after, until = page.items[-1][0], page.until
+            after = page.items[-1][0]
 
     visible = [c.id for number, c in enumerate(copies) if number != 3]
     assert listed(Filters(geography=("US", "us"))) == visible  # one value, written twice
