@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from exchange.spreadsheet_safe import safe_row
+from exchange.spreadsheet_safe import append_safe_row, safe_row
 
 from .scope3 import Line, Scope3Result, Total
 
@@ -32,22 +32,22 @@ def _number(value: Decimal | None) -> float | None:
 
 
 def line_row(line: Line) -> list:
-    """The line's cells, text made spreadsheet-safe (exchange/spreadsheet_safe.py) and numbers left numbers."""
+    """The line's cells: numbers as numbers; the writers make its text spreadsheet-safe (exchange/spreadsheet_safe)."""
     p = line.purchase
     dqr = line.dqr or (None, None, None)
-    return safe_row([
+    return [
         p.row, p.supplier, p.product_id, p.category, _number(p.quantity), p.unit, _number(p.spend), p.currency,
         _number(line.spend_usd), line.method, _number(line.kgco2e), line.flag, line.footprint_id,
         _number(line.declared_units), _number(line.pcf_per_declared_unit), _number(line.primary_data_share),
         *(_number(d) for d in dqr), line.signature, line.estimate_source, line.conversion,
-        "yes" if line.unresolved else ""])
+        "yes" if line.unresolved else ""]
 
 
 def total_row(total: Total) -> list:
-    return safe_row([total.key, _number(total.kgco2e), _number(total.primary_kgco2e), _number(total.estimated_kgco2e),
+    return [total.key, _number(total.kgco2e), _number(total.primary_kgco2e), _number(total.estimated_kgco2e),
             _number(total.primary_share_percent), _number(total.primary_data_share), _number(total.dqr),
             total.unresolved_lines, _number(total.spend_usd), _number(total.declared_kgco2e),
-            total.lines_without_estimate])
+            total.lines_without_estimate]
 
 
 def _replace(path: Path, write) -> None:
@@ -71,18 +71,18 @@ def write_xlsx(result: Scope3Result, path: Path) -> None:
     lines.title = "lines"
     lines.append(LINE_HEADER)
     for line in result.lines:
-        lines.append(line_row(line))
+        append_safe_row(lines, line_row(line))
     for title, totals in (("by supplier", result.by_supplier), ("by product", result.by_product),
                           ("by category", result.by_category)):
         sheet = workbook.create_sheet(title)
         sheet.append(TOTAL_HEADER)
-        sheet.append(total_row(result.overall))
+        append_safe_row(sheet, total_row(result.overall))
         for total in totals:
-            sheet.append(total_row(total))
+            append_safe_row(sheet, total_row(total))
     problems = workbook.create_sheet("problems")
     problems.append(("where", "problem"))
     for problem in result.problems:
-        problems.append(safe_row((problem.where, problem.message)))
+        append_safe_row(problems, (problem.where, problem.message))
     for sheet in workbook.worksheets:
         for cell in sheet[1]:
             cell.font = Font(bold=True)
@@ -96,6 +96,6 @@ def write_csv(result: Scope3Result, path: Path) -> None:
         with temp.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(LINE_HEADER)
-            writer.writerows(line_row(line) for line in result.lines)
+            writer.writerows(safe_row(line_row(line)) for line in result.lines)
 
     _replace(path, write)

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from exchange.spreadsheet_safe import safe_cell
+from exchange.spreadsheet_safe import set_safe_cell
 from lca_models.cbam_installation import ADDRESS_ITEMS, PRODUCT_PARAMETERS, PRODUCTION_ROUTES, Installation, \
     ProductionProcess
 
@@ -52,7 +52,7 @@ def write_template(installation: Installation, path: str | Path, template: Path 
     layout = locate(blank)
     cells = _cells(installation, layout)
     for (sheet, coordinate), value in cells.items():
-        book[sheet][coordinate] = safe_cell(value)  # an operator's text never becomes a live formula
+        set_safe_cell(book[sheet][coordinate], value)  # an operator's text never becomes a live formula
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".xlsx", dir=path.parent)
     os.close(handle)
     try:

@@ -21,7 +21,7 @@ from .common import chosen_data_dir, db_option, default_db_url, fail, open_store
 @click.option("--cert", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--key", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--self-signed", is_flag=True, help="Generate (once) a self-signed certificate under the data dir.")
-@click.option("--workers", default=1, show_default=True, type=int,
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes, each an event loop owning its connections (Hypercorn).")
 @click.option("--public-url", help="This node's URL as others reach it (default https://HOST:PORT); the `source` of its events.")
 @click.option("--deliver-every", default=1.0, show_default=True, type=float,

@@ -1,6 +1,7 @@
 """Spreadsheet-safe exports (OWASP CSV injection): text a user gave that starts with `=`, `+`, `-`, `@`, tab or CR is
-written with a leading `'` by every CSV/XLSX writer (`pcf cbam declaration --csv`, `pcf scope3 -o` as .xlsx and
-.csv, `pcf cbam template`); numbers stay numbers. Each file is read back (openpyxl for XLSX) and its cells checked."""
+never a live formula in any CSV/XLSX the toolkit writes (`pcf cbam declaration --csv`, `pcf scope3 -o` as .xlsx
+and .csv, `pcf cbam template`): in CSV it gets a leading `'`, in XLSX it is a string cell with Excel's quote prefix
+(the text itself unchanged); numbers stay numbers. Each file is read back (openpyxl for XLSX) and its cells checked."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from exchange.spreadsheet_safe import FORMULA_STARTS, safe_cell
+from exchange.spreadsheet_safe import formula_like, safe_cell
+from exchange.cbam.template_import import import_template
 from pcf.cli import main
 from tests.cbam.test_cbam_declaration import QREPORT_DECLARANT, ROWS, write_csv
 from tests.cbam.test_cbam_template import CHAIN
@@ -35,6 +37,11 @@ def test_formula_text_is_escaped(text):
                                    "CN-1", None, "", "a=b"])
 def test_numbers_and_plain_text_stay_as_they_are(value):
     assert safe_cell(value) == value
+
+
+def assert_quoted_text(cell, text: str) -> None:
+    """An XLSX cell holding `text` as a string with Excel's quote prefix: shown and read as text, never run."""
+    assert (cell.value, cell.data_type, cell.quotePrefix) == (text, "s", True), cell.coordinate
 
 
 def test_cbam_declaration_csv(tmp_path):
@@ -74,14 +81,14 @@ def test_scope3_xlsx(tmp_path):
     header, line = [[cell for cell in row] for row in book["lines"].iter_rows(min_row=1, max_row=2)]
     row = {title.value: cell for title, cell in zip(header, line)}
     for column, text in (("supplier", HYPERLINK), ("product_id", AT), ("category", MINUS)):
-        assert row[column].value == "'" + text and row[column].data_type == "s", column
+        assert_quoted_text(row[column], text)
     assert row["kgCO2e"].data_type == "n" and row["kgCO2e"].value == pytest.approx(1000 * 0.787)
     assert row["spend"].value == 1000 and row["spend"].data_type == "n"
+    [by_supplier] = [cell for cell in book["by supplier"]["A"] if cell.value == HYPERLINK]  # the totals too
+    assert_quoted_text(by_supplier, HYPERLINK)
     every = [cell for sheet in book.worksheets for line in sheet.iter_rows() for cell in line]
-    assert "'" + HYPERLINK in [cell.value for cell in book["by supplier"]["A"]]  # the totals by supplier too
     assert not [cell.coordinate for cell in every if cell.data_type == "f"]  # no formula anywhere in the workbook
-    assert not [cell.coordinate for cell in every if isinstance(cell.value, str) and cell.value.startswith(
-        FORMULA_STARTS)]
+    assert not [cell.coordinate for cell in every if formula_like(cell.value) and not cell.quotePrefix]
 
 
 def test_scope3_csv(tmp_path):
@@ -105,6 +112,9 @@ def test_cbam_template(tmp_path):
     with warnings.catch_warnings():  # the template's conditional-format extensions
         warnings.simplefilter("ignore", UserWarning)
         book = openpyxl.load_workbook(written)
-    values = [cell.value for sheet in book.worksheets for line in sheet.iter_rows() for cell in line]
-    for text in (HYPERLINK, DDE):
-        assert "'" + text in values and text not in values
+    cells = {cell.value: cell for sheet in book.worksheets for line in sheet.iter_rows() for cell in line
+             if cell.value in (HYPERLINK, DDE)}
+    assert set(cells) == {HYPERLINK, DDE}
+    for text, cell in cells.items():
+        assert_quoted_text(cell, text)
+    assert import_template(written).name == HYPERLINK  # and the operator's text reads back exactly
