@@ -89,7 +89,7 @@ def parse_listing(parameters: Iterable[tuple[str, str]], config, version: str, s
                 raise ApiError("BadRequest", f"{raw_name} may be given once")
             single[name] = value
         elif name == "limit":
-            if not value.isdigit() or int(value) < 1:
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:  # "²".isdigit() is True
                 raise ApiError("BadRequest", "limit must be a positive integer")
             limit = min(int(value), config.max_limit)
         elif name == CURSOR:
