@@ -153,7 +153,7 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
         principal = caller()
         if not _UUID.match(footprint_id):
             raise ApiError("BadRequest", "the footprint id must be a UUID")
-        stored = store.get(footprint_id)
+        stored = store.get(footprint_id, principal.org)  # its documents: the caller's disclosure level
         # v3.0.3 "Action GetFootprint": a footprint that is not found MUST be 404 NotFound (v2: NoSuchFootprint,
         # the code WBCSD's conformance case 8 expects). One the caller may not see is not found for that caller:
         # the same status, body and database work, so nobody learns which ids other organisations hold

@@ -4,7 +4,9 @@ Footprints are stored as their validated PACT JSON (v3 always, v2 where v2 can e
 list is string assembly, not re-marshalling. Filterable values (product, company, classification ids and
 geographies, lower-cased) sit in a key table; validity bounds are integers (microseconds since the epoch, UTC)
 so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2); setting
-`status` to Deprecated, the one change the spec allows, has no command yet. Every write is one transaction: nothing is ever half-written.
+`status` to Deprecated, the one change the spec allows, happens when a recomputation of the same product is
+published (`versions.py`). Each footprint is kept at every disclosure level it has (summary in `footprints`, the
+others in `footprint_disclosures`); a share names the level its organisation is served (`_served`). Every write is one transaction: nothing is ever half-written.
 The schema carries a version number in `meta` so a later release can migrate an existing database. The node also
 keeps the requests its operator sent to suppliers (`sent_requests`); the answer event closes one in its own transaction;
 and the footprints other nodes announced with a Published event, fetched from them (`received_footprints`), beside
@@ -33,9 +35,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    case,
     create_engine,
     event,
-    exists,
     func,
     insert,
     inspect,
@@ -46,14 +48,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from exchange.pact.disclosure import SUMMARY, widest
 from webhooks import outbox as webhook_outbox
 
 from .addresses import peer_origin
 from .events import REQUEST_FULFILLED, REQUEST_REJECTED, kind_of, type_names
 
 # 2: sent_requests; 3: received_footprints; 6: the supplier portal (portal_invites, portal_hits, received_footprints.channel
-# and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6)
-SCHEMA_VERSION = 6
+# and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
+# 7: disclosure levels (footprint_disclosures, shares.level: _upgrade_to_7)
+SCHEMA_VERSION = 7
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 metadata = MetaData()
@@ -89,8 +93,20 @@ shares = Table(
     "shares", metadata,
     Column("seq", Integer, ForeignKey("footprints.seq"), nullable=False),
     Column("org", String(255), nullable=False),
+    # what this organisation is served (exchange/pact/disclosure.py): summary (the footprints row), breakdown or full
+    Column("level", String(16), nullable=False, server_default=SUMMARY),
     UniqueConstraint("seq", "org"),
     Index("ix_shares_org_seq", "org", "seq"),
+)
+# The signed documents of a footprint at the levels above summary (footprints.v3_json/v2_json hold the summary one,
+# what public callers and summary shares get); a footprint without computed details has no rows here.
+footprint_disclosures = Table(
+    "footprint_disclosures", metadata,
+    Column("seq", Integer, ForeignKey("footprints.seq"), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("v3_json", Text, nullable=False),
+    Column("v2_json", Text, nullable=True),
+    UniqueConstraint("seq", "level"),
 )
 events = Table(
     "events", metadata,
@@ -214,9 +230,10 @@ class FootprintRecord:
     created: datetime
     validity_start: datetime
     validity_end: datetime
-    v3_json: str
+    v3_json: str  # the summary-level documents (exchange/pact/disclosure.py)
     v2_json: str | None
     keys: dict[str, tuple[str, ...]]  # kind -> values (any case; stored lower-cased)
+    variants: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # level above summary -> (v3, v2)
 
 
 @dataclass(frozen=True)
@@ -239,7 +256,7 @@ class StoredFootprint:
     id: str
     status: str
     public: bool
-    v3_json: str
+    v3_json: str  # the documents at the caller's level (`get(id, org)`), else the summary ones
     v2_json: str | None
     shared_with: frozenset[str] = field(default_factory=frozenset)
 
@@ -295,6 +312,50 @@ def _upgrade_to_6(connection: Connection) -> None:
     for column, ddl in (("channel", "VARCHAR(16) NOT NULL DEFAULT 'pact'"), ("invite_id", "VARCHAR(36)")):
         if column not in present:
             connection.exec_driver_sql(f"ALTER TABLE received_footprints ADD COLUMN {column} {ddl}")
+
+
+def _upgrade_to_7(connection: Connection) -> None:
+    """Schema version 7 (disclosure levels) on a database an older release made: adds `shares.level` (default
+    summary); the table `footprint_disclosures` comes from `create_all`. A footprint stored before with the engine's
+    computed details in its documents keeps those documents as its `full` variant and its existing shares stay `full`
+    (what they were served already); its footprints row gets the summary documents, signed with the node's key, so
+    public callers and new shares no longer see line items. Idempotent: a footprint with variants is left alone."""
+    from exchange.pact.disclosure import FULL
+    from exchange.pact.own_extensions import COMPUTED
+
+    from .records import stored_key, summary_documents  # records builds on this module
+
+    if "level" not in {column["name"] for column in inspect(connection).get_columns("shares")}:
+        connection.exec_driver_sql(f"ALTER TABLE shares ADD COLUMN level VARCHAR(16) NOT NULL DEFAULT '{SUMMARY}'")
+    rows = connection.execute(select(footprints.c.seq, footprints.c.v3_json, footprints.c.v2_json).where(
+        footprints.c.v3_json.contains(COMPUTED, autoescape=True),
+        footprints.c.seq.not_in(select(footprint_disclosures.c.seq)))).all()
+    if not rows:
+        return
+    key, now = stored_key(connection), datetime.now(timezone.utc)
+    for seq, v3_json, v2_json in rows:
+        summary_v3, summary_v2 = summary_documents(v3_json, key, now)
+        connection.execute(insert(footprint_disclosures).values(seq=seq, level=FULL, v3_json=v3_json, v2_json=v2_json))
+        connection.execute(update(footprints).where(footprints.c.seq == seq).values(v3_json=summary_v3,
+                                                                                     v2_json=summary_v2))
+        connection.execute(update(shares).where(shares.c.seq == seq).values(level=FULL))
+
+
+def _served(org: str, level: str | None = None):
+    """(from clause, {"v3": document column, "v2": ...}, visibility condition) serving each footprint to `org` at its
+    share's level.
+
+    The one place a disclosure level is chosen: the share of `org` names the level (`level` instead, for the
+    operator's own views), its variant in footprint_disclosures is served when there is one, else the summary
+    documents of the footprints row (public callers, summary shares, footprints without computed details)."""
+    share = shares.alias("caller_share")
+    variant = footprint_disclosures.alias("variant")
+    joined = footprints.outerjoin(share, and_(share.c.seq == footprints.c.seq, share.c.org == org)).outerjoin(
+        variant, and_(variant.c.seq == footprints.c.seq, variant.c.level == (level or share.c.level)))
+    documents = {version: case((variant.c.seq.is_not(None), variant.c[f"{version}_json"]),
+                               else_=footprints.c[f"{version}_json"]) for version in ("v3", "v2")}
+    visible = or_(footprints.c.public.is_(True), share.c.org.is_not(None))
+    return joined, documents, visible
 
 
 @dataclass(frozen=True)
@@ -357,6 +418,7 @@ class NodeStore:
         webhook_outbox.create_tables(self.engine)
         with self.engine.begin() as connection:
             _upgrade_to_6(connection)
+            _upgrade_to_7(connection)
             found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
                 connection.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -425,12 +487,13 @@ class NodeStore:
         return self.engine.begin()
 
     def publish(self, records: Sequence[FootprintRecord], share_with: Iterable[str] = (), public: bool = False,
-                connection: Connection | None = None) -> None:
-        """Store footprints, all or none; StoreError if one id exists already (footprints are immutable)."""
+                connection: Connection | None = None, level: str = SUMMARY) -> None:
+        """Store footprints, all or none, with their disclosure variants, shared at `level`; StoreError if one id
+        exists already (footprints are immutable)."""
         if connection is None:
             try:
                 with self.engine.begin() as own:
-                    self.publish(records, share_with, public, own)
+                    self.publish(records, share_with, public, own, level)
             except IntegrityError:
                 raise StoreError("a footprint with one of these ids exists already: footprints are immutable, "
                                  "publish a change under a new id with precedingPfIds") from None
@@ -451,24 +514,102 @@ class NodeStore:
                     for kind, values in record.keys.items() for value in dict.fromkeys(v.lower() for v in values)]
             if keys:
                 connection.execute(insert(footprint_keys), keys)
+            variants = [{"seq": seq, "level": name, "v3_json": v3, "v2_json": v2}
+                        for name, (v3, v2) in record.variants.items()]
+            if variants:
+                connection.execute(insert(footprint_disclosures), variants)
             if orgs:
-                connection.execute(insert(shares), [{"seq": seq, "org": org} for org in orgs])
+                connection.execute(insert(shares), [{"seq": seq, "org": org, "level": level} for org in orgs])
 
-    def share(self, footprint_id: str, orgs: Iterable[str], connection: Connection | None = None) -> None:
-        """Make a published footprint visible to more organisations."""
+    def share(self, footprint_id: str, orgs: Iterable[str], connection: Connection | None = None,
+              level: str = SUMMARY) -> None:
+        """Make a published footprint visible to more organisations, at `level` (an existing share takes it too:
+        the operator's latest word on what that organisation sees)."""
         if connection is None:
             with self.engine.begin() as own:
-                return self.share(footprint_id, orgs, own)
+                return self.share(footprint_id, orgs, own, level)
         seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar()
         if seq is None:
             raise StoreError(f"no footprint {footprint_id}")
         for org in set(orgs):
-            if not connection.execute(select(shares.c.seq).where(shares.c.seq == seq, shares.c.org == org)).first():
-                connection.execute(insert(shares).values(seq=seq, org=org))
+            changed = connection.execute(update(shares).where(shares.c.seq == seq, shares.c.org == org).values(level=level))
+            if changed.rowcount == 0:
+                connection.execute(insert(shares).values(seq=seq, org=org, level=level))
 
-    def get(self, footprint_id: str) -> StoredFootprint | None:
+    def shares_of(self, footprint_id: str, connection: Connection) -> dict[str, str]:
+        """org -> disclosure level of every share of a footprint (empty for an unknown id)."""
+        rows = connection.execute(select(shares.c.org, shares.c.level).join(footprints, footprints.c.seq == shares.c.seq)
+                                  .where(footprints.c.id == footprint_id.lower()))
+        return {row.org: row.level for row in rows}
+
+    # --- versions (spec v3.0.3 Sec. 7.2: a change is a new footprint; the old one's status is the one change allowed)
+
+    def active_versions(self, product_ids: Iterable[str], company_ids: Iterable[str],
+                        connection: Connection | None = None) -> list[tuple[str, str]]:
+        """(id, summary v3 document) of the Active footprints of exactly these products by exactly these companies
+        (case-insensitive): the candidates a recomputation of that product replaces (`versions.py` decides)."""
+        if connection is None:
+            with self.reader.connect() as own:
+                return self.active_versions(product_ids, company_ids, own)
+        wanted = {"product": {p.lower() for p in product_ids}, "company": {c.lower() for c in company_ids}}
+        candidates = connection.execute(select(footprints.c.seq, footprints.c.id, footprints.c.v3_json).where(
+            footprints.c.status == "Active", footprints.c.seq.in_(select(footprint_keys.c.seq).where(
+                footprint_keys.c.kind == "product", footprint_keys.c.value.in_(sorted(wanted["product"])))))
+            .order_by(footprints.c.seq)).all()
+        found = []
+        for seq, footprint_id, document in candidates:
+            keys: dict[str, set[str]] = {"product": set(), "company": set()}
+            for kind, value in connection.execute(select(footprint_keys.c.kind, footprint_keys.c.value).where(
+                    footprint_keys.c.seq == seq, footprint_keys.c.kind.in_(("product", "company")))):
+                keys[kind].add(value)
+            if keys == wanted:
+                found.append((footprint_id, document))
+        return found
+
+    def documents_of(self, footprint_id: str, connection: Connection) -> dict[str, str]:
+        """level -> stored v3 document of a footprint: SUMMARY (its footprints row) and each variant."""
+        row = connection.execute(select(footprints.c.seq, footprints.c.v3_json)
+                                 .where(footprints.c.id == footprint_id.lower())).first()
+        if row is None:
+            raise StoreError(f"no footprint {footprint_id}")
+        found = {SUMMARY: row.v3_json}
+        for level, document in connection.execute(select(footprint_disclosures.c.level, footprint_disclosures.c.v3_json)
+                                                  .where(footprint_disclosures.c.seq == row.seq)):
+            found[level] = document
+        return found
+
+    def deprecate(self, footprint_id: str, documents: dict[str, tuple[str, str | None]], connection: Connection) -> None:
+        """Mark a footprint Deprecated with its re-signed documents (level -> (v3, v2), as `documents_of` keys)."""
+        seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar_one()
+        v3, v2 = documents[SUMMARY]
+        connection.execute(update(footprints).where(footprints.c.seq == seq).values(status="Deprecated", v3_json=v3,
+                                                                                     v2_json=v2))
+        for level, (v3, v2) in documents.items():
+            if level != SUMMARY:
+                connection.execute(update(footprint_disclosures).where(
+                    footprint_disclosures.c.seq == seq, footprint_disclosures.c.level == level).values(v3_json=v3, v2_json=v2))
+
+    def carry_audience(self, old_id: str, new_id: str, connection: Connection) -> dict[str, str]:
+        """Give the new version of a footprint the audience of the old one: public if it was, and each of its
+        shares at the wider of the two levels. Returns org -> level of the old one's shares."""
+        old = connection.execute(select(footprints.c.public).where(footprints.c.id == old_id.lower())).scalar_one()
+        if old:
+            connection.execute(update(footprints).where(footprints.c.id == new_id.lower()).values(public=True))
+        carried = self.shares_of(old_id, connection)
+        present = self.shares_of(new_id, connection)
+        for org, level in carried.items():
+            self.share(new_id, [org], connection, widest([level, present.get(org, SUMMARY)]))
+        return carried
+
+    def get(self, footprint_id: str, org: str | None = None, level: str | None = None) -> StoredFootprint | None:
+        """A footprint with its shares; with `org`, its documents are those served to that organisation (its share's
+        level, `_served`); with `level` (the operator's views), those of that level; else the summary ones."""
+        joined, documents, _ = _served(org or "", level)
         with self.reader.connect() as connection:
-            row = connection.execute(select(footprints).where(footprints.c.id == footprint_id.lower())).first()
+            row = connection.execute(select(footprints.c.seq, footprints.c.id, footprints.c.status, footprints.c.public,
+                                            documents["v3"].label("v3_json"), documents["v2"].label("v2_json"))
+                                     .select_from(joined)
+                                     .where(footprints.c.id == footprint_id.lower())).first()
             # the shares query runs for a missing id too: the same work whether or not the id exists (timing)
             orgs = connection.execute(select(shares.c.org).where(shares.c.seq == (row.seq if row else -1))).scalars().all()
         if row is None:
@@ -482,15 +623,15 @@ class NodeStore:
     def list_visible(self, org: str, filters: Filters, after: int, until: int | None, limit: int,
                      version: str = "v3") -> Page:
         """One page of footprints `org` may see, in publication order, after `after` and up to `until`."""
-        document = footprints.c.v3_json if version == "v3" else footprints.c.v2_json
+        joined, documents, visible = _served(org)
+        document = documents["v3" if version == "v3" else "v2"]
         with self.reader.connect() as connection:
             if until is None:
                 until = connection.execute(select(func.coalesce(func.max(footprints.c.seq), 0))).scalar_one()
-            # Visibility is a correlated EXISTS (one index probe per candidate, and an unfiltered page stops after
-            # `limit` rows); key filters are IN (subquery), so a selective filter starts from its small index range.
-            conditions = [footprints.c.seq > after, footprints.c.seq <= until,
-                          or_(footprints.c.public.is_(True),
-                              exists().where(and_(shares.c.seq == footprints.c.seq, shares.c.org == org)))]
+            # Visibility and the level come from the caller's share, an outer join on (org, seq) (one index probe per
+            # candidate, and an unfiltered page stops after `limit` rows); key filters are IN (subquery), so a
+            # selective filter starts from its small index range.
+            conditions = [footprints.c.seq > after, footprints.c.seq <= until, visible]
             if version != "v3":
                 conditions.append(document.is_not(None))
             for kind, values in (("product", filters.product), ("company", filters.company),
@@ -508,7 +649,8 @@ class NodeStore:
             if filters.status is not None:
                 conditions.append(func.lower(footprints.c.status) == filters.status.lower())
             rows = connection.execute(
-                select(footprints.c.seq, document).where(and_(*conditions)).order_by(footprints.c.seq).limit(limit + 1)
+                select(footprints.c.seq, document).select_from(joined).where(and_(*conditions))
+                .order_by(footprints.c.seq).limit(limit + 1)
             ).all()
         return Page([(row[0], row[1]) for row in rows[:limit]], len(rows) > limit, until)
 
@@ -618,14 +760,17 @@ class NodeStore:
                 if not connection.execute(select(catalogue).where(catalogue.c.product_id == product_id)).first():
                     connection.execute(insert(catalogue).values(product_id=product_id))
 
-    def product_known(self, product_ids: Iterable[str]) -> bool:
-        """Does the node make (its catalogue) or hold a footprint of (published here, shared with anyone or
-        nobody) any of these products?"""
+    def product_known(self, product_ids: Iterable[str], org: str) -> bool:
+        """Does the node make any of these products (its catalogue), or hold a footprint of one that `org` may see?
+        Footprints shared with others do not count: whether a request waits or is rejected must not tell what
+        other organisations were given (docs/security.md, isolation)."""
         wanted = [p.lower() for p in product_ids]
+        joined, _, visible = _served(org)
         with self.reader.connect() as connection:
             in_catalogue = connection.execute(select(catalogue).where(catalogue.c.product_id.in_(wanted))).first()
-            in_store = connection.execute(select(footprint_keys.c.seq).where(
-                footprint_keys.c.kind == "product", footprint_keys.c.value.in_(wanted))).first()
+            in_store = connection.execute(select(footprints.c.seq).select_from(joined).where(
+                visible, footprints.c.seq.in_(select(footprint_keys.c.seq).where(
+                    footprint_keys.c.kind == "product", footprint_keys.c.value.in_(wanted)))).limit(1)).first()
         return bool(in_catalogue or in_store)
 
     def add_subscription(self, url: str, secret: str) -> None:
