@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from exchange.pact import PactMappingError, from_v3, to_v2, to_v3
-from exchange.pact.disclosure import LEVELS, SUMMARY, disclosed
+from exchange.pact.disclosure import LEVELS, SUMMARY, disclosed, level_of
 from exchange.pact.own_extensions import COMPUTED
 from exchange.pact.signing import SigningKey, sign
 from lca_models.footprint import Footprint
@@ -48,13 +48,11 @@ def signed_record(footprint: Footprint, key: SigningKey, signed_at: datetime) ->
     """The stored form of a footprint: its v3 document at each disclosure level, each signed by the node (v2 copies
     carry the same extension). The summary documents are the record's own; the levels that disclose more are its
     variants (none when the footprint has no computed details: every level is the summary then)."""
-    documents = {level: to_v3(disclosed(footprint, level)) for level in LEVELS}
     variants = {}
-    for level in LEVELS[1:]:
-        if documents[level] != documents[SUMMARY]:
-            record = footprint_record(sign(documents[level], key, signed_at))
-            variants[level] = (record.v3_json, record.v2_json)
-    summary = footprint_record(sign(documents[SUMMARY], key, signed_at))
+    for level in LEVELS[1:LEVELS.index(level_of(footprint)) + 1]:  # the levels that disclose more than summary
+        record = footprint_record(sign(to_v3(disclosed(footprint, level)), key, signed_at))
+        variants[level] = (record.v3_json, record.v2_json)
+    summary = footprint_record(sign(to_v3(disclosed(footprint, SUMMARY)), key, signed_at))
     return dataclasses.replace(summary, variants=variants)
 
 
@@ -88,8 +86,9 @@ def publish_footprints(store, footprints: list[Footprint], share_with: tuple[str
                        signed_at: datetime | None = None, level: str = SUMMARY) -> list[str]:
     """Sign and store footprints (all or none), shared with `share_with` organisations at disclosure `level`, or
     public (summary); returns their ids. A footprint recomputing a published product (same productIds,
-    companyIds, reference period and geography) is its new version: it names the one(s) it replaces in `precedingPfIds`, those become Deprecated,
-    and the organisations they were shared with get the new one (`versions.py`)."""
+    companyIds, reference period and geography) is its new version: it names the one(s) it replaces in
+    `precedingPfIds`, those become Deprecated, and the organisations they were shared with get the new one
+    (`versions.py`)."""
     from .keys import node_signing_key
     from .versions import supersede, with_predecessors
 

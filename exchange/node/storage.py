@@ -6,7 +6,8 @@ geographies, lower-cased) sit in a key table; validity bounds are integers (micr
 so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2); setting
 `status` to Deprecated, the one change the spec allows, happens when a recomputation of the same product is
 published (`versions.py`). Each footprint is kept at every disclosure level it has (summary in `footprints`, the
-others in `footprint_disclosures`); a share names the level its organisation is served (`_served`). Every write is one transaction: nothing is ever half-written.
+others in `footprint_disclosures`); a share names the level its organisation is served (`_served`). Every write is
+one transaction: nothing is ever half-written.
 The schema carries a version number in `meta` so a later release can migrate an existing database. The node also
 keeps the requests its operator sent to suppliers (`sent_requests`); the answer event closes one in its own transaction;
 and the footprints other nodes announced with a Published event, fetched from them (`received_footprints`), beside
@@ -48,7 +49,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from exchange.pact.disclosure import SUMMARY, widest
+from exchange.pact.disclosure import FULL, SUMMARY, widest
+from exchange.pact.own_extensions import COMPUTED
 from webhooks import outbox as webhook_outbox
 
 from .addresses import peer_origin
@@ -320,9 +322,6 @@ def _upgrade_to_7(connection: Connection) -> None:
     computed details in its documents keeps those documents as its `full` variant and its existing shares stay `full`
     (what they were served already); its footprints row gets the summary documents, signed with the node's key, so
     public callers and new shares no longer see line items. Idempotent: a footprint with variants is left alone."""
-    from exchange.pact.disclosure import FULL
-    from exchange.pact.own_extensions import COMPUTED
-
     from .records import stored_key, summary_documents  # records builds on this module
 
     if "level" not in {column["name"] for column in inspect(connection).get_columns("shares")}:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from exchange.pact import PactValidationError
 from exchange.pact.disclosure import SUMMARY
+from exchange.pact.signing import SigningKey
 from webhooks.outbox import enqueue
 
 from .addresses import UnusableSource, answer_url, api_base, peer_origin, source_url
@@ -246,7 +247,7 @@ def _pending_request(store: NodeStore, request_pk: int) -> dict:
 
 
 def fulfil(store: NodeStore, request_pk: int, signed: list[dict[str, Any] | FootprintRecord], now: datetime,
-           level: str = SUMMARY, replaced: dict[str, list[str]] | None = None, key=None) -> str:
+           level: str = SUMMARY, replaced: dict[str, list[str]] | None = None, key: SigningKey | None = None) -> str:
     """Publish the footprints (shared with the requester at disclosure `level`), queue RequestFulfilled, close the
     request: one transaction. `signed` holds records (`records.signed_record`: every level) or signed documents
     (served as they are); `replaced` (with the node's `key`) names the footprints new versions replace
