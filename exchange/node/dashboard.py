@@ -31,6 +31,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from exchange.charts import contribution_svg
 from exchange.pact import PactMappingError, PactValidationError, load_footprint
+from exchange.pact.disclosure import FULL
 from exchange.pact.signing import jwks, verify
 from lca_models import i18n
 from lca_models.i18n import N_
@@ -244,7 +245,7 @@ def make_dashboard_blueprint(store: NodeStore, limiter: RequestLimiter, clock: C
     @blueprint.get("/footprints/<footprint_id>")
     @admin_only
     def footprint(footprint_id: str):
-        stored = store.get(footprint_id)
+        stored = store.get(footprint_id, level=FULL)  # the operator sees every detail; buyers see their level
         if stored is None:
             return render_template("dashboard/missing.html", footprint_id=footprint_id), 404
         document = json.loads(stored.v3_json)

@@ -4,7 +4,10 @@ Footprints are stored as their validated PACT JSON (v3 always, v2 where v2 can e
 list is string assembly, not re-marshalling. Filterable values (product, company, classification ids and
 geographies, lower-cased) sit in a key table; validity bounds are integers (microseconds since the epoch, UTC)
 so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2); setting
-`status` to Deprecated, the one change the spec allows, has no command yet. Every write is one transaction: nothing is ever half-written.
+`status` to Deprecated, the one change the spec allows, happens when a recomputation of the same product is
+published (`versions.py`). Each footprint is kept at every disclosure level it has (summary in `footprints`, the
+others in `footprint_disclosures`); a share names the level its organisation is served (`_served`). Every write is
+one transaction: nothing is ever half-written.
 The schema carries a version number in `meta` so a later release can migrate an existing database. The node also
 keeps the requests its operator sent to suppliers (`sent_requests`); the answer event closes one in its own transaction;
 and the footprints other nodes announced with a Published event, fetched from them (`received_footprints`), beside
@@ -32,6 +35,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    case,
     create_engine,
     event,
     func,
@@ -44,6 +49,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.schema import CreateIndex
 
+from exchange.pact.disclosure import FULL, SUMMARY, widest
+from exchange.pact.own_extensions import COMPUTED
 from webhooks import outbox as webhook_outbox
 
 from .addresses import peer_origin
@@ -53,7 +60,8 @@ from .private_files import create_private_sqlite
 # 2: sent_requests; 3: received_footprints; 6: the supplier portal (portal_invites, portal_hits, received_footprints.channel
 # and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
 # 7: revocation and event quotas (dashboard_sessions, clients.tokens_after_us, ix_events_org_received), indexes for
-# the status and validity filters and the outbox's due scan (_upgrade_to_7)
+# the status and validity filters and the outbox's due scan, disclosure levels (footprint_disclosures,
+# shares.level) (_upgrade_to_7)
 SCHEMA_VERSION = 7
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -99,8 +107,20 @@ shares = Table(
     "shares", metadata,
     Column("seq", Integer, ForeignKey("footprints.seq"), nullable=False),
     Column("org", String(255), nullable=False),
+    # what this organisation is served (exchange/pact/disclosure.py): summary (the footprints row), breakdown or full
+    Column("level", String(16), nullable=False, server_default=SUMMARY),
     UniqueConstraint("seq", "org"),
     Index("ix_shares_org_seq", "org", "seq"),
+)
+# The signed documents of a footprint at the levels above summary (footprints.v3_json/v2_json hold the summary one,
+# what public callers and summary shares get); a footprint without computed details has no rows here.
+footprint_disclosures = Table(
+    "footprint_disclosures", metadata,
+    Column("seq", Integer, ForeignKey("footprints.seq"), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("v3_json", Text, nullable=False),
+    Column("v2_json", Text, nullable=True),
+    UniqueConstraint("seq", "level"),
 )
 events = Table(
     "events", metadata,
@@ -231,9 +251,10 @@ class FootprintRecord:
     created: datetime
     validity_start: datetime
     validity_end: datetime
-    v3_json: str
+    v3_json: str  # the summary-level documents (exchange/pact/disclosure.py)
     v2_json: str | None
     keys: dict[str, tuple[str, ...]]  # kind -> values (any case; stored lower-cased)
+    variants: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # level above summary -> (v3, v2)
 
 
 @dataclass(frozen=True)
@@ -256,7 +277,7 @@ class StoredFootprint:
     id: str
     status: str
     public: bool
-    v3_json: str
+    v3_json: str  # the documents at the caller's level (`get(id, org)`), else the summary ones
     v2_json: str | None
     shared_with: frozenset[str] = field(default_factory=frozenset)
 
@@ -322,30 +343,61 @@ def _upgrade_to_7(connection: Connection) -> None:
       `ix_events_org_received` index on events (org, received_us) for the event quota and retention;
     - the indexes a million footprints need (docs/node.md, plans): ix_footprints_status_seq (lower(status), seq),
       ix_footprints_validity_start, ix_footprints_validity_end on `footprints`, and ix_outbox_due
-      (status, next_attempt_us) on `outbox`."""
+      (status, next_attempt_us) on `outbox`;
+    - disclosure levels (_disclosures_to_7)."""
     present = {column["name"] for column in inspect(connection).get_columns("clients")}
     if "tokens_after_us" not in present:
         connection.exec_driver_sql("ALTER TABLE clients ADD COLUMN tokens_after_us BIGINT")
     connection.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_events_org_received ON events (org, received_us)")
     for index in (*FOOTPRINT_INDEXES, *webhook_outbox.INDEXES):
         connection.execute(CreateIndex(index, if_not_exists=True))
+    _disclosures_to_7(connection)
+
+
+def _disclosures_to_7(connection: Connection) -> None:
+    """Schema version 7 (disclosure levels) on a database an older release made: adds `shares.level` (default
+    summary); the table `footprint_disclosures` comes from `create_all`. A footprint stored before with the engine's
+    computed details in its documents keeps those documents as its `full` variant and its existing shares stay `full`
+    (what they were served already); its footprints row gets the summary documents, signed with the node's key, so
+    public callers and new shares no longer see line items. Idempotent: a footprint with variants is left alone."""
+    from .records import stored_key, summary_documents  # records builds on this module
+
+    if "level" not in {column["name"] for column in inspect(connection).get_columns("shares")}:
+        connection.exec_driver_sql(f"ALTER TABLE shares ADD COLUMN level VARCHAR(16) NOT NULL DEFAULT '{SUMMARY}'")
+    rows = connection.execute(select(footprints.c.seq, footprints.c.v3_json, footprints.c.v2_json).where(
+        footprints.c.v3_json.contains(COMPUTED, autoescape=True),
+        footprints.c.seq.not_in(select(footprint_disclosures.c.seq)))).all()
+    if not rows:
+        return
+    key, now = stored_key(connection), datetime.now(timezone.utc)
+    for seq, v3_json, v2_json in rows:
+        summary_v3, summary_v2 = summary_documents(v3_json, key, now)
+        connection.execute(insert(footprint_disclosures).values(seq=seq, level=FULL, v3_json=v3_json, v2_json=v2_json))
+        connection.execute(update(footprints).where(footprints.c.seq == seq).values(v3_json=summary_v3,
+                                                                                     v2_json=summary_v2))
+        connection.execute(update(shares).where(shares.c.seq == seq).values(level=FULL))
 
 
 # Who may see a footprint (alias f): published to everyone, or shared with the organisation bound as {org}.
 _VISIBLE = "(f.public OR EXISTS (SELECT 1 FROM shares s WHERE s.seq = f.seq AND s.org = {org}))"
 
 
-def served_json(version: str) -> str:
+def served_json(version: str, placeholder) -> str:
     """The SQL expression (over footprints alias f; the caller's organisation is the bound parameter `org`) of the
-    document served to a caller, by list and get alike: the one place that chooses what leaves the node."""
-    return "f.v3_json" if version == "v3" else "f.v2_json"
+    document the API serves to a caller, by list and get alike: the variant of the caller's share level when the
+    footprint has one (footprint_disclosures), else the summary documents of the footprints row. The raw-SQL twin of
+    `_served` (the operator's and the workflow's reads); tests/node/test_disclosure_and_versions.py checks what the
+    API serves at each level."""
+    column = "v3_json" if version == "v3" else "v2_json"
+    return (f"COALESCE((SELECT v.{column} FROM shares s JOIN footprint_disclosures v ON v.seq = s.seq AND "
+            f"v.level = s.level WHERE s.seq = f.seq AND s.org = {placeholder('org')}), f.{column})")
 
 
 def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int, limit: int) -> tuple[str, dict]:
     """The statement of one ListFootprints page and its parameters. Visibility is a correlated EXISTS (one index
     probe per candidate; an unfiltered page stops after `limit` rows); key filters are IN (subquery), so a
     selective filter starts from its small index range, except a single-valued one, which drives the query."""
-    served = served_json(version)
+    served = served_json(version, placeholder)
     params: dict = {"org": org, "after": after, "limit": limit}
     conditions = [f"f.seq > {placeholder('after')}", _VISIBLE.format(org=placeholder("org"))]
     if version != "v3":
@@ -387,6 +439,23 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     sql = (f"SELECT f.seq, {served} FROM {source} WHERE {' AND '.join(conditions)} "
            f"ORDER BY {order} LIMIT {placeholder('limit')}")
     return sql, params
+
+
+def _served(org: str, level: str | None = None):
+    """(from clause, {"v3": document column, "v2": ...}, visibility condition) serving each footprint to `org` at its
+    share's level.
+
+    The one place a disclosure level is chosen: the share of `org` names the level (`level` instead, for the
+    operator's own views), its variant in footprint_disclosures is served when there is one, else the summary
+    documents of the footprints row (public callers, summary shares, footprints without computed details)."""
+    share = shares.alias("caller_share")
+    variant = footprint_disclosures.alias("variant")
+    joined = footprints.outerjoin(share, and_(share.c.seq == footprints.c.seq, share.c.org == org)).outerjoin(
+        variant, and_(variant.c.seq == footprints.c.seq, variant.c.level == (level or share.c.level)))
+    documents = {version: case((variant.c.seq.is_not(None), variant.c[f"{version}_json"]),
+                               else_=footprints.c[f"{version}_json"]) for version in ("v3", "v2")}
+    visible = or_(footprints.c.public.is_(True), share.c.org.is_not(None))
+    return joined, documents, visible
 
 
 @dataclass(frozen=True)
@@ -540,12 +609,13 @@ class NodeStore:
         return self.engine.begin()
 
     def publish(self, records: Sequence[FootprintRecord], share_with: Iterable[str] = (), public: bool = False,
-                connection: Connection | None = None) -> None:
-        """Store footprints, all or none; StoreError if one id exists already (footprints are immutable)."""
+                connection: Connection | None = None, level: str = SUMMARY) -> None:
+        """Store footprints, all or none, with their disclosure variants, shared at `level`; StoreError if one id
+        exists already (footprints are immutable)."""
         if connection is None:
             try:
                 with self.engine.begin() as own:
-                    self.publish(records, share_with, public, own)
+                    self.publish(records, share_with, public, own, level)
             except IntegrityError:
                 raise StoreError("a footprint with one of these ids exists already: footprints are immutable, "
                                  "publish a change under a new id with precedingPfIds") from None
@@ -566,20 +636,27 @@ class NodeStore:
                     for kind, values in record.keys.items() for value in dict.fromkeys(v.lower() for v in values)]
             if keys:
                 connection.execute(insert(footprint_keys), keys)
+            variants = [{"seq": seq, "level": name, "v3_json": v3, "v2_json": v2}
+                        for name, (v3, v2) in record.variants.items()]
+            if variants:
+                connection.execute(insert(footprint_disclosures), variants)
             if orgs:
-                connection.execute(insert(shares), [{"seq": seq, "org": org} for org in orgs])
+                connection.execute(insert(shares), [{"seq": seq, "org": org, "level": level} for org in orgs])
 
-    def share(self, footprint_id: str, orgs: Iterable[str], connection: Connection | None = None) -> None:
-        """Make a published footprint visible to more organisations."""
+    def share(self, footprint_id: str, orgs: Iterable[str], connection: Connection | None = None,
+              level: str = SUMMARY) -> None:
+        """Make a published footprint visible to more organisations, at `level` (an existing share takes it too:
+        the operator's latest word on what that organisation sees)."""
         if connection is None:
             with self.engine.begin() as own:
-                return self.share(footprint_id, orgs, own)
+                return self.share(footprint_id, orgs, own, level)
         seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar()
         if seq is None:
             raise StoreError(f"no footprint {footprint_id}")
         for org in set(orgs):
-            if not connection.execute(select(shares.c.seq).where(shares.c.seq == seq, shares.c.org == org)).first():
-                connection.execute(insert(shares).values(seq=seq, org=org))
+            changed = connection.execute(update(shares).where(shares.c.seq == seq, shares.c.org == org).values(level=level))
+            if changed.rowcount == 0:
+                connection.execute(insert(shares).values(seq=seq, org=org, level=level))
 
     def unshare(self, footprint_id: str, org: str) -> bool:
         """Stop sharing a footprint with an organisation; False when it was not shared with it, StoreError when no
@@ -590,9 +667,80 @@ class NodeStore:
                 raise StoreError(f"no footprint {footprint_id}")
             return connection.execute(shares.delete().where(shares.c.seq == seq, shares.c.org == org)).rowcount == 1
 
-    def get(self, footprint_id: str) -> StoredFootprint | None:
+    def shares_of(self, footprint_id: str, connection: Connection) -> dict[str, str]:
+        """org -> disclosure level of every share of a footprint (empty for an unknown id)."""
+        rows = connection.execute(select(shares.c.org, shares.c.level).join(footprints, footprints.c.seq == shares.c.seq)
+                                  .where(footprints.c.id == footprint_id.lower()))
+        return {row.org: row.level for row in rows}
+
+    # --- versions (spec v3.0.3 Sec. 7.2: a change is a new footprint; the old one's status is the one change allowed)
+
+    def active_versions(self, product_ids: Iterable[str], company_ids: Iterable[str],
+                        connection: Connection | None = None) -> list[tuple[str, str]]:
+        """(id, summary v3 document) of the Active footprints of exactly these products by exactly these companies
+        (case-insensitive): the candidates a recomputation of that product replaces (`versions.py` decides)."""
+        if connection is None:
+            with self.reader.connect() as own:
+                return self.active_versions(product_ids, company_ids, own)
+        wanted = {"product": {p.lower() for p in product_ids}, "company": {c.lower() for c in company_ids}}
+        candidates = connection.execute(select(footprints.c.seq, footprints.c.id, footprints.c.v3_json).where(
+            footprints.c.status == "Active", footprints.c.seq.in_(select(footprint_keys.c.seq).where(
+                footprint_keys.c.kind == "product", footprint_keys.c.value.in_(sorted(wanted["product"])))))
+            .order_by(footprints.c.seq)).all()
+        found = []
+        for seq, footprint_id, document in candidates:
+            keys: dict[str, set[str]] = {"product": set(), "company": set()}
+            for kind, value in connection.execute(select(footprint_keys.c.kind, footprint_keys.c.value).where(
+                    footprint_keys.c.seq == seq, footprint_keys.c.kind.in_(("product", "company")))):
+                keys[kind].add(value)
+            if keys == wanted:
+                found.append((footprint_id, document))
+        return found
+
+    def documents_of(self, footprint_id: str, connection: Connection) -> dict[str, str]:
+        """level -> stored v3 document of a footprint: SUMMARY (its footprints row) and each variant."""
+        row = connection.execute(select(footprints.c.seq, footprints.c.v3_json)
+                                 .where(footprints.c.id == footprint_id.lower())).first()
+        if row is None:
+            raise StoreError(f"no footprint {footprint_id}")
+        found = {SUMMARY: row.v3_json}
+        for level, document in connection.execute(select(footprint_disclosures.c.level, footprint_disclosures.c.v3_json)
+                                                  .where(footprint_disclosures.c.seq == row.seq)):
+            found[level] = document
+        return found
+
+    def deprecate(self, footprint_id: str, documents: dict[str, tuple[str, str | None]], connection: Connection) -> None:
+        """Mark a footprint Deprecated with its re-signed documents (level -> (v3, v2), as `documents_of` keys)."""
+        seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar_one()
+        v3, v2 = documents[SUMMARY]
+        connection.execute(update(footprints).where(footprints.c.seq == seq).values(status="Deprecated", v3_json=v3,
+                                                                                     v2_json=v2))
+        for level, (v3, v2) in documents.items():
+            if level != SUMMARY:
+                connection.execute(update(footprint_disclosures).where(
+                    footprint_disclosures.c.seq == seq, footprint_disclosures.c.level == level).values(v3_json=v3, v2_json=v2))
+
+    def carry_audience(self, old_id: str, new_id: str, connection: Connection) -> dict[str, str]:
+        """Give the new version of a footprint the audience of the old one: public if it was, and each of its
+        shares at the wider of the two levels. Returns org -> level of the old one's shares."""
+        old = connection.execute(select(footprints.c.public).where(footprints.c.id == old_id.lower())).scalar_one()
+        if old:
+            connection.execute(update(footprints).where(footprints.c.id == new_id.lower()).values(public=True))
+        carried = self.shares_of(old_id, connection)
+        present = self.shares_of(new_id, connection)
+        for org, level in carried.items():
+            self.share(new_id, [org], connection, widest([level, present.get(org, SUMMARY)]))
+        return carried
+
+    def get(self, footprint_id: str, org: str | None = None, level: str | None = None) -> StoredFootprint | None:
+        """A footprint with its shares; with `org`, its documents are those served to that organisation (its share's
+        level, `_served`); with `level` (the operator's views), those of that level; else the summary ones."""
+        joined, documents, _ = _served(org or "", level)
         with self.reader.connect() as connection:
-            row = connection.execute(select(footprints).where(footprints.c.id == footprint_id.lower())).first()
+            row = connection.execute(select(footprints.c.seq, footprints.c.id, footprints.c.status, footprints.c.public,
+                                            documents["v3"].label("v3_json"), documents["v2"].label("v2_json"))
+                                     .select_from(joined)
+                                     .where(footprints.c.id == footprint_id.lower())).first()
             # the shares query runs for a missing id too: the same work whether or not the id exists (timing)
             orgs = connection.execute(select(shares.c.org).where(shares.c.seq == (row.seq if row else -1))).scalars().all()
         if row is None:
@@ -615,8 +763,8 @@ class NodeStore:
     def visible_document(self, org: str, footprint_id: str, version: str = "v3") -> tuple[bool, str | None]:
         """(visible, document) of one footprint for `org`: (False, None) whether the id is unknown or hidden from
         `org` (one statement, the same work either way), (True, None) if it has no `version` form (v2)."""
-        served = served_json(version)
         placeholder = self._placeholder
+        served = served_json(version, placeholder)
         sql = (f"SELECT CASE WHEN {_VISIBLE.format(org=placeholder('org'))} THEN 1 ELSE 0 END, "
                f"CASE WHEN {_VISIBLE.format(org=placeholder('org'))} THEN {served} END "
                f"FROM footprints f WHERE f.id = {placeholder('id')}")
@@ -747,14 +895,17 @@ class NodeStore:
                 if not connection.execute(select(catalogue).where(catalogue.c.product_id == product_id)).first():
                     connection.execute(insert(catalogue).values(product_id=product_id))
 
-    def product_known(self, product_ids: Iterable[str]) -> bool:
-        """Does the node make (its catalogue) or hold a footprint of (published here, shared with anyone or
-        nobody) any of these products?"""
+    def product_known(self, product_ids: Iterable[str], org: str) -> bool:
+        """Does the node make any of these products (its catalogue), or hold a footprint of one that `org` may see?
+        Footprints shared with others do not count: whether a request waits or is rejected must not tell what
+        other organisations were given (docs/security.md, isolation)."""
         wanted = [p.lower() for p in product_ids]
+        joined, _, visible = _served(org)
         with self.reader.connect() as connection:
             in_catalogue = connection.execute(select(catalogue).where(catalogue.c.product_id.in_(wanted))).first()
-            in_store = connection.execute(select(footprint_keys.c.seq).where(
-                footprint_keys.c.kind == "product", footprint_keys.c.value.in_(wanted))).first()
+            in_store = connection.execute(select(footprints.c.seq).select_from(joined).where(
+                visible, footprints.c.seq.in_(select(footprint_keys.c.seq).where(
+                    footprint_keys.c.kind == "product", footprint_keys.c.value.in_(wanted)))).limit(1)).first()
         return bool(in_catalogue or in_store)
 
     def add_subscription(self, url: str, secret: str) -> None:

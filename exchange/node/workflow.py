@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from exchange.pact import PactValidationError
+from exchange.pact.disclosure import SUMMARY
+from exchange.pact.signing import SigningKey
 from webhooks.outbox import enqueue
 
 from .addresses import UnusableSource, answer_url, api_base, peer_origin, source_url
@@ -40,7 +42,16 @@ from .events import (
     version_of,
 )
 from .records import footprint_record, notify_published
-from .storage import FULFILLED, RECEIVED, REJECTED, WAITING_FOR_CREDENTIALS, Filters, NodeStore, answer_of
+from .storage import (
+    FULFILLED,
+    RECEIVED,
+    REJECTED,
+    WAITING_FOR_CREDENTIALS,
+    Filters,
+    FootprintRecord,
+    NodeStore,
+    answer_of,
+)
 
 PACT_EVENT = "pact-event"  # outbox kind: a CloudEvent POSTed to another node's /3/events with a bearer token
 PACT_FETCH = "pact-fetch"  # outbox kind: fetch footprints a peer announced (target: its API base; body: the ids)
@@ -72,6 +83,33 @@ def filters_of(data: dict) -> Filters:
                    status=data.get("status"))
 
 
+def record_matches(record: FootprintRecord, filters: Filters) -> bool:
+    """Does a footprint about to be published meet a request's criteria, as ListFootprints would judge it (OR
+    within a criterion, AND across, case-insensitive)?"""
+    for kind, wanted in (("product", filters.product), ("company", filters.company),
+                         ("classification", filters.classification), ("geography", filters.geography)):
+        if wanted and not {v.lower() for v in wanted} & {v.lower() for v in record.keys.get(kind, ())}:
+            return False
+    if filters.status is not None and filters.status.lower() != record.status.lower():
+        return False
+    if isinstance(filters.valid_on, datetime) and not record.validity_start <= filters.valid_on <= record.validity_end:
+        return False
+    if isinstance(filters.valid_after, datetime) and not record.validity_start > filters.valid_after:
+        return False
+    return not (isinstance(filters.valid_before, datetime) and not record.validity_end < filters.valid_before)
+
+
+def request_criteria(store: NodeStore, request_pk: int) -> Filters:
+    """The criteria of a request waiting for the operator (RequestRefused otherwise), as filters."""
+    request = _pending_request(store, request_pk)
+    version = request_version(request)
+    try:
+        data = check_event(json.loads(request["body"]), version)["data"]
+    except PactValidationError as error:  # it was valid when received: only a rule change can get here
+        raise RequestRefused(f"request {request_pk} no longer reads as a valid request: {error}") from None
+    return filters_of(criteria(data, version))
+
+
 def cloud_event(event_type_name: str, source: str, data: dict, now: datetime) -> dict:
     return {"type": event_type_name, "specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
             "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
@@ -95,7 +133,7 @@ def _automatic_answer(store: NodeStore, request_id: str, data: dict, org: str, v
     """(new status, answer event) when the node can answer a request by itself; None when the operator must."""
     wanted = criteria(data, version)
     product_ids = list(wanted.get("productId", ()))
-    if product_ids and not store.product_known(product_ids):
+    if product_ids and not store.product_known(product_ids, org):
         error = {"code": "NotFound", "message": f"no footprint of {', '.join(product_ids)} here, and this company "
                                                 "does not make it"}
         return REJECTED, cloud_event(event_type(REQUEST_REJECTED, version), own_source(store),
@@ -208,31 +246,40 @@ def _pending_request(store: NodeStore, request_pk: int) -> dict:
     return request
 
 
-def fulfil(store: NodeStore, request_pk: int, signed_documents: list[dict[str, Any]], now: datetime) -> str:
-    """Publish the footprints (shared with the requester), queue RequestFulfilled, close the request: one transaction.
+def fulfil(store: NodeStore, request_pk: int, signed: list[dict[str, Any] | FootprintRecord], now: datetime,
+           level: str = SUMMARY, replaced: dict[str, list[str]] | None = None, key: SigningKey | None = None) -> str:
+    """Publish the footprints (shared with the requester at disclosure `level`), queue RequestFulfilled, close the
+    request: one transaction. `signed` holds records (`records.signed_record`: every level) or signed documents
+    (served as they are); `replaced` (with the node's `key`) names the footprints new versions replace
+    (`versions.py`). The answer carries each footprint as the requester is served it.
 
     A v2 request is answered with the v2 form of the footprints, in v2, where its source says (`/2/events`).
     """
+    from .versions import supersede
+
     request = _pending_request(store, request_pk)
     version = request_version(request)
-    records = [footprint_record(document) for document in signed_documents]
+    records = [item if isinstance(item, FootprintRecord) else footprint_record(item) for item in signed]
+    served = [record.variants.get(level, (record.v3_json, record.v2_json)) for record in records]
     if version == "v2":
-        if any(record.v2_json is None for record in records):
+        if any(v2 is None for _, v2 in served):
             raise RequestRefused("the request came in PACT v2, which cannot express this footprint (e.g. no CPC code)")
-        pfs = [json.loads(record.v2_json) for record in records]
+        pfs = [json.loads(v2) for _, v2 in served]
     else:
-        pfs = signed_documents
+        pfs = [json.loads(v3) for v3, _ in served]
     target = _answer_target(request["source"], version)
     answer = cloud_event(event_type(REQUEST_FULFILLED, version), own_source(store),
                          {"requestEventId": request["event_id"], "pfs": pfs}, now)
     existing = [r for r in records if store.get(r.id) is not None]  # the same model computed before: same id
     with store.transaction() as connection:
-        store.publish([r for r in records if r not in existing], share_with=(request["org"],), connection=connection)
+        store.publish([r for r in records if r not in existing], share_with=(request["org"],), connection=connection,
+                      level=level)
         for record in existing:
-            store.share(record.id, [request["org"]], connection=connection)
+            store.share(record.id, [request["org"]], connection=connection, level=level)
+        deprecated = supersede(store, connection, replaced, key, now) if replaced else []
         _queue(connection, answer, target, now)
         store.set_event_status(request_pk, FULFILLED, connection)
-        notify_published(store, connection, [r.id for r in records if r not in existing], now)
+        notify_published(store, connection, [r.id for r in records if r not in existing], now, deprecated)
     return answer["id"]
 
 

@@ -1,6 +1,8 @@
 """The toolkit's own PACT `DataModelExtension`s: what PACT has no field for, carried without loss.
 
-- `computed`: the engine's details (gas breakdown, contributions, electricity, offsets, provenance).
+- `computed`: the engine's details (gas breakdown, contributions, electricity, offsets, provenance), disclosed
+  only at the `full` level (`disclosure.py`).
+- `breakdown`: totals by gas, category and stage, no line items: what the `breakdown` level discloses.
 - `unknown-fields`: fields a peer sent that its spec version does not define (lenient receiving), keyed
   by JSON Pointer, written back in place when the footprint is dumped in that same version.
 - `pact-v2-original`: v2 fields v3 cannot hold, and v2 values a mapping changes (DQR 1-3 vs 1-5,
@@ -19,7 +21,8 @@ EXTENSION_SPEC_VERSION = "2.0.0"  # DataModelExtension.specVersion: version of t
 COMPUTED = "urn:carbon-exchange:extension:computed-details:1.0.0"
 UNKNOWN_FIELDS = "urn:carbon-exchange:extension:unknown-fields:1.0.0"
 V2_ORIGINAL = "urn:carbon-exchange:extension:pact-v2-original:1.0.0"
-OWN = (COMPUTED, UNKNOWN_FIELDS, V2_ORIGINAL)
+BREAKDOWN = "urn:carbon-exchange:extension:breakdown:1.0.0"
+OWN = (COMPUTED, UNKNOWN_FIELDS, V2_ORIGINAL, BREAKDOWN)
 
 
 def make(schema: str, data: dict[str, Any]) -> Extension:

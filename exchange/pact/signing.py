@@ -21,7 +21,8 @@ Format (see schemas/*.json and docs/pact-mapping.md):
   tamper-evident.
 - Provenance: extension `urn:carbon-exchange:extension:provenance:1.0.0` whose `data` is
   {upstream: [{id, digest, url?}]}, the digest being `canonical_digest` of the upstream document. The digest
-  ignores the upstream's signature so that re-signing (key rotation) does not break the chains built on it.
+  ignores the upstream's signature so that re-signing (key rotation) does not break the chains built on it, and its
+  status and disclosure extensions, so that deprecation and the level a reader was given do not either.
 Both extensions are ordinary PACT extensions: the lenient loader keeps them verbatim, so a signed document
 survives `to_v3(from_v3(signed).footprint)` and still verifies.
 """
@@ -46,7 +47,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from . import load_footprint
 from .errors import PactIssue, PactMappingError, PactValidationError
-from .own_extensions import EXTENSION_SPEC_VERSION
+from .own_extensions import BREAKDOWN, COMPUTED, EXTENSION_SPEC_VERSION
 
 __all__ = [
     "PROVENANCE_SCHEMA", "SIGNATURE_SCHEMA", "Check", "SigningKey", "canonical_digest", "jwks",
@@ -55,6 +56,7 @@ __all__ = [
 
 SIGNATURE_SCHEMA = "urn:carbon-exchange:extension:signature:1.0.0"
 PROVENANCE_SCHEMA = "urn:carbon-exchange:extension:provenance:1.0.0"
+DISCLOSURE_SCHEMAS = (COMPUTED, BREAKDOWN)  # present or not depending on the disclosure level: outside the digest
 
 ALGORITHM = "EdDSA"
 CANONICALIZATION = "RFC8785"
@@ -155,14 +157,32 @@ def _canonical_payload(document: dict[str, Any]) -> bytes:
     return rfc8785.dumps(_without_signature(document))
 
 
-def canonical_digest(document: dict[str, Any]) -> str:
-    """"sha256:" + hex SHA-256 of the RFC 8785 canonical JSON of the document without any signature extension.
+def _digest_view(document: dict[str, Any]) -> dict[str, Any]:
+    """The document as its digest sees it: without `status` and without the disclosure extensions (computed details,
+    breakdown), so every disclosure level of a footprint, and the footprint once Deprecated, have one digest."""
+    view = {name: value for name, value in document.items() if name != "status"}
+    extensions = document.get("extensions")
+    if isinstance(extensions, list):
+        kept = [item for item in extensions if not any(_is_extension(item, schema) for schema in DISCLOSURE_SCHEMAS)]
+        if kept:
+            view["extensions"] = kept
+        else:
+            del view["extensions"]
+    return view
 
-    It names a footprint's content: the same for any serialisation of it, and unchanged when the document is
-    re-signed, so provenance pinned to it outlives key rotation. Raises rfc8785.CanonicalizationError (a
-    ValueError) for what JSON cannot carry exactly (NaN, integers beyond 2**53).
+
+def canonical_digest(document: dict[str, Any]) -> str:
+    """"sha256:" + hex SHA-256 of the RFC 8785 canonical JSON of the document without any signature extension,
+    its `status` and the extensions whose presence depends on the disclosure level (`_digest_view`).
+
+    It names a footprint's content: the same for any serialisation of it, unchanged when the document is re-signed,
+    so provenance pinned to it outlives key rotation, the same at every disclosure level (a buyer fetching the
+    summary checks the document its supplier computed from, whatever level that supplier was given) and unchanged
+    when the footprint is Deprecated (the one change PACT allows). The PACT fields and the other extensions
+    (provenance included) are covered; the signature of each served document covers everything. Raises
+    rfc8785.CanonicalizationError (a ValueError) for what JSON cannot carry exactly (NaN, integers beyond 2**53).
     """
-    return "sha256:" + hashlib.sha256(_canonical_payload(document)).hexdigest()
+    return "sha256:" + hashlib.sha256(_canonical_payload(_digest_view(document))).hexdigest()
 
 
 # --- extension data schemas

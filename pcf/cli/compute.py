@@ -22,6 +22,7 @@ from exchange.pact import (
     to_v2,
     to_v3,
 )
+from exchange.pact.disclosure import DEFAULT_LEVEL, LEVELS, disclosed
 from lca_models.errors import ModelError
 from lca_models.i18n import gettext as _
 from lca_models.footprint import Footprint
@@ -42,12 +43,13 @@ from .common import fail_with, lang_option
 FORMATS = {"pact-v3": to_v3, "pact-v2": to_v2}
 
 
-def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
-    """One product: its ProductFootprint; several: the `{"data": [...]}` shape of PACT's list response.
+def _pact_document(footprints: list[Footprint], fmt: str, level: str = DEFAULT_LEVEL) -> dict:
+    """One product: its ProductFootprint; several: the `{"data": [...]}` shape of PACT's list response. Only what
+    `level` discloses goes in (summary by default: PACT is what leaves; full detail stays in --json and --report).
 
     Declared cut-offs over PACT's limit are refused here, before anything is written."""
     check_pact_exemptions(footprints)
-    documents = [FORMATS[fmt](footprint) for footprint in footprints]
+    documents = [FORMATS[fmt](disclosed(footprint, level)) for footprint in footprints]
     return documents[0] if len(documents) == 1 else {"data": documents}
 
 
@@ -55,6 +57,9 @@ def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--gwp", type=click.Choice(["ar6", "ar5"], case_sensitive=False), help="IPCC GWP100 set (default: the model's, AR6).")
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), help="Write PACT JSON (to -o FILE, else stdout).")
+@click.option("--disclose", type=click.Choice(LEVELS), default=DEFAULT_LEVEL, show_default=True,
+              help="What the --format document discloses beyond PACT's fields: summary, breakdown (totals by gas, "
+                   "category, stage) or full (every line item; docs/tiers.md).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="File for the --format document.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the canonical footprints (all computed details) as JSON.")
 @click.option("--top", default=8, show_default=True, help="How many contributors to list.")
@@ -68,8 +73,8 @@ def _pact_document(footprints: list[Footprint], fmt: str) -> dict:
               help="Seed of the Monte Carlo (default: a new one, reported), to repeat a run exactly.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_DIR_ENV, help="Where Brightway keeps its project.")
 @lang_option
-def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, json_out: Path | None, top: int,
-            report_out: Path | None, criteria: Path | None, iterations: int | None, seed: int | None,
+def compute(model: Path, gwp: str | None, fmt: str | None, disclose: str, output: Path | None, json_out: Path | None,
+            top: int, report_out: Path | None, criteria: Path | None, iterations: int | None, seed: int | None,
             data_dir: Path | None) -> None:
     """Compute the cradle-to-gate footprint of every product in MODEL (YAML or JSON)."""
     if seed is not None and iterations is None:
@@ -85,7 +90,7 @@ def compute(model: Path, gwp: str | None, fmt: str | None, output: Path | None, 
             document = plant = None
             if fmt:
                 steps.phase(f"converting to {fmt} and validating")
-                document = _pact_document(footprints, fmt)
+                document = _pact_document(footprints, fmt, disclose)
             if report_out:
                 steps.phase("plant inventory and assessment for the report")
                 plant = _plant_section(product_model, gwp, criteria)

@@ -19,6 +19,7 @@ from exchange.node.records import publish_footprints
 from exchange.node.storage import PORTAL, WAITING_FOR_CREDENTIALS, StoreError
 from exchange.node.workflow import release_waiting
 from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
+from exchange.pact.disclosure import DEFAULT_LEVEL, LEVELS, SUMMARY
 
 from ..tiers.workflow import deliverer
 from lca_models.i18n import gettext as _
@@ -34,6 +35,12 @@ def _json_file(file: Path):
         fail(f"{file}: " + _("cannot read file: {reason}").format(reason=exc.strerror or exc), status=2)
     except PactValidationError as error:
         fail(f"{file}: {error}")
+
+
+DISCLOSE = click.option(
+    "--disclose", type=click.Choice(LEVELS), default=DEFAULT_LEVEL, show_default=True,
+    help="What these organisations see beyond PACT's fields: summary, breakdown (totals by gas, category, stage) or "
+         "full (every line item, supplier names; docs/tiers.md).")
 
 
 @click.group()
@@ -68,9 +75,12 @@ def add_client(db_url: str | None, client_id: str, client_secret: str, org: str)
 @db_option
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--share-with", multiple=True, help="Organisation that may see the footprints (repeatable).")
-@click.option("--public", is_flag=True, help="Visible to every authenticated client.")
-def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public: bool) -> None:
-    """Publish the PACT footprints in FILE (v3 or v2; one, a JSON array, or a {"data": [...]} list)."""
+@click.option("--public", is_flag=True, help="Visible to every authenticated client (at the summary level).")
+@DISCLOSE
+def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public: bool, disclose: str) -> None:
+    """Publish the PACT footprints in FILE (v3 or v2; one, a JSON array, or a {"data": [...]} list). Publishing a
+    product published before (same productIds, companyIds, reference period
+    and geography) makes it the new version: the old one is Deprecated."""
     store = open_store(db_url)
     document = _json_file(file)
     items = [("/" + str(i), item) for i, item in enumerate(document)] if isinstance(document, list) else footprints_in(document)
@@ -83,24 +93,26 @@ def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public:
     if problems:
         fail(f"{file}: " + _("nothing published:") + "\n" + "\n".join(problems))
     try:
-        ids = publish_footprints(store, footprints, share_with, public)
+        ids = publish_footprints(store, footprints, share_with, public, level=disclose)
     except StoreError as error:
         fail(f"{file}: " + _("nothing published:") + f" {error}")
     audience = "public" if public else (", ".join(share_with) or "nobody yet")
-    click.echo(json.dumps({"published": ids, "visible_to": audience}))
+    click.echo(json.dumps({"published": ids, "visible_to": audience, "disclosed": disclose if share_with else SUMMARY}))
 
 
 @node.command()
 @db_option
 @click.argument("footprint_id")
 @click.option("--with", "orgs", multiple=True, required=True, help="Organisation to share with (repeatable).")
-def share(db_url: str | None, footprint_id: str, orgs: tuple[str, ...]) -> None:
-    """Share a published footprint with more organisations."""
+@DISCLOSE
+def share(db_url: str | None, footprint_id: str, orgs: tuple[str, ...], disclose: str) -> None:
+    """Share a published footprint with more organisations (sharing again changes what they see)."""
     try:
-        open_store(db_url).share(footprint_id, orgs)
+        open_store(db_url).share(footprint_id, orgs, level=disclose)
     except StoreError as error:
         fail(str(error))
-    click.echo(_("{footprint} shared with {orgs}").format(footprint=footprint_id, orgs=", ".join(orgs)))
+    click.echo(_("{footprint} shared with {orgs}").format(footprint=footprint_id, orgs=", ".join(orgs))
+               + f" ({disclose})")
 
 
 @node.command("requests")

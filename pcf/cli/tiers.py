@@ -16,6 +16,7 @@ from exchange.node.addresses import peer_origin
 from exchange.node.workflow import RequestRefused
 from exchange.node.workflow import reject as reject_request
 from exchange.pact import PactValidationError, parse_json
+from exchange.pact.disclosure import DEFAULT_LEVEL, LEVELS
 from exchange.pact.signing import verify_chain
 from lca_models.errors import ModelError
 from lca_models.i18n import gettext as _
@@ -85,15 +86,22 @@ def request(db_url: str | None, node_url: str, client_id: str, client_secret: st
 @db_option
 @click.argument("request_id", type=int)
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path))
-def fulfil_command(db_url: str | None, request_id: int, model_path: Path) -> None:
-    """Compute MODEL (pulling upstream footprints), sign, publish, share with the requester and answer REQUEST_ID."""
+@click.option("--disclose", type=click.Choice(LEVELS), default=DEFAULT_LEVEL, show_default=True,
+              help="What the requester sees beyond PACT's fields: summary, breakdown (totals by gas, category, "
+                   "stage) or full (every line item, supplier names; docs/tiers.md).")
+def fulfil_command(db_url: str | None, request_id: int, model_path: Path, disclose: str) -> None:
+    """Compute MODEL (pulling upstream footprints), sign, publish, share with the requester and answer REQUEST_ID
+    with the products its criteria match (none: the request is rejected, NotFound)."""
     store = open_store(db_url)
     try:
         with progress(f"reading {model_path.name}") as steps:
             footprints, event_id = compute_and_fulfil(store, request_id, model_path, Engine(data_dir=chosen_data_dir()),
-                                                       steps)
+                                                       steps, disclose)
     except (ModelError, RequestRefused, PactClientError) as error:
         fail(str(error))
+    if not footprints:
+        click.echo(_("rejected request {request}: none of the model's products matches its criteria; answer {event} "
+                     "queued").format(request=request_id, event=event_id))
     for footprint in footprints:
         click.echo(_("fulfilled request {request}: {product} {pcf} kgCO2e per {amount} {unit} (footprint {id}); "
                      "answer {event} queued").format(

@@ -10,7 +10,8 @@ taken from the canonical footprint that `exchange.pact` reads (and validates) fr
 The supplier's data quality (`dqi`, v2 DQRs mapped onto v3's 1-5 scale) and `primaryDataShare` are kept so they
 flow into the buyer's contribution-weighted DQR and primary data share. A footprint characterised with another
 IPCC GWP set than the model's is refused, unless it carries the toolkit's per-gas breakdown (computed-details
-extension), which is then recharacterised gas by gas with the model's set.
+extension, or the `breakdown` extension of a footprint disclosed at that level), which is then recharacterised gas
+by gas with the model's set.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
+from exchange.pact import own_extensions as own
 from lca_models.errors import ModelError
 from lca_models.footprint import Footprint
 from lca_models.gwp import GWP_SETS, elementary_flows
@@ -169,6 +171,8 @@ def from_footprint(footprint: Footprint, path: Path) -> SupplierFootprint:
         fossil, luc, bio = total, Decimal(0), Decimal(0)
     dqi = footprint.dqi
     computed = footprint.computed
+    found = own.find(footprint.extensions, own.BREAKDOWN)  # a footprint disclosed at the breakdown level
+    breakdown = found.data if found is not None and isinstance(found.data, dict) else {}
     return SupplierFootprint(
         path=path,
         id=footprint.id,
@@ -181,6 +185,18 @@ def from_footprint(footprint: Footprint, path: Path) -> SupplierFootprint:
         primary_data_share=footprint.primary_data_share,
         dqr=(dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr) if dqi else None,
         gwp_sets=tuple(footprint.ipcc_characterization_factors),
-        by_gas={gas: v / amount for gas, v in computed.by_gas.items()} if computed else None,
-        by_category={c: v / amount for c, v in computed.by_category.items()} if computed else None,
+        by_gas=_per_unit(computed.by_gas if computed else breakdown.get("byGas"), amount),
+        by_category=_per_unit(computed.by_category if computed else breakdown.get("byCategory"), amount),
     )
+
+
+def _per_unit(values: Mapping[str, Decimal | str] | None, amount: Decimal) -> dict[str, Decimal] | None:
+    """kgCO2e per declared unit of a breakdown (computed details, or the `breakdown` level's extension); None when
+    there is none, or a peer's extension is not made of numbers (then it is as if there were none)."""
+    if not values or not isinstance(values, Mapping):
+        return None
+    try:
+        found = {str(name): Decimal(str(value)) / amount for name, value in values.items()}
+    except ArithmeticError:
+        return None
+    return found if all(value.is_finite() for value in found.values()) else None

@@ -17,12 +17,14 @@ from connectors.pact_client import PactClient, PactClientError
 from exchange.node.addresses import peer_origin
 from exchange.node.events import REQUEST_CREATED, event_type
 from exchange.node.keys import node_signing_key
-from exchange.node.records import STANDARD_WEBHOOK
+from exchange.node.records import STANDARD_WEBHOOK, signed_record
 from exchange.node.storage import FAILED, FAILED_TO_SEND, FETCHED, INVALID, PENDING, SENT, NodeStore, SentRequest
-from exchange.node.workflow import PACT_EVENT, PACT_FETCH, fulfil
-from exchange.pact import PactValidationError, from_v2, from_v3, to_v3
+from exchange.node.versions import with_predecessors
+from exchange.node.workflow import PACT_EVENT, PACT_FETCH, fulfil, record_matches, reject, request_criteria
+from exchange.pact import PactValidationError, from_v2, from_v3
+from exchange.pact.disclosure import SUMMARY
 from exchange.pact.own_extensions import EXTENSION_SPEC_VERSION
-from exchange.pact.signing import PROVENANCE_SCHEMA, canonical_digest, provenance_extension, sign
+from exchange.pact.signing import PROVENANCE_SCHEMA, canonical_digest, provenance_extension
 from lca_models.footprint import Extension, Footprint
 from lca_models.model_schema import load_model
 from webhooks.delivery import RETRYABLE_4XX, Deliverer, DeliveryError, standard_webhook_transport
@@ -158,9 +160,13 @@ def with_provenance(footprint: Footprint, loader: SupplierLoader) -> Footprint:
 
 
 def compute_and_fulfil(store: NodeStore, request_pk: int, model_path: Path, engine: Engine,
-                       steps: Steps = SILENT) -> tuple[list[Footprint], str]:
-    """Compute the model (pulling node-hosted supplier footprints), sign, publish, share and answer the request;
+                       steps: Steps = SILENT, level: str = SUMMARY) -> tuple[list[Footprint], str]:
+    """Compute the model (pulling node-hosted supplier footprints), sign, publish, share at disclosure `level` and
+    answer the request with exactly the products its criteria match; none matching rejects it with `NotFound`
+    (then no footprint is returned). A product published here before gets a new version (`versions.py`).
     `steps` hears the engine's phases and the final one."""
+    criteria = request_criteria(store, request_pk)  # RequestRefused before any work for a request not waiting
+
     def fetch(url: str) -> dict:  # https://node[/subpath]/3/footprints/<id>
         base, _, footprint_id = url.rstrip("/").rpartition("/3/footprints/")
         return peer_client(store, base).get_footprint(footprint_id)
@@ -171,6 +177,12 @@ def compute_and_fulfil(store: NodeStore, request_pk: int, model_path: Path, engi
     steps.phase("signing, publishing and queuing the answer")
     key = node_signing_key(store)
     now = utc_now()
-    documents = [sign(to_v3(with_provenance(f, loader)), key, now) for f in footprints]
-    event_id = fulfil(store, request_pk, documents, now)
-    return footprints, event_id
+    footprints, replaced = with_predecessors(store, [with_provenance(f, loader) for f in footprints])
+    records = {f.id: signed_record(f, key, now) for f in footprints}
+    matching = [f for f in footprints if record_matches(records[f.id], criteria)]
+    if not matching:
+        message = "none of the products this node computed for the request matches its criteria"
+        return [], reject(store, request_pk, message, now, "NotFound")
+    replaced = {new: old for new, old in replaced.items() if new in {f.id for f in matching}}
+    event_id = fulfil(store, request_pk, [records[f.id] for f in matching], now, level, replaced, key)
+    return matching, event_id

@@ -192,14 +192,31 @@ def test_a_request_for_an_unknown_product_is_kept_and_rejected_with_not_found_in
     assert {e["event_id"]: e["status"] for e in store.list_events(REQUEST_CREATED)} == {"u3": "rejected", "u2": "rejected"}
 
 
-def test_a_product_known_only_from_a_footprint_held_here_is_not_rejected(store):
+def test_a_product_known_from_a_footprint_the_requester_may_see_is_not_rejected(store):
+    from exchange.node.records import publish_footprints
+    from exchange.pact import from_v3
+
+    footprint = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-1.json")).footprint  # not in the catalogue
+    publish_footprints(store, [footprint], share_with=("BuyerCo",))
+    assert receive(store, created("k1", product=footprint.product_ids[0])) == "fulfilled"
+    [(_, answer)] = queued(store)
+    assert [pf["id"] for pf in answer["data"]["pfs"]] == [footprint.id]
+
+
+def test_whether_a_request_waits_or_is_rejected_does_not_tell_what_others_were_given(store):
+    """A footprint shared only with another organisation counts for nothing in the answer to BuyerCo: the same
+    rejection, word for word, as for a product nobody holds (docs/security.md, isolation)."""
     from exchange.node.records import publish_footprints
     from exchange.pact import from_v3
 
     footprint = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-1.json")).footprint  # not in the catalogue
     publish_footprints(store, [footprint], share_with=("SomeoneElse",))
-    assert receive(store, created("k1", product=footprint.product_ids[0])) == "received"  # waits for the operator
-    assert queued(store) == []
+    assert receive(store, created("k1", product=footprint.product_ids[0])) == "rejected"
+    assert receive(store, created("k2", product="urn:pact:nobody-holds-this")) == "rejected"
+    messages = [answer["data"]["error"] for _, answer in queued(store)]
+    assert messages[0]["code"] == messages[1]["code"] == "NotFound"
+    assert messages[0]["message"].replace(footprint.product_ids[0], "X") == \
+        messages[1]["message"].replace("urn:pact:nobody-holds-this", "X")
 
 
 def test_a_request_from_a_host_without_credentials_waits_and_is_answered_once_the_peer_is_added(store):

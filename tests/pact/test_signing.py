@@ -430,14 +430,21 @@ def test_a_v2_signature_survives_the_marshalling_layer():
     assert by_name(verify(again, jwks([key])))["signature"].ok
 
 
-def test_canonical_digest_ignores_serialisation_and_signature_only(example, signed):
+def test_canonical_digest_ignores_serialisation_signature_status_and_disclosure_only(example, signed):
     digest = canonical_digest(example)
     assert digest.startswith("sha256:") and len(digest) == 7 + 64
-    assert digest == "sha256:" + hashlib.sha256(rfc8785.dumps(example)).hexdigest()
+    without_status = {k: v for k, v in example.items() if k != "status"}
+    assert digest == "sha256:" + hashlib.sha256(rfc8785.dumps(without_status)).hexdigest()
     assert canonical_digest(_reversed_keys(signed)) == digest
+    assert canonical_digest({**example, "status": "Deprecated"}) == digest  # the one change PACT allows
+    detail = {"specVersion": "2.0.0", "dataSchema": "urn:carbon-exchange:extension:breakdown:1.0.0",
+              "data": {"byGas": {"CO2": "1"}}}
+    assert canonical_digest({**example, "extensions": [*example.get("extensions", []), detail]}) == digest
     changed = copy.deepcopy(example)
     changed["pcf"]["dqi"]["temporalDQR"] = "3.2"
     assert canonical_digest(changed) != digest
+    other = {"specVersion": "2.0.0", "dataSchema": "urn:example:other", "data": {}}
+    assert canonical_digest({**example, "extensions": [*example.get("extensions", []), other]}) != digest
 
 
 # --- chains: steel -> screws -> machine
