@@ -21,6 +21,11 @@ from tests.support.pact import PACT_FIXTURES, read_json
 BASE = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-3.json")).footprint
 
 
+def product(number: int):
+    """A footprint of its own product: the same product twice would be a new version of the first (issue 15)."""
+    return with_id(BASE, number, product_ids=(f"urn:pact:example:product:p{number}",))
+
+
 def test_a_cursor_opens_only_for_its_organisation_and_listing():
     seal = CursorSeal(new_key())
     listing = listing_of("v3", [("productId", "urn:x"), ("limit", "5"), ("x-acme", "1")])
@@ -45,9 +50,9 @@ def node(request, tmp_path_factory):
     store = NodeStore(url)
     store.init_schema()
     add_clients(store, {"a": ("a-secret", "OrgA"), "b": ("b-secret", "OrgB")})
-    publish_footprints(store, [with_id(BASE, 1000 + i) for i in range(3)], share_with=("OrgA",))
-    publish_footprints(store, [with_id(BASE, 2000 + i) for i in range(5)], share_with=("OrgB",))
-    publish_footprints(store, [with_id(BASE, 3000 + i) for i in range(2)], share_with=("OrgA",))
+    publish_footprints(store, [product(1000 + i) for i in range(3)], share_with=("OrgA",))
+    publish_footprints(store, [product(2000 + i) for i in range(5)], share_with=("OrgB",))
+    publish_footprints(store, [product(3000 + i) for i in range(2)], share_with=("OrgA",))
     running = start_node(data_dir, url)
     running.store = store
     running.a = {"Authorization": f"Bearer {running.token('a', 'a-secret')}"}
@@ -77,10 +82,10 @@ def walk(node, url: str, headers: dict) -> list[tuple[str | None, list[str]]]:
 def test_bs_next_links_do_not_change_when_a_publishes_privately(node):
     before = walk(node, "/3/footprints?limit=2", node.b)
     assert [len(ids) for _, ids in before] == [2, 2, 1] and before[-1][0] is None
-    publish_footprints(node.store, [with_id(BASE, 4000 + i) for i in range(3)], share_with=("OrgA",))
+    publish_footprints(node.store, [product(4000 + i) for i in range(3)], share_with=("OrgA",))
     assert walk(node, "/3/footprints?limit=2", node.b) == before  # every link and page byte-identical
     v2 = walk(node, "/2/footprints?limit=4", node.b)
-    publish_footprints(node.store, [with_id(BASE, 5000)], share_with=("OrgA",))
+    publish_footprints(node.store, [product(5000)], share_with=("OrgA",))
     assert walk(node, "/2/footprints?limit=4", node.b) == v2
     cursor = before[0][0].split("cursor=")[1].split(">")[0]
     assert len(cursor) == 32 and not cursor.isdigit()  # sealed: 8 bytes of position + a 16-byte tag, base64url

@@ -91,7 +91,8 @@ def test_a_single_key_value_pages_through_its_index_range_in_publication_order(s
     """One value of a key criterion drives the listing from its index range: pages stay keyset-exact, visibility
     and the other criteria still apply, and several values (OR) give the same footprints by the other path."""
     copies = [dataclasses.replace(footprint, id=str(uuid.UUID(int=700 + i, version=4)),
-                                  product_ids=(f"urn:pact:product:k{i % 2}",)) for i in range(7)]
+                                  product_ids=(f"urn:pact:product:k{i % 2}",),  # a company each: no versions
+                                  company_ids=(f"urn:pact:company:c{i}",)) for i in range(7)]
     for number, copy in enumerate(copies):
         publish_footprints(store, [copy], share_with=("BuyerCo",) if number != 3 else ("OtherCo",))
 
