@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, json, request
 
-from exchange.pact import PactValidationError
+from exchange.pact import PactValidationError, parse_json
 
 from .auth import Principal, TokenService
 from .errors import ApiError
@@ -170,9 +170,10 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
         principal = caller()
         if request.mimetype not in EVENT_CONTENT_TYPES:
             raise ApiError("BadRequest", "events must be sent as application/cloudevents+json (structured mode)")
-        body = request.get_json(silent=True, force=True)
-        if body is None:
-            raise ApiError("BadRequest", "the body is not JSON")
+        try:  # strict: a duplicated key or NaN is refused with its pointer, never silently resolved
+            body = parse_json(request.get_data(cache=False))
+        except PactValidationError as error:
+            raise ApiError("BadRequest", "the body is not accepted JSON: " + "; ".join(map(str, error.issues))) from None
         if _holds_nul(body):  # "\u0000" parses to NUL, which PostgreSQL text columns cannot store
             raise ApiError("BadRequest", "the event must not contain NUL characters (\\u0000)")
         try:

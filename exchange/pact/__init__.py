@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lca_models.strict_json import StrictJsonError, loads as strict_loads
+
 from .errors import PactIssue, PactMappingError, PactValidationError, pointer
 from .v2 import from_v2, to_v2
 from .v3 import LoadedFootprint, from_v3, to_v3
@@ -51,9 +53,12 @@ def load_footprint(document: Any, strict: bool = False, version: str | None = No
 
 
 def parse_json(text: str | bytes) -> Any:
-    """JSON text -> Python data, with a PactValidationError (pointer "") instead of a parser traceback."""
+    """JSON text -> Python data (strict: duplicate keys and NaN/Infinity refused), with a PactValidationError
+    carrying the pointer instead of a parser traceback."""
     try:
-        return json.loads(text)
+        return strict_loads(text)
+    except StrictJsonError as exc:
+        raise PactValidationError([PactIssue(exc.pointer, exc.message)]) from None
     except UnicodeDecodeError:
         raise PactValidationError([PactIssue("", "not UTF-8 text")]) from None
     except json.JSONDecodeError as exc:
