@@ -6,8 +6,8 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from exchange.pact import PactMappingError, from_v3, to_v2, to_v3
-from exchange.pact.signing import SigningKey, sign
+from exchange.pact import PactMappingError, detect_version, from_v3, to_v2, to_v3
+from exchange.pact.signing import SigningKey, sign, signature_of
 from lca_models.footprint import Footprint
 
 from .storage import FootprintRecord
@@ -43,18 +43,60 @@ def signed_record(footprint: Footprint, key: SigningKey, signed_at: datetime) ->
     return footprint_record(sign(to_v3(footprint), key, signed_at))
 
 
+class NotOurFootprint(ValueError):
+    """An unsigned footprint of another organisation: the node will not sign it (a signature means authorship)."""
+
+
 def publish_footprints(store, footprints: list[Footprint], share_with: tuple[str, ...] = (), public: bool = False,
                        signed_at: datetime | None = None) -> list[str]:
-    """Sign and store footprints (all or none), shared with `share_with` organisations or public; returns their ids."""
+    """Sign and store footprints this node's organisation computed (all or none), shared with `share_with`
+    organisations or public; returns their ids. Documents from elsewhere go through `publish_documents`."""
     from .keys import node_signing_key
 
     key = node_signing_key(store)
     moment = signed_at or datetime.now(timezone.utc)
-    records = [signed_record(f, key, moment) for f in footprints]
+    return _store_and_notify(store, [signed_record(f, key, moment) for f in footprints], share_with, public, moment)
+
+
+def publish_documents(store, items: list[tuple[dict, Footprint]], share_with: tuple[str, ...] = (),
+                      public: bool = False, signed_at: datetime | None = None) -> list[str]:
+    """Publish PACT documents (each with its loaded footprint), all or none; returns their ids.
+
+    A signature means authorship: a signed document is stored verbatim, its signature and provenance kept and
+    never replaced (whoever's it is); an unsigned one is signed only when its companyIds are this organisation's
+    (`pcf node init --company-id`), else NotOurFootprint says what to do instead.
+    """
+    from .keys import node_identity, node_signing_key
+
+    identity = node_identity(store)
+    moment = signed_at or datetime.now(timezone.utc)
+    records, key = [], None
+    for document, footprint in items:
+        if signature_of(document) is not None:
+            if detect_version(document) != "v3":
+                raise NotOurFootprint(f"footprint {footprint.id}: a signed PACT v2 document cannot be served as v3 "
+                                      "without breaking its signature: publish its signed v3 form")
+            records.append(footprint_record(document))
+            continue
+        if not identity.company_ids:
+            raise NotOurFootprint(f"footprint {footprint.id} is unsigned and this node does not know its organisation "
+                                  "yet: `pcf node init --org NAME --company-id URN` (only its own footprints are signed)")
+        if not identity.owns(footprint.company_ids):
+            raise NotOurFootprint(
+                f"footprint {footprint.id} is unsigned and its companyIds ({', '.join(footprint.company_ids)}) are not "
+                f"this organisation's ({', '.join(identity.company_ids)}): this node signs only footprints its "
+                "organisation computed; ask its author for the signed document and publish that")
+        key = key or node_signing_key(store)
+        records.append(signed_record(footprint, key, moment))
+    return _store_and_notify(store, records, share_with, public, moment)
+
+
+def _store_and_notify(store, records: list[FootprintRecord], share_with: tuple[str, ...], public: bool,
+                      moment: datetime) -> list[str]:
     with store.transaction() as connection:
         store.publish(records, share_with=share_with, public=public, connection=connection)
         notify_published(store, connection, [r.id for r in records], moment)
-    return [f.id for f in footprints]
+    return [r.id for r in records]
 
 
 STANDARD_WEBHOOK = "standard-webhook"  # outbox kind: a signed POST to a subscriber (Standard Webhooks)

@@ -39,12 +39,13 @@ from .events import (
     kind_of,
     version_of,
 )
+from .keys import NODE_URL
 from .records import footprint_record, notify_published
 from .storage import FULFILLED, RECEIVED, REJECTED, WAITING_FOR_CREDENTIALS, Filters, NodeStore, answer_of
 
 PACT_EVENT = "pact-event"  # outbox kind: a CloudEvent POSTed to another node's /3/events with a bearer token
 PACT_FETCH = "pact-fetch"  # outbox kind: fetch footprints a peer announced (target: its API base; body: the ids)
-NODE_URL_KEY = "node-url"
+NODE_URL_KEY = NODE_URL  # the setting `pcf serve` keeps its public URL in
 
 
 class RequestRefused(Exception):
