@@ -84,7 +84,7 @@ def rotate_key_command(db_url: str | None) -> None:
 @click.option("--at", "at", help="Revoked from this time (RFC 3339; default now): signatures dated from then on fail.")
 def revoke_key_command(db_url: str | None, kid: str, at: str | None) -> None:
     """Revoke signing key KID (e.g. it leaked): verify fails its signatures from the revocation time on; a new key
-    signs from now if it was the active one."""
+    signs from now if it was the active one. A KID beginning with "-" goes after "--": revoke-key -- -8fGO..."""
     store = open_store(db_url)
     moment = _when_option(at)
     if not store.revoke_signing_key(kid, moment):
