@@ -365,9 +365,10 @@ def _numeric_date(value: Any) -> datetime | None:
 def signer_of(jwk: dict[str, Any]) -> str:
     """Who a trusted key says it belongs to: "Organisation (https://host), key KID", or the kid alone."""
     name, host = jwk.get(JWK_ORGANISATION), jwk.get(JWK_HOST)
-    who = name if isinstance(name, str) and name else "an organisation the key does not name"
     where = f" ({host})" if isinstance(host, str) and host else ""
-    return f"{who}{where}, key {jwk.get('kid')}"
+    if isinstance(name, str) and name:
+        return f"{name}{where}, key {jwk.get('kid')}"
+    return f"key {jwk.get('kid')}{where} (its JWK names no organisation)"
 
 
 def _lower_set(values: Any) -> set[str]:
