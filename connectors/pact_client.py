@@ -25,9 +25,11 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
+from lca_models.strict_json import StrictJsonError
+from lca_models.strict_json import loads as strict_loads
 from webhooks.outbound import OutboundRefused, guarded_session
 
-__all__ = ["PactClient", "PactClientError"]
+__all__ = ["PactClient", "PactClientError", "PactDocumentRefused"]
 
 EVENT_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 TOKEN_MARGIN = 30.0  # seconds before `expires_in` at which a cached token is renewed, to absorb clock and transit
@@ -51,6 +53,11 @@ class PactClientError(Exception):
         return f"{head + ': ' if head else ''}{self.message} ({self.url})"
 
 
+class PactDocumentRefused(PactClientError, ValueError):
+    """The node answered, but with a body this toolkit refuses (duplicate keys, NaN): a verdict on the document,
+    not a transport failure (verify reports it as ✗, not as "not reachable")."""
+
+
 class _Transient(Exception):
     """A failure worth another attempt: the response (429/5xx) or the connection error message."""
 
@@ -60,8 +67,21 @@ class _Transient(Exception):
 
 
 def _json_or_none(response: requests.Response) -> Any:
+    """The body as strict JSON, or None when it is not (error and token bodies: their text is the fallback)."""
     try:
-        return response.json()
+        return strict_loads(response.content)
+    except ValueError:
+        return None
+
+
+def _document(response: requests.Response) -> Any:
+    """The body of a footprint response as strict JSON; PactClientError with the pointer of a duplicated key or
+    NaN (a document two parsers would read differently is refused, not resolved)."""
+    try:
+        return strict_loads(response.content)
+    except StrictJsonError as error:
+        raise PactDocumentRefused(response.status_code, None, f"the response is not accepted JSON: {error}",
+                                  response.url) from None
     except ValueError:
         return None
 
@@ -244,7 +264,7 @@ class PactClient:
             response = self._api("GET", url, params=params if first else None)
             first = False
             visited.add(response.url)
-            body = _json_or_none(response)
+            body = _document(response)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise PactClientError(response.status_code, None, "the response has no data list", response.url)
             yield from body["data"]
@@ -262,7 +282,7 @@ class PactClient:
         """The footprint with this id (the response's `data` object)."""
         url = f"{self._prefix(version)}/footprints/{quote(footprint_id, safe='')}"
         response = self._api("GET", url)
-        body = _json_or_none(response)
+        body = _document(response)
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
             raise PactClientError(response.status_code, None, "the response has no data object", response.url)
         return body["data"]

@@ -8,7 +8,6 @@ Credentials are never in these files: the suppliers file names the environment v
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from lca_models.errors import UnitError, did_you_mean, unknown_field
+from lca_models.strict_json import loads as strict_loads
 from lca_models.units import unit
 
 PURCHASE_COLUMNS = ("supplier", "product_id", "quantity", "unit", "spend", "currency")
@@ -202,7 +202,7 @@ def read_purchases(path: Path, config: Scope3Config) -> list[Purchase]:
 def _jwks_file(path: Path, base: Path, name: str) -> dict:
     resolved = path if path.is_absolute() else base / path
     try:
-        document = json.loads(resolved.read_text(encoding="utf-8"))
+        document = strict_loads(resolved.read_bytes())
     except (OSError, ValueError) as exc:
         raise Scope3InputError(str(resolved), [f"supplier {name}: jwks: cannot read a JSON Web Key Set: {exc}"]) from None
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):

@@ -56,6 +56,7 @@ from .model import (
     Quality,
     Uncertainty,
 )
+from .strict_json import loads as strict_loads
 
 _POSITIVE = validate.Range(min=0, min_inclusive=False, error=N_("must be > 0"))
 _NON_NEGATIVE = validate.Range(min=0, error=N_("must be >= 0"))
@@ -375,8 +376,8 @@ def _read_document(path: Path) -> dict:
     except UnicodeDecodeError:
         raise ModelError(_("not a UTF-8 text file"), file=str(path)) from None
     try:
-        document = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        document = strict_loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: JSON syntax, duplicate keys, NaN
         raise ModelError(_("not valid {format}: {reason}").format(
             format="JSON" if path.suffix.lower() == ".json" else "YAML", reason=exc), file=str(path)) from None
     if not isinstance(document, dict):

@@ -53,7 +53,15 @@ for database in $databases; do
     secret=$("$python" -c 'import secrets; print(secrets.token_urlsafe(24))')
     port=$("$python" -c 'from pcf.tiers.local_nodes import free_port; print(free_port())')
     echo "== $database: a node set up with the pcf CLI in $data"
-    "$pcf" node init "${db[@]}"
+    # the node signs only its own organisation's footprints: here it plays the companies of the official examples
+    company_ids=()
+    while read -r company; do company_ids+=(--company-id "$company"); done < <("$python" -c '
+import json, sys
+from exchange.pact import footprints_in
+for name in sys.argv[1:]:
+    for _, footprint in footprints_in(json.load(open(name))):
+        print(*footprint["companyIds"], sep="\n")' "$examples"/example-{1,2,3,4}.json "$examples/list-footprints-response.json" | sort -u)
+    "$pcf" node init "${db[@]}" --org "PACT example companies" "${company_ids[@]}"
     "$pcf" node add-client "${db[@]}" --client-id conformance --client-secret "$secret" --org "$org"
     "$pcf" node add-peer "${db[@]}" --url "http://127.0.0.1:$service_port" --client-id test_client_id \
         --client-secret test_client_secret

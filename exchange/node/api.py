@@ -213,10 +213,10 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
         principal = caller()
         if request.mimetype not in EVENT_CONTENT_TYPES:
             raise ApiError("BadRequest", "events must be sent as application/cloudevents+json (structured mode)")
-        try:
-            body = parse_json(request.get_data(), config.max_json_depth)
+        try:  # strict: a duplicated key or NaN is refused with its pointer, never silently resolved; depth bounded
+            body = parse_json(request.get_data(cache=False), config.max_json_depth)
         except PactValidationError as error:
-            raise ApiError("BadRequest", f"the body is not JSON this node accepts: {error.issues[0].message}") from None
+            raise ApiError("BadRequest", "the body is not accepted JSON: " + "; ".join(map(str, error.issues))) from None
         if _holds_nul(body):  # "\u0000" parses to NUL, which PostgreSQL text columns cannot store
             raise ApiError("BadRequest", "the event must not contain NUL characters (\\u0000)")
         try:

@@ -17,8 +17,6 @@ from flask import Flask, Response, json, request
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from exchange.pact.signing import jwks
-
 from .api import make_api_blueprint
 from .auth import AuthError, TokenService
 from .auth_routes import make_auth_blueprint
@@ -29,7 +27,7 @@ from .dashboard import make_dashboard_blueprint
 from .docs import make_docs_blueprint
 from .errors import ApiError, error_response
 from .fast_path import FastPath
-from .keys import node_signing_key
+from .keys import node_jwks
 from .limits import configured
 from .portal import make_portal_blueprint
 from .request_limit import Limit, RequestLimiter
@@ -106,8 +104,9 @@ def create_app(config: NodeConfig, store: NodeStore | None = None, clock: Callab
 
     @app.get("/.well-known/jwks.json")
     def jwks_document() -> Response:
-        """The node's public signing keys: what `pcf verify --trust` checks footprint signatures against."""
-        return Response(json.dumps(jwks([node_signing_key(store)])), mimetype="application/json")
+        """The node's public signing keys, each bound to the organisation (name, company ids, host, created and
+        revoked times): what `pcf verify --trusted` checks footprint signatures against."""
+        return Response(json.dumps(node_jwks(store)), mimetype="application/json")
 
     @app.get("/schemas/<name>.json")
     def extension_schema(name: str) -> Response:

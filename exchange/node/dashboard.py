@@ -32,14 +32,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from exchange.charts import contribution_svg
 from exchange.pact import PactMappingError, PactValidationError, load_footprint
 from exchange.pact.disclosure import FULL
-from exchange.pact.signing import jwks, verify
+from exchange.pact.signing import verify
 from lca_models import i18n
 from lca_models.i18n import N_
 from lca_models.i18n import gettext as _
 from webhooks.outbox import Outbox
 
 from .events import PUBLISHED, REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED, kind_of
-from .keys import node_signing_key
+from .keys import node_jwks
 from .language import choose_language, language_response
 from .received_views import add_received_views
 from .request_limit import RateLimited, RequestLimiter, address_key
@@ -129,7 +129,7 @@ def make_dashboard_blueprint(store: NodeStore, limiter: RequestLimiter, clock: C
         return language_response(tag, request.args.get("next", ""), url_for("dashboard.index"))
 
     def trusted() -> dict:
-        return jwks([node_signing_key(store)])
+        return node_jwks(store)
 
     def csrf_token() -> str:
         if "csrf" not in session:

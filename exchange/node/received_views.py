@@ -19,7 +19,7 @@ from typing import Any, Callable
 from flask import Blueprint, render_template
 
 from exchange.pact import PactMappingError, PactValidationError, load_footprint
-from exchange.pact.signing import SIGNATURE_SCHEMA, Check, verify
+from exchange.pact.signing import FAILED, SIGNATURE_SCHEMA, Check, verify
 
 from .storage import PORTAL, NodeStore, ReceivedFootprint
 
@@ -80,7 +80,7 @@ def _finding(check: Check, item: ReceivedFootprint, document: dict, trusted: dic
         return Finding("signature", "failed", check.detail)
     if check.name == "consistency" and not check.ok and "not checked" not in check.detail:
         return Finding("consistency", "warning", check.detail)  # the spec's own examples carry such totals
-    return Finding(check.name, "ok" if check.ok else "failed", check.detail)
+    return Finding(check.name, "ok" if check.ok else "failed" if check.status == FAILED else "warning", check.detail)
 
 
 def _summary(item: ReceivedFootprint, shown: list[Finding]) -> dict:

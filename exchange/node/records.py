@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from exchange.pact import PactMappingError, from_v3, to_v2, to_v3
+from exchange.pact import PactMappingError, detect_version, from_v3, to_v2, to_v3
 from exchange.pact.disclosure import LEVELS, SUMMARY, disclosed, level_of
 from exchange.pact.own_extensions import COMPUTED
-from exchange.pact.signing import SigningKey, sign
+from exchange.pact.signing import SigningKey, sign, signature_of
 from lca_models.footprint import Footprint
 
 from .storage import FootprintRecord, StoreError, meta
@@ -74,33 +74,76 @@ def summary_documents(v3_json: str, key: SigningKey, signed_at: datetime) -> tup
 
 def stored_key(connection) -> SigningKey:
     """The node's signing key, read in the caller's transaction (a schema upgrade re-signing documents)."""
-    from .keys import KEY_NAME
+    from .storage import ACTIVE_KEY, LEGACY_KEY, signing_keys
 
-    pem = connection.execute(select(meta.c.value).where(meta.c.key == f"secret:{KEY_NAME}")).scalar()
+    active = connection.execute(select(meta.c.value).where(meta.c.key == ACTIVE_KEY)).scalar()
+    pem = connection.execute(select(signing_keys.c.private_pem).where(signing_keys.c.kid == active)).scalar() \
+        if active else connection.execute(select(meta.c.value).where(meta.c.key == LEGACY_KEY)).scalar()
     if pem is None:
         raise StoreError("this node holds footprints but no signing key: the database is incomplete")
     return SigningKey.from_pem(pem)
 
 
+class NotOurFootprint(ValueError):
+    """An unsigned footprint of another organisation: the node will not sign it (a signature means authorship)."""
+
+
 def publish_footprints(store, footprints: list[Footprint], share_with: tuple[str, ...] = (), public: bool = False,
                        signed_at: datetime | None = None, level: str = SUMMARY) -> list[str]:
-    """Sign and store footprints (all or none), shared with `share_with` organisations at disclosure `level`, or
-    public (summary); returns their ids. A footprint recomputing a published product (same productIds,
-    companyIds, reference period and geography) is its new version: it names the one(s) it replaces in
-    `precedingPfIds`, those become Deprecated, and the organisations they were shared with get the new one
-    (`versions.py`)."""
+    """Sign and store footprints this node's organisation computed (all or none), shared with `share_with`
+    organisations at disclosure `level`, or public (summary); returns their ids. A footprint recomputing a published
+    product (same productIds, companyIds, reference period and geography) is its new version: it names the one(s) it
+    replaces in `precedingPfIds`, those become Deprecated, and the organisations they were shared with get the new one
+    (`versions.py`). Documents from elsewhere go through `publish_documents`."""
+    return _publish(store, [], footprints, share_with, public, signed_at or datetime.now(timezone.utc), level)
+
+
+def publish_documents(store, items: list[tuple[dict, Footprint]], share_with: tuple[str, ...] = (),
+                      public: bool = False, signed_at: datetime | None = None, level: str = SUMMARY) -> list[str]:
+    """Publish PACT documents (each with its loaded footprint), all or none; returns their ids.
+
+    A signature means authorship: a signed document is stored verbatim, its signature and provenance kept and
+    never replaced (whoever's it is; no disclosure levels or versions: its author decided them); an unsigned one is
+    signed only when its companyIds are this organisation's (`pcf node init --company-id`), else NotOurFootprint
+    says what to do instead. Our own go through `publish_footprints`' rules (levels, versions).
+    """
+    from .keys import node_identity
+
+    identity = node_identity(store)
+    verbatim, own = [], []
+    for document, footprint in items:
+        if signature_of(document) is not None:
+            if detect_version(document) != "v3":
+                raise NotOurFootprint(f"footprint {footprint.id}: a signed PACT v2 document cannot be served as v3 "
+                                      "without breaking its signature: publish its signed v3 form")
+            verbatim.append(footprint_record(document))
+            continue
+        if not identity.company_ids:
+            raise NotOurFootprint(f"footprint {footprint.id} is unsigned and this node does not know its organisation "
+                                  "yet: `pcf node init --org NAME --company-id URN` (only its own footprints are signed)")
+        if not identity.owns(footprint.company_ids):
+            raise NotOurFootprint(
+                f"footprint {footprint.id} is unsigned and its companyIds ({', '.join(footprint.company_ids)}) are not "
+                f"this organisation's ({', '.join(identity.company_ids)}): this node signs only footprints its "
+                "organisation computed; ask its author for the signed document and publish that")
+        own.append(footprint)
+    return _publish(store, verbatim, own, share_with, public, signed_at or datetime.now(timezone.utc), level)
+
+
+def _publish(store, verbatim: list[FootprintRecord], own: list[Footprint], share_with: tuple[str, ...], public: bool,
+             moment: datetime, level: str) -> list[str]:
+    """Store documents kept verbatim and our own footprints signed (with their versions), in one transaction."""
     from .keys import node_signing_key
     from .versions import supersede, with_predecessors
 
-    key = node_signing_key(store)
-    moment = signed_at or datetime.now(timezone.utc)
-    footprints, replaced = with_predecessors(store, footprints)
-    records = [signed_record(f, key, moment) for f in footprints]
+    own, replaced = with_predecessors(store, own)
+    key = node_signing_key(store) if own else None
+    records = verbatim + [signed_record(f, key, moment) for f in own]
     with store.transaction() as connection:
         store.publish(records, share_with=share_with, public=public, connection=connection, level=level)
         deprecated = supersede(store, connection, replaced, key, moment)
         notify_published(store, connection, [r.id for r in records], moment, deprecated)
-    return [f.id for f in footprints]
+    return [r.id for r in records]
 
 
 STANDARD_WEBHOOK = "standard-webhook"  # outbox kind: a signed POST to a subscriber (Standard Webhooks)

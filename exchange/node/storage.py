@@ -62,7 +62,7 @@ from .private_files import create_private_sqlite
 # and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
 # 7: revocation and event quotas (dashboard_sessions, clients.tokens_after_us, ix_events_org_received), indexes for
 # the status and validity filters and the outbox's due scan, disclosure levels (footprint_disclosures,
-# shares.level) (_upgrade_to_7)
+# shares.level), signing_keys (the node's keys, rotation and revocation) (_upgrade_to_7)
 SCHEMA_VERSION = 7
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -218,6 +218,15 @@ dashboard_sessions = Table(  # logged-in dashboard sessions: the cookie carries 
     Column("created_us", BigInteger, nullable=False),
     Column("expires_us", BigInteger, nullable=False),
 )
+signing_keys = Table(  # this node's own Ed25519 signing keys: the active one signs, all stay published for verifiers
+    "signing_keys", metadata,
+    Column("kid", String(64), primary_key=True),  # RFC 7638 thumbprint
+    Column("private_pem", Text, nullable=False),  # PKCS#8 PEM; never served (the JWKS carries public halves only)
+    Column("created_us", BigInteger, nullable=True),  # unknown (NULL) for the key a schema-6 node made
+    Column("revoked_us", BigInteger, nullable=True),  # from this time on its signatures do not count
+)
+ACTIVE_KEY = "active-signing-kid"  # meta key: the kid that signs now (one row: a primary key, so one winner)
+LEGACY_KEY = "secret:signing-key-pem"  # where schema 6 kept the one signing key
 PORTAL = "portal"  # received_footprints.peer and .channel of footprints submitted through the supplier portal
 
 KEY_KINDS = ("product", "company", "classification", "geography")
@@ -345,7 +354,8 @@ def _upgrade_to_7(connection: Connection) -> None:
     - the indexes a million footprints need (docs/node.md, plans): ix_footprints_status_seq (lower(status), seq),
       ix_footprints_validity_start, ix_footprints_validity_end on `footprints`, and ix_outbox_due
       (status, next_attempt_us) on `outbox`;
-    - disclosure levels (_disclosures_to_7)."""
+    - disclosure levels (_disclosures_to_7);
+    - the node's signing keys (_signing_keys_to_7), after the disclosures (they re-sign with the schema-6 key)."""
     present = {column["name"] for column in inspect(connection).get_columns("clients")}
     if "tokens_after_us" not in present:
         connection.exec_driver_sql("ALTER TABLE clients ADD COLUMN tokens_after_us BIGINT")
@@ -353,6 +363,7 @@ def _upgrade_to_7(connection: Connection) -> None:
     for index in (*FOOTPRINT_INDEXES, *webhook_outbox.INDEXES):
         connection.execute(CreateIndex(index, if_not_exists=True))
     _disclosures_to_7(connection)
+    _signing_keys_to_7(connection)
 
 
 def _disclosures_to_7(connection: Connection) -> None:
@@ -459,6 +470,35 @@ def _served(org: str, level: str | None = None):
     return joined, documents, visible
 
 
+def _signing_keys_to_7(connection: Connection) -> None:
+    """Schema version 7: the node's signing keys move into `signing_keys` (kid, private_pem, created_us, revoked_us),
+    the active one named by the `meta` row `active-signing-kid`. The one key a schema-6 node kept as the secret
+    `signing-key-pem` becomes the active key (its creation time unknown) and leaves `meta`, so a private key lives in
+    one place. Idempotent: a second run finds nothing left to move. The table itself comes from `create_all`."""
+    from exchange.pact.signing import SigningKey
+
+    legacy = connection.execute(select(meta.c.value).where(meta.c.key == LEGACY_KEY)).scalar()
+    if legacy is None:
+        return
+    kid = SigningKey.from_pem(legacy).kid
+    if not connection.execute(select(signing_keys.c.kid).where(signing_keys.c.kid == kid)).first():
+        connection.execute(insert(signing_keys).values(kid=kid, private_pem=legacy, created_us=None, revoked_us=None))
+    if connection.execute(select(meta.c.value).where(meta.c.key == ACTIVE_KEY)).scalar() is None:
+        connection.execute(insert(meta).values(key=ACTIVE_KEY, value=kid))
+    connection.execute(meta.delete().where(meta.c.key == LEGACY_KEY))
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """One of the node's signing keys as stored (the private PEM stays inside the node)."""
+
+    kid: str
+    private_pem: str
+    created: datetime | None
+    revoked: datetime | None
+    active: bool
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[tuple[int, str]]  # (seq, json)
@@ -558,6 +598,56 @@ class NodeStore:
             except IntegrityError:
                 pass  # another worker created it first
             return connection.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one()
+
+    # --- the node's own signing keys
+
+    def signing_keys(self) -> list[StoredKey]:
+        """Every signing key this node made, oldest first (unknown creation first), the active one marked."""
+        with self.reader.connect() as connection:
+            active = connection.execute(select(meta.c.value).where(meta.c.key == ACTIVE_KEY)).scalar()
+            rows = connection.execute(select(signing_keys).order_by(
+                func.coalesce(signing_keys.c.created_us, -1), signing_keys.c.kid)).all()
+        return [StoredKey(r.kid, r.private_pem, _when(r.created_us), _when(r.revoked_us), r.kid == active) for r in rows]
+
+    def active_signing_key(self, make, now: datetime) -> tuple[str, str]:
+        """(kid, private PEM) of the key that signs now; `make()` -> (kid, pem) creates one when there is none
+        (first use, or the active key was revoked), once across every worker: the `meta` row decides."""
+        with self.engine.begin() as connection:
+            found = self._active(connection)
+            if found:
+                return found
+            kid, pem = make()
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(meta).values(key=ACTIVE_KEY, value=kid))
+                    connection.execute(insert(signing_keys).values(kid=kid, private_pem=pem, created_us=micros(now)))
+            except IntegrityError:
+                pass  # another worker made one first
+            return self._active(connection)
+
+    def _active(self, connection: Connection) -> tuple[str, str] | None:
+        row = connection.execute(select(signing_keys.c.kid, signing_keys.c.private_pem).join(
+            meta, and_(meta.c.key == ACTIVE_KEY, meta.c.value == signing_keys.c.kid))).first()
+        return (row.kid, row.private_pem) if row else None
+
+    def rotate_signing_key(self, kid: str, pem: str, now: datetime) -> None:
+        """Make (kid, pem) the active key; the previous ones stay (published, for verifying what they signed)."""
+        with self.engine.begin() as connection:
+            connection.execute(insert(signing_keys).values(kid=kid, private_pem=pem, created_us=micros(now)))
+            connection.execute(meta.delete().where(meta.c.key == ACTIVE_KEY))
+            connection.execute(insert(meta).values(key=ACTIVE_KEY, value=kid))
+
+    def revoke_signing_key(self, kid: str, at: datetime) -> bool:
+        """Mark a key revoked from `at` (an earlier time given later wins); when it was the active key, no key is
+        active until the next `active_signing_key` makes one. False for an unknown kid."""
+        with self.engine.begin() as connection:
+            row = connection.execute(select(signing_keys.c.revoked_us).where(signing_keys.c.kid == kid)).first()
+            if row is None:
+                return False
+            moment = micros(at) if row.revoked_us is None else min(row.revoked_us, micros(at))
+            connection.execute(update(signing_keys).where(signing_keys.c.kid == kid).values(revoked_us=moment))
+            connection.execute(meta.delete().where(meta.c.key == ACTIVE_KEY, meta.c.value == kid))
+        return True
 
     def setting(self, name: str) -> str | None:
         with self.reader.connect() as connection:

@@ -41,6 +41,7 @@ from .events import (
     kind_of,
     version_of,
 )
+from .keys import NODE_URL
 from .records import footprint_record, notify_published
 from .storage import (
     FULFILLED,
@@ -55,7 +56,7 @@ from .storage import (
 
 PACT_EVENT = "pact-event"  # outbox kind: a CloudEvent POSTed to another node's /3/events with a bearer token
 PACT_FETCH = "pact-fetch"  # outbox kind: fetch footprints a peer announced (target: its API base; body: the ids)
-NODE_URL_KEY = "node-url"
+NODE_URL_KEY = NODE_URL  # the setting `pcf serve` keeps its public URL in
 
 
 class RequestRefused(Exception):

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lca_models.strict_json import StrictJsonError
+from lca_models.strict_json import loads as strict_loads
+
 from .errors import PactIssue, PactMappingError, PactValidationError, pointer
 from .json_depth import MAX_JSON_DEPTH, json_depth
 from .v2 import from_v2, to_v2
@@ -52,12 +55,15 @@ def load_footprint(document: Any, strict: bool = False, version: str | None = No
 
 
 def parse_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """JSON text -> Python data, with a PactValidationError (pointer "") instead of a parser traceback; text nested
-    deeper than `max_depth` is refused before it is parsed."""
+    """JSON text -> Python data (strict: duplicate keys and NaN/Infinity refused), with a PactValidationError
+    carrying the pointer instead of a parser traceback; text nested deeper than `max_depth` is refused before it is
+    parsed."""
     if json_depth(text) > max_depth:
         raise PactValidationError([PactIssue("", f"JSON nested deeper than {max_depth} levels")])
     try:
-        return json.loads(text)
+        return strict_loads(text)
+    except StrictJsonError as exc:
+        raise PactValidationError([PactIssue(exc.pointer, exc.message)]) from None
     except UnicodeDecodeError:
         raise PactValidationError([PactIssue("", "not UTF-8 text")]) from None
     except json.JSONDecodeError as exc:

@@ -50,8 +50,9 @@ from .errors import PactIssue, PactMappingError, PactValidationError
 from .own_extensions import BREAKDOWN, COMPUTED, EXTENSION_SPEC_VERSION
 
 __all__ = [
-    "PROVENANCE_SCHEMA", "SIGNATURE_SCHEMA", "Check", "SigningKey", "canonical_digest", "jwks",
-    "provenance_extension", "sign", "verify", "verify_chain",
+    "FAILED", "OK", "PROVENANCE_SCHEMA", "SIGNATURE_SCHEMA", "UNCHECKED", "WARNING", "Check", "SigningKey",
+    "bound_jwk", "canonical_digest", "jwks", "provenance_extension", "sign", "signature_of", "signer_of", "verify",
+    "verify_chain",
 ]
 
 SIGNATURE_SCHEMA = "urn:carbon-exchange:extension:signature:1.0.0"
@@ -64,6 +65,11 @@ JWS_TYPE = "pact+jcs"
 # Warnings of the loader that say the pcf totals do not add up (v3 names, and v2's including figure).
 _TOTAL_POINTERS = ("/pcf/pcfExcludingBiogenicUptake", "/pcf/pcfIncludingBiogenicUptake", "/pcf/pCfIncludingBiogenic")
 _MAX_CHAIN_DEPTH = 64  # a fetch callback serving ever new documents must not exhaust the stack
+# Members a node adds to each JWK of its JWKS (RFC 7517 Sec. 4 allows members beyond the registered ones): whose
+# key it is (the organisation's name and PACT company ids, the node serving it), when it was made (`iat`, a JWT
+# NumericDate) and, once revoked, from when its signatures no longer count (`revokedAt`, NumericDate).
+JWK_ORGANISATION, JWK_COMPANY_IDS, JWK_HOST = "companyName", "companyIds", "host"
+JWK_CREATED, JWK_REVOKED = "iat", "revokedAt"
 
 
 # --- keys
@@ -127,6 +133,27 @@ class SigningKey:
 def jwks(keys: list[SigningKey]) -> dict[str, list[dict[str, str]]]:
     """A JWK Set of the keys' public halves: what a signer publishes and a verifier trusts."""
     return {"keys": [key.public_jwk() for key in keys]}
+
+
+def bound_jwk(public_jwk: dict[str, Any], organisation: str | None, company_ids: tuple[str, ...], host: str | None,
+              created: datetime | None, revoked: datetime | None) -> dict[str, Any]:
+    """A public JWK with the members binding it to its organisation (see JWK_ORGANISATION ...), absent ones left out.
+
+    Why in the JWK: a verifier that trusts a node's JWKS then learns from the very key that checked a signature
+    who signed (and `verify` fails a signature whose footprint names other company ids, or made after revocation).
+    """
+    jwk = dict(public_jwk)
+    if organisation:
+        jwk[JWK_ORGANISATION] = organisation
+    if company_ids:
+        jwk[JWK_COMPANY_IDS] = list(company_ids)
+    if host:
+        jwk[JWK_HOST] = host
+    if created is not None:
+        jwk[JWK_CREATED] = int(created.timestamp())
+    if revoked is not None:
+        jwk[JWK_REVOKED] = int(revoked.timestamp())
+    return jwk
 
 
 # --- canonical form and digest
@@ -256,16 +283,41 @@ def sign(document: dict[str, Any], key: SigningKey, signed_at: datetime) -> dict
     return signed
 
 
+def signature_of(document: Any) -> dict[str, Any] | None:
+    """The `data` of the document's one signature extension (kid, signedAt, ...), or None when unsigned."""
+    extensions = document.get("extensions") if isinstance(document, dict) else None
+    found = [item for item in extensions if _is_extension(item, SIGNATURE_SCHEMA)] if isinstance(extensions, list) else []
+    data = found[0].get("data") if len(found) == 1 else None
+    return data if isinstance(data, dict) else None
+
+
 # --- verification
+
+
+OK, WARNING, UNCHECKED, FAILED = "ok", "warning", "unchecked", "failed"
+SYMBOLS = {OK: "✓", WARNING: "⚠", UNCHECKED: "⚠", FAILED: "✗"}
 
 
 @dataclass(frozen=True)
 class Check:
-    """One verification outcome: a reader sees what was checked, whether it held, and why not."""
+    """One verification outcome: a reader sees what was checked, how it came out, and why.
+
+    `status` is OK (checked and it holds), WARNING (checked; a finding the spec allows, e.g. totals that do
+    not add up), UNCHECKED (not checked, e.g. an upstream not reachable: nothing was established either way)
+    or FAILED (checked and it does not hold). Only OK is `ok`: a verifier never rounds "not checked" up.
+    """
 
     name: str
-    ok: bool
+    status: str
     detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.status]
 
 
 def _trusted_keys(trusted: dict | list[dict]) -> list[Any]:
@@ -296,22 +348,70 @@ def _schema_check(document: Any) -> tuple[Check, tuple[PactIssue, ...] | None]:
         issues = getattr(exc, "issues", None) or [exc]
         first = "; ".join(str(issue) for issue in issues[:3])
         more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
-        return Check("schema", False, f"not valid PACT: {first}{more}"), None
-    return Check("schema", True, f"valid PACT {loaded.version}"), loaded.warnings
+        return Check("schema", FAILED, f"not valid PACT: {first}{more}"), None
+    return Check("schema", OK, f"valid PACT {loaded.version}"), loaded.warnings
 
 
 def _consistency_check(warnings: tuple[PactIssue, ...] | None) -> Check:
     if warnings is None:
-        return Check("consistency", False, "not checked: the document is not valid PACT")
+        return Check("consistency", UNCHECKED, "not checked: the document is not valid PACT")
     totals = [w for w in warnings if w.pointer in _TOTAL_POINTERS]
-    if totals:
-        return Check("consistency", False, "; ".join(str(w) for w in totals))
-    return Check("consistency", True, "pcf totals agree with their parts")
+    if totals:  # PACT does not require the totals to add up (its own example-2 does not): a warning
+        return Check("consistency", WARNING, "; ".join(str(w) for w in totals))
+    return Check("consistency", OK, "pcf totals agree with their parts")
+
+
+def _moment(text: Any) -> datetime | None:
+    """An RFC 3339 time (`signedAt`) as an aware datetime, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _numeric_date(value: Any) -> datetime | None:
+    """A JWT NumericDate (seconds since the epoch, RFC 7519) as an aware datetime, or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def signer_of(jwk: dict[str, Any]) -> str:
+    """Who a trusted key says it belongs to: "Organisation (https://host), key KID", or the kid alone."""
+    name, host = jwk.get(JWK_ORGANISATION), jwk.get(JWK_HOST)
+    where = f" ({host})" if isinstance(host, str) and host else ""
+    if isinstance(name, str) and name:
+        return f"{name}{where}, key {jwk.get('kid')}"
+    return f"key {jwk.get('kid')}{where} (its JWK names no organisation)"
+
+
+def _lower_set(values: Any) -> set[str]:
+    return {v.lower() for v in values if isinstance(v, str)} if isinstance(values, list) else set()
+
+
+def _binding_problem(document: dict[str, Any], jwk: dict[str, Any], signed_at: datetime | None) -> str | None:
+    """Why a valid signature still does not stand: the key revoked by the time it signed, or a key bound to an
+    organisation whose company ids the footprint does not carry (a node signs only its own footprints)."""
+    revoked = _numeric_date(jwk.get(JWK_REVOKED))
+    if revoked is not None and (signed_at is None or signed_at >= revoked):
+        return (f"key {jwk.get('kid')} was revoked at {revoked:%Y-%m-%dT%H:%M:%SZ}; this signature is dated "
+                f"{signed_at:%Y-%m-%dT%H:%M:%SZ}" if signed_at else f"key {jwk.get('kid')} is revoked")
+    bound = _lower_set(jwk.get(JWK_COMPANY_IDS))
+    if bound and not bound & _lower_set(document.get("companyIds")):
+        return (f"signed by {signer_of(jwk)}, whose company ids are not the footprint's companyIds: "
+                "a node signs only footprints its own organisation computed")
+    return None
 
 
 def _signature_check(document: Any, trusted: dict | list[dict]) -> Check:
     def fail(detail: str) -> Check:
-        return Check("signature", False, detail)
+        return Check("signature", FAILED, detail)
 
     if not isinstance(document, dict):
         return fail("not a JSON object")
@@ -326,7 +426,7 @@ def _signature_check(document: Any, trusted: dict | list[dict]) -> Check:
     kid = data["kid"]
     candidates = [jwk for jwk in _trusted_keys(trusted) if isinstance(jwk, dict) and jwk.get("kid") == kid]
     if not candidates:
-        return fail(f"key {kid} is not among the trusted keys")
+        return fail(f"unknown signer: key {kid} is not among the trusted keys")
     token = data["jws"]
     try:
         header = jwt.api_jws.PyJWS().get_unverified_header(token)
@@ -347,7 +447,10 @@ def _signature_check(document: Any, trusted: dict | list[dict]) -> Check:
         except (jwt.PyJWTError, ValueError) as exc:
             problems.append(str(exc) or type(exc).__name__)
             continue
-        return Check("signature", True, f"signed by {kid} at {data['signedAt']}")
+        problem = _binding_problem(document, jwk, _moment(header.get("signedAt")))
+        if problem:
+            return fail(problem)
+        return Check("signature", OK, f"signed by {signer_of(jwk)}, at {data['signedAt']}")
     return fail("does not verify: " + "; ".join(problems))
 
 
@@ -355,23 +458,25 @@ def _provenance(document: Any) -> tuple[Check, list[dict[str, str]]]:
     extensions = document.get("extensions") if isinstance(document, dict) else None
     found = [item for item in extensions if _is_extension(item, PROVENANCE_SCHEMA)] if isinstance(extensions, list) else []
     if not found:
-        return Check("provenance", True, "no upstream footprints declared"), []
+        return Check("provenance", OK, "no upstream footprints declared"), []
     if len(found) > 1:
-        return Check("provenance", False, f"{len(found)} provenance extensions, one expected"), []
+        return Check("provenance", FAILED, f"{len(found)} provenance extensions, one expected"), []
     errors = _schema_errors(found[0].get("data"), _PROVENANCE_FILE)
     if errors:
-        return Check("provenance", False, "malformed provenance extension: " + "; ".join(errors[:3])), []
+        return Check("provenance", FAILED, "malformed provenance extension: " + "; ".join(errors[:3])), []
     upstream = found[0]["data"]["upstream"]
-    return Check("provenance", True, f"{len(upstream)} upstream footprint(s)"), upstream
+    return Check("provenance", OK, f"{len(upstream)} upstream footprint(s)"), upstream
 
 
 def verify(document: dict[str, Any], trusted: dict | list[dict]) -> list[Check]:
     """Check a received footprint: [schema, consistency, signature, provenance], never raising for bad input.
 
     `trusted` is one JWKS or several (e.g. each supplier's). Every check is reported rather than stopping at
-    the first failure, so a reader sees everything that is wrong; the document is trustworthy only when all
-    are ok. "consistency" is separate from "schema" because the spec's own examples carry totals that do not
-    add up: it is a warning the receiver should see, not a reason to refuse the document as PACT.
+    the first failure, so a reader sees everything that is wrong; the document is trustworthy only when none
+    failed or went unchecked. "consistency" is separate from "schema" because the spec's own examples carry
+    totals that do not add up: a WARNING the receiver should see, not a reason to refuse the document as PACT.
+    The signature check names the signer as its trusted JWK describes it, and fails for a key revoked by the
+    signature's time or bound to an organisation that is not the footprint's company.
     """
     schema, warnings = _schema_check(document)
     return [schema, _consistency_check(warnings), _signature_check(document, trusted), _provenance(document)[0]]
@@ -382,8 +487,9 @@ def verify_chain(document: dict[str, Any], trusted: dict | list[dict],
     """`verify(document)`, then each upstream footprint its provenance declares, recursively.
 
     `fetch(id, url)` returns the upstream document or None when it cannot be had; an unreachable upstream is
-    reported ok with "not checked" (a supplier node being down does not make the buyer's document false, and
-    the detail says what was not established). A fetched upstream must match the declared id and digest
+    UNCHECKED (a supplier node being down does not make the buyer's document false, but nothing about the
+    upstream was established). A fetch raising ValueError means the upstream answered with a document that is
+    refused (e.g. duplicate keys): FAILED. A fetched upstream must match the declared id and digest
     ("upstream <id> digest"), then is verified in turn, its checks named "upstream <id>: ...". Each document is
     followed once (by digest), which stops cycles and repeated work on shared suppliers.
     """
@@ -403,36 +509,39 @@ def _verify_chain(document: Any, trusted: dict | list[dict], fetch: Callable[[st
         footprint_id, declared = entry["id"], entry["digest"]
         name = f"upstream {footprint_id}"
         if depth >= _MAX_CHAIN_DEPTH:
-            checks.append(Check(name, False, f"provenance deeper than {_MAX_CHAIN_DEPTH} levels: not followed"))
+            checks.append(Check(name, UNCHECKED, f"provenance deeper than {_MAX_CHAIN_DEPTH} levels: not followed"))
             continue
         try:
             fetched = fetch(footprint_id, entry.get("url"))
+        except ValueError as exc:  # an answer, but a document that is refused
+            checks.append(Check(f"{name} digest", FAILED, f"the upstream document is refused: {exc}"))
+            continue
         except Exception as exc:  # the caller's transport failing is "unreachable", not a verdict on the document
-            checks.append(Check(name, True, f"{name} not reachable: not checked ({exc!r})"))
+            checks.append(Check(name, UNCHECKED, f"not reachable: not checked ({exc})"))
             continue
         if fetched is None:
-            checks.append(Check(name, True, f"{name} not reachable: not checked"))
+            checks.append(Check(name, UNCHECKED, "not reachable: not checked"))
             continue
         if not isinstance(fetched, dict):
-            checks.append(Check(f"{name} digest", False, f"fetched {type(fetched).__name__}, not a JSON object"))
+            checks.append(Check(f"{name} digest", FAILED, f"fetched {type(fetched).__name__}, not a JSON object"))
             continue
         try:
             actual = canonical_digest(fetched)
         except (ValueError, TypeError, RecursionError) as exc:
-            checks.append(Check(f"{name} digest", False, f"cannot canonicalise the fetched document: {exc}"))
+            checks.append(Check(f"{name} digest", FAILED, f"cannot canonicalise the fetched document: {exc}"))
             continue
         problems = []
         if fetched.get("id") != footprint_id:
             problems.append(f"fetched document has id {fetched.get('id')!r}")
         if actual != declared:
             problems.append(f"digest {actual} differs from the declared {declared}")
-        checks.append(Check(f"{name} digest", not problems, "; ".join(problems) or f"matches {declared}"))
+        checks.append(Check(f"{name} digest", FAILED if problems else OK, "; ".join(problems) or f"matches {declared}"))
         if problems:
             continue  # not the document the figures rest on: verifying it would say nothing about them
         if actual in seen:
-            checks.append(Check(name, True, "already verified in this chain"))
+            checks.append(Check(name, OK, "already verified in this chain"))
             continue
         seen.add(actual)
         for check in _verify_chain(fetched, trusted, fetch, seen, depth + 1):
-            checks.append(Check(f"{name}: {check.name}", check.ok, check.detail))
+            checks.append(Check(f"{name}: {check.name}", check.status, check.detail))
     return checks

@@ -10,11 +10,12 @@ v2's `productCategoryCpc` is searched for a `cn:` code. The country is `pcf.geog
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lca_models.strict_json import loads as strict_loads
 
 _CN_URN = re.compile(r"(?:^|:)cn:(\d[\d .]{2,12}\d)\s*$", re.IGNORECASE)
 
@@ -30,8 +31,8 @@ class SupplierGood:
 def supplier_good(path: Path) -> SupplierGood:
     """Read a supplier footprint file (one ProductFootprint, or `{"data": [...]}` with one); ValueError if unreadable."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = strict_loads(path.read_bytes())
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON, duplicate keys or NaN
         raise ValueError(f"cannot read the supplier footprint {path.name}: {exc}") from None
     if isinstance(document, dict) and isinstance(document.get("data"), list) and len(document["data"]) == 1:
         document = document["data"][0]

@@ -15,15 +15,15 @@ from exchange.node.auth import hash_secret
 from exchange.node.dashboard import MIN_PASSWORD_LENGTH, set_admin_password
 from exchange.node.events import REQUEST_CREATED, kind_of
 from exchange.node.invites import create_invite, list_invites
-from exchange.node.records import publish_footprints
+from exchange.node.keys import node_signing_key, rotate_key, set_identity
+from exchange.node.records import NotOurFootprint, publish_documents
 from exchange.node.storage import PORTAL, WAITING_FOR_CREDENTIALS, StoreError
 from exchange.node.workflow import release_waiting
 from exchange.pact import PactValidationError, footprints_in, load_footprint, parse_json
 from exchange.pact.disclosure import DEFAULT_LEVEL, LEVELS, SUMMARY
-
-from ..tiers.workflow import deliverer
 from lca_models.i18n import gettext as _
 
+from ..tiers.workflow import deliverer
 from .common import db_option, fail, open_store
 
 
@@ -50,10 +50,67 @@ def node() -> None:
 
 @node.command()
 @db_option
-def init(db_url: str | None) -> None:
-    """Create (or upgrade) the node database."""
+@click.option("--org", "org_name", help="Your organisation's name: its keys are published as its keys.")
+@click.option("--company-id", "company_ids", multiple=True,
+              help="Your organisation's company id (URN, repeatable): footprints with one of these companyIds are yours, "
+                   "the only ones this node signs.")
+def init(db_url: str | None, org_name: str | None, company_ids: tuple[str, ...]) -> None:
+    """Create (or upgrade) the node database; with --org/--company-id, say whose node it is."""
     store = open_store(db_url, initialise=True)
+    if org_name or company_ids:
+        identity = set_identity(store, org_name, company_ids)
+        click.echo(_("organisation: {name} ({ids})").format(name=identity.name or "?", ids=", ".join(identity.company_ids)))
     click.echo(_("node database ready: {url}").format(url=store.url))
+
+
+def _when_option(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
+    except ValueError:
+        fail(_("--at: {value!r} is not a date-time (RFC 3339, e.g. 2026-05-01T00:00:00Z)").format(value=value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@node.command("rotate-key")
+@db_option
+def rotate_key_command(db_url: str | None) -> None:
+    """Make a new signing key; the old public keys stay in the JWKS so what they signed still verifies."""
+    store = open_store(db_url)
+    before = [k.kid for k in store.signing_keys() if k.active]
+    key = rotate_key(store, datetime.now(timezone.utc))
+    click.echo(_("new signing key {kid} (previous: {previous}; still published for verification)").format(
+        kid=key.kid, previous=", ".join(before) or "none"))
+
+
+@node.command("revoke-key")
+@db_option
+@click.argument("kid")
+@click.option("--at", "at", help="Revoked from this time (RFC 3339; default now): signatures dated from then on fail.")
+def revoke_key_command(db_url: str | None, kid: str, at: str | None) -> None:
+    """Revoke signing key KID (e.g. it leaked): verify fails its signatures from the revocation time on; a new key
+    signs from now if it was the active one. A KID beginning with "-" goes after "--": revoke-key -- -8fGO..."""
+    store = open_store(db_url)
+    moment = _when_option(at)
+    if not store.revoke_signing_key(kid, moment):
+        fail(_("no signing key {kid} on this node (pcf node keys lists them)").format(kid=kid))
+    active = node_signing_key(store)
+    click.echo(_("key {kid} revoked from {time}; signing key now {active}").format(
+        kid=kid, time=moment.strftime("%Y-%m-%dT%H:%M:%SZ"), active=active.kid))
+
+
+@node.command("keys")
+@db_option
+def keys_command(db_url: str | None) -> None:
+    """This node's signing keys: the active one, older ones (still verifying) and revoked ones."""
+    store = open_store(db_url)
+    node_signing_key(store)
+    for key in store.signing_keys():
+        state = "active" if key.active else ("revoked " + key.revoked.strftime("%Y-%m-%dT%H:%M:%SZ") if key.revoked
+                                             else "retired")
+        created = key.created.strftime("%Y-%m-%dT%H:%M:%SZ") if key.created else "?"
+        click.echo(f"{key.kid}  {state:<28}  created {created}")
 
 
 @node.command("add-client")
@@ -78,23 +135,27 @@ def add_client(db_url: str | None, client_id: str, client_secret: str, org: str)
 @click.option("--public", is_flag=True, help="Visible to every authenticated client (at the summary level).")
 @DISCLOSE
 def publish(db_url: str | None, file: Path, share_with: tuple[str, ...], public: bool, disclose: str) -> None:
-    """Publish the PACT footprints in FILE (v3 or v2; one, a JSON array, or a {"data": [...]} list). Publishing a
-    product published before (same productIds, companyIds, reference period
-    and geography) makes it the new version: the old one is Deprecated."""
+    """Publish the PACT footprints in FILE (v3 or v2; one, a JSON array, or a {"data": [...]} list).
+
+    Your organisation's unsigned footprints (companyIds set by `pcf node init --company-id`) are signed with the
+    node's key; a signed footprint is published as it is, its author's signature and provenance kept; another
+    organisation's unsigned footprint is refused (get the signed document from its author). Publishing a product of
+    yours published before (same productIds, companyIds, reference period and geography) makes it the new version:
+    the old one is Deprecated."""
     store = open_store(db_url)
     document = _json_file(file)
     items = [("/" + str(i), item) for i, item in enumerate(document)] if isinstance(document, list) else footprints_in(document)
-    footprints, problems = [], []
+    loaded, problems = [], []
     for prefix, item in items:
         try:
-            footprints.append(load_footprint(item).footprint)
+            loaded.append((item, load_footprint(item).footprint))
         except PactValidationError as error:
             problems += [f"{prefix}{issue}" for issue in error.issues]
     if problems:
         fail(f"{file}: " + _("nothing published:") + "\n" + "\n".join(problems))
     try:
-        ids = publish_footprints(store, footprints, share_with, public, level=disclose)
-    except StoreError as error:
+        ids = publish_documents(store, loaded, share_with, public, level=disclose)
+    except (StoreError, NotOurFootprint) as error:
         fail(f"{file}: " + _("nothing published:") + f" {error}")
     audience = "public" if public else (", ".join(share_with) or "nobody yet")
     click.echo(json.dumps({"published": ids, "visible_to": audience, "disclosed": disclose if share_with else SUMMARY}))

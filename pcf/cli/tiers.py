@@ -10,14 +10,15 @@ import click
 import requests
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.pact_client import PactClient, PactClientError
-from exchange.node.storage import NodeStore, StoreError
+from connectors.pact_client import PactClient, PactClientError, PactDocumentRefused
+from connectors.trust_store import combined_ca_bundle
 from exchange.node.addresses import peer_origin
+from exchange.node.storage import NodeStore, StoreError
 from exchange.node.workflow import RequestRefused
 from exchange.node.workflow import reject as reject_request
 from exchange.pact import PactValidationError, parse_json
 from exchange.pact.disclosure import DEFAULT_LEVEL, LEVELS
-from exchange.pact.signing import verify_chain
+from exchange.pact.signing import FAILED, UNCHECKED, Check, verify_chain
 from lca_models.errors import ModelError
 from lca_models.i18n import gettext as _
 
@@ -125,29 +126,60 @@ def reject_command(db_url: str | None, request_id: int, reason: str, code: str) 
     click.echo(_("rejected request {request}; answer {event} queued").format(request=request_id, event=event_id))
 
 
-def _read_json_source(source: str, ca_bundle: str | None, headers: dict | None = None) -> dict:
+def _read_json_source(source: str, verify_tls: str | bool, headers: dict | None = None) -> dict:
+    """A document from a file or URL, parsed strictly (PactValidationError with the pointer of a duplicated key or
+    NaN); a `{"data": {...}}` response is unwrapped."""
     if source.startswith(("https://", "http://")):
-        response = requests.get(source, headers=headers or {}, timeout=15, verify=ca_bundle or True)
+        response = requests.get(source, headers=headers or {}, timeout=15, verify=verify_tls)
         response.raise_for_status()
-        body = response.json()
+        body = parse_json(response.content)
     else:
         body = parse_json(Path(source).read_bytes())
     return body["data"] if isinstance(body, dict) and isinstance(body.get("data"), dict) and "pcf" not in body else body
 
 
+def _trusted_sets(sources: tuple[str, ...], verify_tls: str | bool) -> tuple[list[dict], list[Check]]:
+    """The JWKS to check signatures against, and a check for each source that could not be read: unreachable is ⚠
+    (the signer's key may be there), a refused document ✗."""
+    sets, checks = [], []
+    if not sources:
+        checks.append(Check("trust store", UNCHECKED, _("no --trusted JWKS given: no signature can be checked")))
+    for source in sources:
+        try:
+            sets.append(_read_json_source(source, verify_tls))
+        except PactValidationError as error:
+            checks.append(Check(f"trusted {source}", FAILED, str(error)))
+        except (OSError, requests.RequestException) as error:
+            checks.append(Check(f"trusted {source}", UNCHECKED, _("not reachable: not checked ({reason})").format(
+                reason=error)))
+    return sets, checks
+
+
 @click.command("verify")
 @click.argument("source")
-@click.option("--trust", "trusted", multiple=True, required=True, help="JWKS file or URL of a signer you trust (repeatable).")
-@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--trusted", "--trust", "trusted", multiple=True,
+              help="JWKS (file or URL, e.g. https://node/.well-known/jwks.json) of a signer you trust (repeatable).")
+@click.option("--ca-bundle", "ca_bundles", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="PEM CA bundle to trust besides the system CAs (repeatable: e.g. a root and an intermediate).")
 @click.option("--credentials", "credentials", multiple=True, metavar="URL=CLIENT_ID:SECRET",
               help="Credentials for a node whose footprints the chain references (repeatable).")
-def verify_command(source: str, trusted: tuple[str, ...], ca_bundle: str | None, credentials: tuple[str, ...]) -> None:
-    """Check a footprint (file or URL): schema, consistency, signature and, where reachable, its upstream chain."""
+@click.option("--allow-unchecked", is_flag=True,
+              help="Exit 0 even when some check could not be done (⚠ lines, e.g. an upstream node not reachable).")
+def verify_command(source: str, trusted: tuple[str, ...], ca_bundles: tuple[str, ...], credentials: tuple[str, ...],
+                   allow_unchecked: bool) -> None:
+    """Check a footprint (file or URL): JSON, schema, consistency, signature (who signed, with which key, when) and,
+    where reachable, its upstream chain. ✓ checked and holds, ⚠ a warning or not checked, ✗ fails. Exit 1 for
+    any ✗, and for a check not done unless --allow-unchecked; consistency warnings (which PACT allows) exit 0."""
+    try:
+        verify_tls = combined_ca_bundle(ca_bundles)
+    except OSError as error:
+        fail(_("cannot read: {reason}").format(reason=error), status=2)
+    bundle = verify_tls if isinstance(verify_tls, str) else None
     clients = {}
     for entry in credentials:
-        url, _, pair = entry.partition("=")
-        client_id, _, secret = pair.partition(":")
-        clients[peer_origin(url)] = PactClient(peer_origin(url), client_id, secret, ca_bundle=ca_bundle, max_retries=1)
+        url, _sep, pair = entry.partition("=")
+        client_id, _sep, secret = pair.partition(":")
+        clients[peer_origin(url)] = PactClient(peer_origin(url), client_id, secret, ca_bundle=bundle, max_retries=1)
 
     def fetch(footprint_id: str, url: str | None):
         if not url:
@@ -155,13 +187,16 @@ def verify_command(source: str, trusted: tuple[str, ...], ca_bundle: str | None,
         client = clients.get(peer_origin(url))
         if client is not None:
             return client.get_footprint(url.rstrip("/").rsplit("/", 1)[-1])
-        return _read_json_source(url, ca_bundle)
+        return _read_json_source(url, verify_tls)
 
     try:
-        document = fetch("", source) if source.startswith("https://") else _read_json_source(source, ca_bundle)
-        keys = [_read_json_source(t, ca_bundle) for t in trusted]
-    except (OSError, requests.RequestException, PactValidationError, PactClientError, ValueError) as error:
+        document = fetch("", source) if source.startswith("https://") else _read_json_source(source, verify_tls)
+    except (PactValidationError, PactDocumentRefused) as error:  # duplicate keys, NaN: refused, with the pointer
+        click.echo(f"✗ json: {error}")
+        sys.exit(1)
+    except (OSError, requests.RequestException, PactClientError, ValueError) as error:
         fail(_("cannot read: {reason}").format(reason=error), status=2)
+    keys, checks = _trusted_sets(trusted, verify_tls)
 
     with progress("verifying; upstream footprints asked for") as steps:
 
@@ -169,8 +204,13 @@ def verify_command(source: str, trusted: tuple[str, ...], ca_bundle: str | None,
             steps.advance()
             return fetch(footprint_id, url)
 
-        checks = verify_chain(document, keys, fetch_counted)
+        checks += verify_chain(document, keys, fetch_counted)
     for check in checks:
-        click.echo(f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}")
-    if not all(check.ok for check in checks):
+        click.echo(f"{check.symbol} {check.name}: {check.detail}")
+    if any(check.status == FAILED for check in checks):
+        sys.exit(1)
+    unchecked = sum(check.status == UNCHECKED for check in checks)
+    if unchecked and not allow_unchecked:
+        click.echo(_("{count} check(s) not done (⚠ not checked): exit status 1; --allow-unchecked accepts that").format(
+            count=unchecked), err=True)
         sys.exit(1)

@@ -27,6 +27,7 @@ import numpy as np
 
 from lca_models.errors import ModelError
 from lca_models.model import ActivityRef
+from lca_models.strict_json import loads as strict_loads
 
 REGISTRY_FILE = "registry.json"
 ACTIVITIES_FILE = "activities.json"
@@ -73,7 +74,7 @@ class ImportedDatabase:
 
     @cached_property
     def activities(self) -> tuple[ImportedActivity, ...]:
-        rows = json.loads((self.directory / ACTIVITIES_FILE).read_text(encoding="utf-8"))
+        rows = strict_loads((self.directory / ACTIVITIES_FILE).read_bytes())
         return tuple(ImportedActivity(**row) for row in rows)
 
     @cached_property
@@ -149,7 +150,7 @@ def read_registry(data_dir: Path) -> dict[str, ImportedDatabase]:
     if not path.is_file():
         return {}
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
+        entries = strict_loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise ModelError(f"the registry of imported databases cannot be read: {exc}", file=str(path)) from None
     return {name: ImportedDatabase(**entry, directory=directory / entry["brightway_database"])

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lca_models.errors import ModelError
 from lca_models.footprint import Offset
+from lca_models.strict_json import loads as strict_loads
 
 # "CCER-EX-2025-0000001-0050000": prefix "CCER-EX-2025", numbers 1..50000 (the last two digit groups)
 _RANGE = re.compile(r"^(?P<prefix>.*?)[-_ ]?(?P<first>\d+)\s*[-–]\s*(?P<last>\d+)$")
@@ -87,7 +88,7 @@ class OffsetRegistry:
         if not self.path.exists():
             return []
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
+            document = strict_loads(self.path.read_bytes())
             return [Retirement(**entry) for entry in document["retirements"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"not a readable offsets registry: {exc}", file=str(self.path)) from None

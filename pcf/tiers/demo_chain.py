@@ -110,7 +110,7 @@ def run_chain_demo(console: Console, engine: Engine) -> bool:
         with PactClient(urls["mill"], "builder", "builder@mill", ca_bundle=nodes["mill"].ca) as mill_client:
             checks = verify_chain(pulled, trusted, lambda fid, url: mill_client.get_footprint(fid) if url else None)
         for check in checks:
-            console.print(f"   {'[green]✓[/]' if check.ok else '[red]✗[/]'} {check.name}: {check.detail}")
+            console.print(f"   {'[green]✓[/]' if check.ok else '[red]' + check.symbol + '[/]'} {check.name}: {check.detail}")
         tampered = json.loads(json.dumps(pulled))
         tampered["pcf"]["pcfExcludingBiogenicUptake"] = "1.0"
         signature = next(c for c in verify_chain(tampered, trusted, lambda fid, url: None) if c.name == "signature")

@@ -16,11 +16,11 @@ from pathlib import Path
 from connectors.pact_client import PactClient, PactClientError
 from exchange.node.addresses import peer_origin
 from exchange.node.events import REQUEST_CREATED, event_type
-from exchange.node.keys import node_signing_key
+from exchange.node.keys import node_identity, node_signing_key
 from exchange.node.records import STANDARD_WEBHOOK, signed_record
 from exchange.node.storage import FAILED, FAILED_TO_SEND, FETCHED, INVALID, PENDING, SENT, NodeStore, SentRequest
 from exchange.node.versions import with_predecessors
-from exchange.node.workflow import PACT_EVENT, PACT_FETCH, fulfil, record_matches, reject, request_criteria
+from exchange.node.workflow import PACT_EVENT, PACT_FETCH, RequestRefused, fulfil, record_matches, reject, request_criteria
 from exchange.pact import PactValidationError, from_v2, from_v3
 from exchange.pact.disclosure import SUMMARY
 from exchange.pact.own_extensions import EXTENSION_SPEC_VERSION
@@ -174,6 +174,11 @@ def compute_and_fulfil(store: NodeStore, request_pk: int, model_path: Path, engi
     loader = SupplierLoader(fetch=fetch)
     footprints = engine.compute(load_model(model_path), suppliers=loader, steps=steps)
     check_pact_exemptions(footprints)  # what leaves as PACT keeps the Methodology's cut-off limit
+    identity = node_identity(store)
+    foreign = [f.id for f in footprints if identity.company_ids and not identity.owns(f.company_ids)]
+    if foreign:  # the node signs only its own organisation's footprints (exchange/node/keys.py)
+        raise RequestRefused(f"the model's company ids are not this node's organisation ({', '.join(identity.company_ids)}): "
+                             "this node signs only footprints its own organisation computed")
     steps.phase("signing, publishing and queuing the answer")
     key = node_signing_key(store)
     now = utc_now()

@@ -21,7 +21,7 @@ SOURCE = re.compile(r"\b[\w/]+\.py\b|\bsee (?:exchange|lca_models|pcf|connectors
                     r"\b(?:exchange|lca_models|pcf|connectors|webhooks)/[\w/]+\b")
 NODE_COMMANDS = ("serve", "request", "fulfil", "reject") + tuple(f"node {name}" for name in (
     "init", "add-client", "publish", "share", "requests", "inbox", "received", "add-peer", "add-product",
-    "subscribe", "deliver", "admin-password"))
+    "subscribe", "deliver", "admin-password", "rotate-key", "revoke-key", "keys"))
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()):

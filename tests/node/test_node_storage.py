@@ -110,3 +110,52 @@ def test_a_single_key_value_pages_through_its_index_range_in_publication_order(s
     assert listed(Filters(product=("urn:pact:product:K1",), geography=("us",))) == [copies[1].id, copies[5].id]
     assert listed(Filters(product=("urn:pact:product:k0", "urn:pact:product:k1"))) == visible  # OR: the IN path
     assert listed(Filters(product=("urn:pact:product:k0",), status="deprecated")) == []
+
+
+# --- the node's signing keys (schema 7)
+
+
+def test_a_schema_6_database_upgrades_keeping_its_signing_key(store):
+    """What a schema-6 node left: its one key as the secret `signing-key-pem`, no signing_keys table."""
+    from sqlalchemy import text
+
+    from exchange.node.keys import node_jwks, node_signing_key
+    from exchange.pact.signing import SigningKey
+
+    legacy = SigningKey.generate()
+    with store.engine.begin() as connection:
+        connection.execute(text("DROP TABLE signing_keys"))
+        connection.execute(text("DELETE FROM meta WHERE key = 'active-signing-kid'"))
+        connection.execute(text("INSERT INTO meta (key, value) VALUES ('secret:signing-key-pem', :pem)"),
+                           {"pem": legacy.to_pem()})
+        connection.execute(text("UPDATE meta SET value = '6' WHERE key = 'schema_version'"))
+    with pytest.raises(StoreError, match="run `pcf node init` to upgrade"):
+        store.check_schema()
+    store.init_schema()
+    store.init_schema()  # idempotent
+    store.check_schema()
+    assert node_signing_key(store).kid == legacy.kid  # what it signed before still verifies, and it signs on
+    [stored] = store.signing_keys()
+    assert stored.active and stored.created is None and stored.revoked is None
+    assert store.secret("signing-key-pem", lambda: "absent") == "absent"  # the private key lives in one place
+    [jwk] = node_jwks(store)["keys"]
+    assert jwk["kid"] == legacy.kid and "iat" not in jwk and "d" not in jwk
+
+
+def test_rotation_keeps_old_keys_published_and_revocation_replaces_the_active_key(store):
+    from exchange.node.keys import node_jwks, node_signing_key, rotate_key, set_identity
+
+    set_identity(store, "Steel Co", ("urn:pact:company:steel-co",))
+    store.set_setting("node-url", "https://steel.example:8443")
+    first = node_signing_key(store)
+    now = datetime.now(timezone.utc)
+    second = rotate_key(store, now)
+    assert node_signing_key(store).kid == second.kid
+    assert store.revoke_signing_key(second.kid, now) and not store.revoke_signing_key("no-such-kid", now)
+    third = node_signing_key(store)
+    assert third.kid not in (first.kid, second.kid)
+    keys = {jwk["kid"]: jwk for jwk in node_jwks(store)["keys"]}
+    assert set(keys) == {first.kid, second.kid, third.kid}
+    assert keys[second.kid]["revokedAt"] == int(now.timestamp()) and "revokedAt" not in keys[first.kid]
+    assert all(k["companyName"] == "Steel Co" and k["companyIds"] == ["urn:pact:company:steel-co"]
+               and k["host"] == "https://steel.example:8443" and "d" not in k for k in keys.values())

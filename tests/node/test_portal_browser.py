@@ -122,7 +122,7 @@ def test_a_supplier_answers_through_the_portal_and_the_buyer_opens_it_verified(t
                 signature = page.locator("tr.check-signature")
                 signature.wait_for()
                 assert "✓ signature" in signature.inner_text()
-                assert f"signed by {mill_key.kid}" in signature.inner_text() and MILL in signature.inner_text()
+                assert f"signed by key {mill_key.kid}" in signature.inner_text() and MILL in signature.inner_text()
                 save_screenshot(page, "received", full_page=True)
             finally:
                 browser.close()

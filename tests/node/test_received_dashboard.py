@@ -86,7 +86,8 @@ def test_each_received_footprint_opens_with_who_signed_it_or_that_nobody_did(tmp
 
     checks = page(IDS["trusted"])
     assert checks["schema"] == ("✓", "valid PACT v3")
-    assert checks["signature"] == ("✓", f"signed by {mill_key.kid} at 2026-02-28T00:00:00Z: a key you trust for {MILL}")
+    assert checks["signature"] == ("✓", f"signed by key {mill_key.kid} (its JWK names no organisation), at "
+                                        f"2026-02-28T00:00:00Z: a key you trust for {MILL}")
     assert checks["consistency"][0] == "⚠"  # PACT's own example: its totals do not add up, which the spec allows
     mark, detail = page(IDS["stranger"])["signature"]
     assert mark == "⚠" and f"key {stranger_key.kid} is not among the trusted keys" in detail

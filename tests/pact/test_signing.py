@@ -19,8 +19,12 @@ from exchange.pact import from_v2, from_v3, to_v2, to_v3
 from exchange.pact.signing import (
     PROVENANCE_SCHEMA,
     SIGNATURE_SCHEMA,
+    FAILED,
+    UNCHECKED,
+    WARNING,
     Check,
     SigningKey,
+    bound_jwk,
     canonical_digest,
     jwks,
     provenance_extension,
@@ -372,7 +376,7 @@ def test_inconsistent_totals_fail_consistency_but_not_the_signature(example, key
     document["pcf"]["pcfIncludingBiogenicUptake"] = "76.0"
     checks = by_name(verify(sign(document, key, SIGNED_AT), jwks([key])))
     assert checks["schema"].ok and checks["signature"].ok
-    assert not checks["consistency"].ok and "/pcf/pcfIncludingBiogenicUptake" in checks["consistency"].detail
+    assert checks["consistency"].status == WARNING and "/pcf/pcfIncludingBiogenicUptake" in checks["consistency"].detail
 
 
 def test_invalid_pact_fails_schema_with_the_pointer(example, key):
@@ -532,17 +536,24 @@ def test_an_upstream_under_another_id_fails_the_digest_check(chain):
     assert not check.ok and "id" in check.detail
 
 
-def test_an_unreachable_upstream_is_reported_as_not_checked(chain):
+def test_an_unreachable_upstream_is_unchecked_never_ok(chain):
     def failing(footprint_id, url):
         raise ConnectionError("node down")
     checks = verify_chain(chain["machine"], chain["trusted"], _fetcher([chain["screws"]]))  # steel missing
-    assert_all_ok(checks)
     steel = [c for c in checks if chain["steel"]["id"] in c.name]
     assert len(steel) == 1 and "not reachable: not checked" in steel[0].detail
+    assert steel[0].status == UNCHECKED and not steel[0].ok and steel[0].symbol == "⚠"
+    assert [c for c in checks if not c.ok] == steel  # everything else was checked and holds
     checks = verify_chain(chain["machine"], chain["trusted"], failing)  # screws' node down: nothing below it
-    assert_all_ok(checks)
     assert [c.name for c in checks] == CHECK_NAMES + [f"upstream {chain['screws']['id']}"]
-    assert "not reachable: not checked" in checks[-1].detail and "node down" in checks[-1].detail
+    assert checks[-1].status == UNCHECKED and "node down" in checks[-1].detail
+
+
+def test_an_upstream_answering_a_refused_document_fails(chain):
+    def refused(footprint_id, url):
+        raise ValueError("/pcf: duplicate key 'pcf'")
+    checks = verify_chain(chain["machine"], chain["trusted"], refused)
+    assert checks[-1].status == FAILED and "duplicate key" in checks[-1].detail
 
 
 def test_an_upstream_signed_by_an_untrusted_key_fails_in_the_chain(chain):
@@ -577,3 +588,38 @@ def test_a_provenance_cycle_terminates(example):
     checks = verify_chain(a, jwks([key]), _fetcher([a, b]))
     assert len(checks) < 20
     assert [c.name for c in checks if not c.ok] == [f"upstream {b['id']}: upstream {a['id']} digest"]
+
+
+# --- who signed: keys bound to their organisation, revocation
+
+
+def _bound(key: SigningKey, company_ids=("urn:uuid:69585GB6-56T9-6958-E526-6FDGZJHU1326",), revoked=None) -> dict:
+    return {"keys": [bound_jwk(key.public_jwk(), "Steel Co", tuple(company_ids), "https://steel.example:8443",
+                               SIGNED_AT - timedelta(days=30), revoked)]}
+
+
+def test_the_signature_check_names_the_organisation_host_key_and_time(signed, key):
+    check = by_name(verify(signed, _bound(key, signed["companyIds"])))["signature"]
+    assert check.ok
+    assert check.detail == f"signed by Steel Co (https://steel.example:8443), key {key.kid}, at 2025-05-02T08:30:00Z"
+
+
+def test_a_key_bound_to_another_organisation_fails_for_a_footprint_it_did_not_author(signed, key):
+    check = by_name(verify(signed, _bound(key, ("urn:pact:company:someone-else",))))["signature"]
+    assert check.status == FAILED and "not the footprint's companyIds" in check.detail
+
+
+def test_a_revoked_key_fails_from_its_revocation_time_on(example, key):
+    trusted = _bound(key, example["companyIds"], revoked=SIGNED_AT)
+    before = sign(example, key, SIGNED_AT - timedelta(seconds=1))
+    at_or_after = sign(example, key, SIGNED_AT)
+    assert by_name(verify(before, trusted))["signature"].ok
+    check = by_name(verify(at_or_after, trusted))["signature"]
+    assert check.status == FAILED and "revoked at 2025-05-02T08:30:00Z" in check.detail
+
+
+def test_signed_at_cannot_be_moved_before_the_revocation_without_breaking_the_signature(example, key):
+    trusted = _bound(key, example["companyIds"], revoked=SIGNED_AT)
+    backdated = sign(example, key, SIGNED_AT + timedelta(days=1))
+    backdated["extensions"][-1]["data"]["signedAt"] = "2025-01-01T00:00:00Z"  # the header still says the truth
+    assert by_name(verify(backdated, trusted))["signature"].status == FAILED

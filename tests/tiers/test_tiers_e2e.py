@@ -153,10 +153,8 @@ def test_request_compute_fulfil_pull_and_verify_across_three_tiers(chain, tmp_pa
     assert float(pulled["pcf"]["pcfExcludingBiogenicUptake"]) > float(steel["pcf"]["pcfExcludingBiogenicUptake"])
     saved = tmp_path / "screws.json"
     saved.write_text(json.dumps(pulled), encoding="utf-8")
-    bundle = tmp_path / "cas.pem"
-    bundle.write_text(Path(mill.ca).read_text() + Path(fastener.ca).read_text())
-    verify = ("verify", str(saved), "--trust", f"{fastener.url}/.well-known/jwks.json",
-              "--trust", f"{mill.url}/.well-known/jwks.json", "--ca-bundle", str(bundle),
+    verify = ("verify", str(saved), "--trusted", f"{fastener.url}/.well-known/jwks.json",
+              "--trusted", f"{mill.url}/.well-known/jwks.json", "--ca-bundle", mill.ca, "--ca-bundle", fastener.ca,
               "--credentials", f"{mill.url}=builder:b-at-mill")
     result = builder.run(*verify)
     assert "✓ signature" in result.stdout and f"✓ upstream {steel['id']} digest" in result.stdout
@@ -249,6 +247,9 @@ def test_every_event_we_send_validates_against_the_official_openapi(chain):
     example = PACT_FIXTURES / "v3" / "examples"
     fastener.run("node", "add-client", "--db", fastener.db, "--client-id", "other-vendor", "--client-secret", "ov-secret",
                  "--org", "OtherVendorCo")
+    # the node signs only its organisation's footprints: here the fastener maker plays "Company 2" of the example too
+    fastener.run("node", "init", "--db", fastener.db, "--org", "FastenerCo", "--company-id",
+                 "urn:pact:company:cn:uscc:91330400EXAMPLE02", "--company-id", "urn:company:example:company2")
     fastener.run("node", "publish", "--db", fastener.db, str(example / "example-2.json"), "--share-with", "OtherVendorCo")
     announced = read_json(example / "example-4.json")
     with EventReceiver("fastener-at-vendor", "fv-secret", footprints={("v3", announced["id"]): announced}) as vendor:
