@@ -152,7 +152,8 @@ def bound_jwk(public_jwk: dict[str, Any], organisation: str | None, company_ids:
     if created is not None:
         jwk[JWK_CREATED] = int(created.timestamp())
     if revoked is not None:
-        jwk[JWK_REVOKED] = int(revoked.timestamp())
+        jwk[JWK_REVOKED] = revoked.timestamp()  # NumericDate may be non-integer (RFC 7519 Sec. 2): a signature made
+        # earlier in the same second as the revocation still stands
     return jwk
 
 

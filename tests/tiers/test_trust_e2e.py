@@ -138,7 +138,8 @@ def test_after_a_rotation_old_footprints_verify_and_a_revoked_key_fails_from_its
     assert verify(node, tmp_path, new_served).exit_code == 0
 
     pcf("node", "revoke-key", "--db", node.db_url, "--", new_kid)  # from now: what it signed before still stands
-    assert verify(node, tmp_path, new_served).exit_code == 0
+    result = verify(node, tmp_path, new_served)
+    assert result.exit_code == 0, result.output
     # it leaked before it signed that footprint: revoked from then on, that signature fails
     pcf("node", "revoke-key", "--db", node.db_url, "--at", signature_of(new_served)["signedAt"], "--", new_kid)
     result = verify(node, tmp_path, new_served)
