@@ -39,6 +39,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_pact import realistic_footprints  # noqa: E402
 
+from exchange.node.cursors import KEY_NAME as CURSOR_KEY_NAME  # noqa: E402
+from exchange.node.cursors import CursorSeal, listing_of, new_key  # noqa: E402
 from exchange.node.records import footprint_record  # noqa: E402
 from exchange.node.storage import Filters, NodeStore, micros  # noqa: E402
 from exchange.pact import to_v3  # noqa: E402
@@ -209,9 +211,12 @@ def loaded_before(db_url: str) -> Loaded:
 
 # ---------------------------------------------------------------------------------------------- the queries
 
-def query_kinds(loaded: Loaded, paths_per_kind: int, seed: int) -> dict[str, list[str]]:
-    """Query kind -> the request paths of one run (random values the client's organisation can see)."""
+def query_kinds(loaded: Loaded, paths_per_kind: int, seed: int, store: NodeStore) -> dict[str, list[str]]:
+    """Query kind -> the request paths of one run (random values the client's organisation can see; deep cursors
+    sealed with the node's own cursor key, as its next links are)."""
     rng = random.Random(seed)
+    seal = CursorSeal(store.secret(CURSOR_KEY_NAME, new_key))
+    listing = listing_of("v3", [("limit", "50")])
 
     def pick(index: int) -> str:
         return quote(rng.choice(loaded.visible)[index], safe="")
@@ -222,7 +227,7 @@ def query_kinds(loaded: Loaded, paths_per_kind: int, seed: int) -> dict[str, lis
     n = paths_per_kind
     return {
         "v3 list (first page)": ["/3/footprints?limit=50"] * n,
-        "v3 list (deep cursor)": [f"/3/footprints?limit=50&cursor={rng.randrange(loaded.max_seq)}.{loaded.max_seq}"
+        "v3 list (deep cursor)": [f"/3/footprints?limit=50&cursor={seal.seal(CLIENT_ORG, listing, rng.randrange(loaded.max_seq))}"
                                   for _ in range(n)],
         "v3 productId": [f"/3/footprints?limit=50&productId={pick(1)}" for _ in range(n)],
         "v3 companyId": [f"/3/footprints?limit=50&companyId={pick(2)}" for _ in range(n)],
@@ -364,7 +369,7 @@ def main() -> int:
     parser.add_argument("--paths", type=int, default=2_000, help="distinct request paths per query kind")
     parser.add_argument("--seconds", type=int, default=10, help="wrk run per query kind")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes of the node")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the node (pcf serve --workers)")
     parser.add_argument("--database", default="pcf_bench_scale", help="created (dropped first if it exists)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (to EXPLAIN by hand)")
     parser.add_argument("--reuse", action="store_true", help="use the database a run with --keep loaded (implies --keep)")
@@ -391,7 +396,7 @@ def main() -> int:
         node = start_node(data_dir, db_url, workers=args.workers, extra=("--deliver-every", "0"))
         try:
             authorization = f"Bearer {node.token('bench', 'bench-secret')}"
-            kinds = query_kinds(loaded, args.paths, args.seed)
+            kinds = query_kinds(loaded, args.paths, args.seed, store)
             run_kind(node.base, authorization, [p for paths in kinds.values() for p in paths[:50]], args.clients, 5)
             rss_before = tree_rss_mb(node.process.pid)
             print(f"\n{args.clients} concurrent keep-alive clients (wrk) for {args.seconds} s per query kind, "
