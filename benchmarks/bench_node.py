@@ -133,7 +133,7 @@ def main() -> int:
         port = free_port()
         trivial = start_trivial(port, node.ca, str(data_dir / "tls" / "key.pem"), bodies, args.workers)
         sizes = {name: (bodies / f"{name}.json").stat().st_size for name in paths}
-        print(f"{args.footprints:,} footprints stored (SQLite); node and trivial app: {args.workers} gunicorn workers, "
+        print(f"{args.footprints:,} footprints stored (SQLite); node and trivial app: {args.workers} server workers (Hypercorn, serve_app), "
               f"TLS on loopback; wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, keep-alive")
         print(f"bodies: list {sizes['list']:,} bytes, get {sizes['get']:,} bytes")
         ratios: dict[str, list[float]] = {name: [] for name in paths}

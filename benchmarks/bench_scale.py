@@ -340,7 +340,7 @@ def run_kind(base: str, authorization: str, paths: list[str], clients: int, seco
 
 
 def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants (the gunicorn arbiter and its workers), in MB."""
+    """Resident memory of a process and all its descendants (pcf serve and its worker processes), in MB."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
