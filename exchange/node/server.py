@@ -22,8 +22,9 @@ security headers, and the connection closed:
     an empty body and closes; malformed HTTP gets its 400 with an empty body. Those two never reach the code here.
 HTTP/1.1 only (ALPN): one request at a time per connection, so these bounds are per connection.
 
-Workers: `workers` processes forked from this one share its listening socket (SO_REUSEPORT set) and each calls
-`app_factory` once, so each has its own app and database connections; with 1 the server runs in this process.
+Workers: `workers` processes forked from this one, each with its own listening socket on the address (SO_REUSEPORT:
+the kernel spreads connections over them) and its own `app_factory()` app and database connections; with 1 the
+server runs in this process.
 SIGTERM or SIGINT stop it gracefully; a worker that dies stops the others (as Hypercorn's own runner does).
 """
 
@@ -79,15 +80,19 @@ def serve_app(app_factory: Callable[[], Any], host: str, port: int, cert: Path, 
     override `ServerLimits` fields. The node benchmark serves its trivial baseline app through this too."""
     bounds = ServerLimits(**limits)
     config = _hypercorn_config(host, port, cert, key, workers, bounds)
-    sockets = config.create_sockets()
+    sockets = config.create_sockets()  # with several workers only a check that the address can be bound
     try:
         if workers == 1:
             _worker(app_factory, config, sockets, bounds, None)
-        else:
-            _supervise(app_factory, config, sockets, bounds, workers)
+            return
     finally:
-        for sock in sockets.secure_sockets:
-            sock.close()
+        _close(sockets)
+    _supervise(app_factory, config, bounds, workers)
+
+
+def _close(sockets: Sockets) -> None:
+    for sock in sockets.secure_sockets:
+        sock.close()
 
 
 def _hypercorn_config(host: str, port: int, cert: Path, key: Path, workers: int, limits: ServerLimits) -> Config:
@@ -108,7 +113,7 @@ def _hypercorn_config(host: str, port: int, cert: Path, key: Path, workers: int,
     return config
 
 
-def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets, limits: ServerLimits,
+def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets | None, limits: ServerLimits,
             stop: Any | None) -> None:
     """One event loop serving `app_factory()` on `sockets` until a signal (alone) or `stop` is set (supervised)."""
     if stop is not None:
@@ -116,13 +121,19 @@ def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets, li
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     app = BoundedWSGI(_adapted(app_factory()), limits)
     trigger = None if stop is None else partial(_stopped, stop, os.getppid())
+    own = sockets is None  # a supervised worker listens on its own SO_REUSEPORT socket (_supervise)
+    sockets = sockets or config.create_sockets()
 
     async def main() -> None:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(limits.threads, thread_name_prefix="wsgi"))
         await worker_serve(app, config, sockets=sockets, shutdown_trigger=trigger)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if own:
+            _close(sockets)
 
 
 async def _stopped(stop: Any, parent: int) -> None:
@@ -131,12 +142,15 @@ async def _stopped(stop: Any, parent: int) -> None:
         await asyncio.sleep(0.1)
 
 
-def _supervise(app_factory: Callable[[], Any], config: Config, sockets: Sockets, limits: ServerLimits,
-               workers: int) -> None:
-    """Run `workers` processes; stop them all on SIGTERM/SIGINT or when one exits (as Hypercorn's own runner)."""
+def _supervise(app_factory: Callable[[], Any], config: Config, limits: ServerLimits, workers: int) -> None:
+    """Run `workers` processes; stop them all on SIGTERM/SIGINT or when one exits (as Hypercorn's own runner).
+
+    Each worker binds its own listening socket (SO_REUSEPORT: the kernel spreads new connections over them). One
+    socket shared by every worker's event loop let one loop accept a whole burst of connections (asyncio accepts up
+    to the backlog at once), so the kept-alive connections of a client could all end up on one worker."""
     context = multiprocessing.get_context("fork")  # like gunicorn: workers start at once with what is imported
     stop = context.Event()
-    processes = [context.Process(target=_worker, args=(app_factory, config, sockets, limits, stop),
+    processes = [context.Process(target=_worker, args=(app_factory, config, None, limits, stop),
                                  name=f"pcf-serve-worker-{number}", daemon=True) for number in range(workers)]
     for process in processes:
         process.start()
