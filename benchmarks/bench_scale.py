@@ -44,6 +44,7 @@ from exchange.node.cursors import CursorSeal, listing_of, new_key  # noqa: E402
 from exchange.node.records import footprint_record  # noqa: E402
 from exchange.node.storage import Filters, NodeStore, micros  # noqa: E402
 from exchange.pact import to_v3  # noqa: E402
+from exchange.pact.disclosure import SUMMARY, disclosed  # noqa: E402
 from tests.support.node import add_clients, start_node  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -80,7 +81,7 @@ def templates() -> tuple[str, str, dict[str, str]]:
         base, id=SENTINEL["id"], product_ids=(SENTINEL["product"],), company_ids=(SENTINEL["company"],),
         product_classifications=(SENTINEL["classification"],), geography_country="ZW", geography_country_subdivision=None,
         created=SENTINEL["created"], validity_period_start=SENTINEL["start"], validity_period_end=SENTINEL["end"])
-    record = footprint_record(to_v3(footprint))
+    record = footprint_record(to_v3(disclosed(footprint, SUMMARY)))  # what a footprints row holds (issue 15)
     time_slots: dict[str, str] = {}
     rendered = []
     for document in (record.v3_json, record.v2_json):
