@@ -13,11 +13,12 @@ from exchange.node.auth import AuthError, Principal, TokenService, hash_secret
 from exchange.node.dashboard import set_admin_password
 from exchange.node.event_quota import EventLimits, QuotaExceeded, check_quota, prune_events, usage
 from exchange.node.events import PUBLISHED, REQUEST_CREATED, REQUEST_FULFILLED, event_type
+from exchange.node.records import publish_footprints
 from exchange.node.request_limit import Limit, RateLimited, RequestLimiter
 from exchange.node.sessions import end_session, open_session, session_valid
 from exchange.node.storage import FETCHED, Filters, StoreError
-from exchange.node.records import publish_footprints
 from exchange.pact import from_v3
+from tests.support.databases import upgrade_from_version_6
 from tests.support.node import with_id
 from tests.support.pact import PACT_FIXTURES, read_json
 
@@ -155,12 +156,7 @@ def test_the_schema_7_upgrade_brings_a_version_6_database_up_to_date(store):
         connection.execute(text("DROP TABLE dashboard_sessions"))
         connection.execute(text("DROP INDEX ix_events_org_received"))
         connection.execute(text("ALTER TABLE clients DROP COLUMN tokens_after_us"))
-        connection.execute(text("UPDATE meta SET value = '6' WHERE key = 'schema_version'"))
-    with pytest.raises(StoreError, match="run `pcf node init` to upgrade"):
-        store.check_schema()
-    store.init_schema()
-    store.init_schema()  # idempotent
-    store.check_schema()
+    upgrade_from_version_6(store)
     assert store.token_floor("buyer") == 0  # the existing client's tokens stay valid
     assert store.revoke_tokens("buyer", NOW) and store.token_floor("buyer") > 0
     open_session(store, NOW)
