@@ -10,6 +10,8 @@ id, product, company, classification, country, status and dates set per row (so 
   - `pcf serve --self-signed` on that database, and 16 concurrent keep-alive clients (wrk, the Debian package, with a
     Lua script cycling through each kind's paths) doing list (every v3 filter, v2 `$filter`) and get by id;
     p50/p95/p99 per query kind (target p99 < 50 ms);
+  - the same clients against a trivial Flask app returning a list page's and a get's bytes under the node's server
+    set-up (bench_node's baseline): the floor this machine sets for any Python node under this load;
   - the RSS of the server's processes before and after the requests (flat: nothing grows with use).
 Talks only to 127.0.0.1. About 10 minutes on 2 cores: `make bench-scale`, not part of `make bench`.
 """
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_node import start_trivial  # noqa: E402
 from bench_pact import realistic_footprints  # noqa: E402
 
 from exchange.node.cursors import KEY_NAME as CURSOR_KEY_NAME  # noqa: E402
@@ -45,7 +48,7 @@ from exchange.node.records import footprint_record  # noqa: E402
 from exchange.node.storage import Filters, NodeStore, micros  # noqa: E402
 from exchange.pact import to_v3  # noqa: E402
 from exchange.pact.disclosure import SUMMARY, disclosed  # noqa: E402
-from tests.support.node import add_clients, start_node  # noqa: E402
+from tests.support.node import add_clients, free_port, start_node  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 ORGS = [f"Org{n:02d}" for n in range(1, 21)]
@@ -362,6 +365,31 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def baseline(node, data_dir: Path, kinds: dict[str, list[str]], authorization: str, args) -> None:
+    """The floor of this machine under the same load: a trivial Flask app returning a list page's and a get's bytes
+    (the node's own answers, fetched once) under the node's server set-up (bench_node's baseline), with the same
+    clients. No node can answer faster than that, whatever its database does."""
+    import requests
+
+    bodies = data_dir / "trivial-bodies"
+    bodies.mkdir()
+    for name, kind in (("list", "v3 list (first page)"), ("get", "v3 get by id")):
+        answer = requests.get(node.base + kinds[kind][0], headers={"Authorization": authorization}, verify=node.ca,
+                              timeout=30)
+        answer.raise_for_status()
+        (bodies / f"{name}.json").write_bytes(answer.content)
+    port = free_port()
+    trivial = start_trivial(port, node.ca, str(data_dir / "tls" / "key.pem"), bodies, args.workers)
+    try:
+        for name in ("list", "get"):
+            result = run_kind(f"https://127.0.0.1:{port}", authorization, [f"/{name}"], args.clients, args.seconds)
+            label = f"trivial app, same {name} bytes"
+            print(f"{label:<34} {result.rate:7.0f} {result.p50_ms:8.1f} {result.p95_ms:8.1f} {result.p99_ms:8.1f}")
+    finally:
+        trivial.terminate()
+        trivial.wait(30)
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def main() -> int:
@@ -410,6 +438,7 @@ def main() -> int:
                 worst = max(worst, result.p99_ms)
                 print(f"{name:<34} {result.rate:7.0f} {result.p50_ms:8.1f} {result.p95_ms:8.1f} {result.p99_ms:8.1f}")
             rss_after = tree_rss_mb(node.process.pid)
+            baseline(node, data_dir, kinds, authorization, args)
             print(f"node RSS (arbiter + workers): {rss_before:.0f} MB before, {rss_after:.0f} MB after "
                   f"({rss_after - rss_before:+.0f} MB)")
             print(f"worst p99 {worst:.1f} ms: {'meets' if worst < 50 else 'MISSES'} the 50 ms target")
@@ -417,7 +446,7 @@ def main() -> int:
             node.stop()
     finally:
         if store is not None:
-            store.engine.dispose()
+            store.dispose()
         if not args.keep:
             with psycopg.connect(f"{SERVER}/test", autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')

@@ -62,8 +62,9 @@ from .private_files import create_private_sqlite
 # and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
 # 7: revocation and event quotas (dashboard_sessions, clients.tokens_after_us, ix_events_org_received), indexes for
 # the status and validity filters and the outbox's due scan, disclosure levels (footprint_disclosures,
-# shares.level), signing_keys (the node's keys, rotation and revocation) (_upgrade_to_7)
-SCHEMA_VERSION = 7
+# shares.level), signing_keys (the node's keys, rotation and revocation) (_upgrade_to_7); 8: the partial index of public
+# footprints (ix_footprints_public_seq) the listing walks (_upgrade_to_8)
+SCHEMA_VERSION = 8
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 metadata = MetaData()
@@ -390,8 +391,16 @@ def _disclosures_to_7(connection: Connection) -> None:
         connection.execute(update(shares).where(shares.c.seq == seq).values(level=FULL))
 
 
+def _upgrade_to_8(connection: Connection) -> None:
+    """Schema version 8: the partial index of public footprints in publication order (PUBLIC_INDEX), which the
+    listing's public stream walks. Idempotent."""
+    connection.exec_driver_sql(PUBLIC_INDEX)
+
+
 # Who may see a footprint (alias f): published to everyone, or shared with the organisation bound as {org}.
 _VISIBLE = "(f.public OR EXISTS (SELECT 1 FROM shares s WHERE s.seq = f.seq AND s.org = {org}))"
+# The public footprints in publication order (schema 8): a listing's public stream, and a key-driven listing's probe
+PUBLIC_INDEX = "CREATE INDEX IF NOT EXISTS ix_footprints_public_seq ON footprints (seq) WHERE public"
 
 
 def served_json(version: str, placeholder) -> str:
@@ -406,29 +415,28 @@ def served_json(version: str, placeholder) -> str:
 
 
 def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int, limit: int) -> tuple[str, dict]:
-    """The statement of one ListFootprints page and its parameters. Visibility is a correlated EXISTS (one index
-    probe per candidate; an unfiltered page stops after `limit` rows); key filters are IN (subquery), so a
-    selective filter starts from its small index range, except a single-valued one, which drives the query."""
-    served = served_json(version, placeholder)
+    """The statement of one ListFootprints page and its parameters (plans at a million footprints: docs/node.md).
+
+    A page is the union of two streams, each in publication order and bounded by `limit`, so no statement reads a
+    footprint the caller may not see or more candidates than its page needs: the caller's shares (index (org, seq))
+    and the public footprints (the partial index of schema 8). A single-valued key criterion (the first one) drives
+    both instead: its (kind, value, seq) index range, joined to the caller's shares, and to the public footprints.
+    The other filters are conditions on each stream's footprints row (further key criteria: IN (subquery)). A
+    footprint both public and shared comes once (UNION); the documents are read for the page's rows only."""
+    column = "v3_json" if version == "v3" else "v2_json"
+    org_, after_, limit_ = placeholder("org"), placeholder("after"), placeholder("limit")
     params: dict = {"org": org, "after": after, "limit": limit}
-    conditions = [f"f.seq > {placeholder('after')}", _VISIBLE.format(org=placeholder("org"))]
-    if version != "v3":
-        conditions.append(f"{served} IS NOT NULL")
-    # The first key criterion with a single value drives the query instead (a join, ordered by its seq): its
-    # (kind, value, seq) index range is already in publication order, so a page of a common value (a country with
-    # tens of thousands of footprints) stops after `limit` visible ones instead of sorting them all.
-    source, order = "footprints f", "f.seq"
+    conditions: list[str] = []
+    driver = None  # (kind, value) of the key range that drives the query
     for kind, values in (("product", filters.product), ("company", filters.company),
                          ("classification", filters.classification), ("geography", filters.geography)):
         wanted = list(dict.fromkeys(v.lower() for v in values))
         if not wanted:
             continue
         params[f"{kind}_kind"] = kind
-        if len(wanted) == 1 and order == "f.seq":  # one row per footprint and value (publish dedups)
+        if len(wanted) == 1 and driver is None:  # one row per footprint and value (publish dedups)
             params[f"{kind}0"] = wanted[0]
-            source, order = "footprint_keys d JOIN footprints f ON f.seq = d.seq", "d.seq"
-            conditions += [f"d.kind = {placeholder(kind + '_kind')}", f"d.value = {placeholder(kind + '0')}",
-                           f"d.seq > {placeholder('after')}"]
+            driver = kind
             continue
         names = []
         for i, value in enumerate(wanted):
@@ -448,8 +456,30 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     if filters.status is not None:
         params["status"] = filters.status.lower()
         conditions.append(f"lower(f.status) = {placeholder('status')}")
-    sql = (f"SELECT f.seq, {served} FROM {source} WHERE {' AND '.join(conditions)} "
-           f"ORDER BY {order} LIMIT {placeholder('limit')}")
+    # v2: a footprint without a v2 form is skipped; the caller's share level names the variant (as `served` does)
+    shared_v2 = [f"COALESCE((SELECT v.{column} FROM footprint_disclosures v WHERE v.seq = s.seq AND v.level = s.level), "
+                 f"f.{column}) IS NOT NULL"] if version != "v3" else []
+    public_v2 = [f"f.{column} IS NOT NULL"] if version != "v3" else []
+    if driver is None:
+        shared_from, shared_seq, shared_where = "shares s", "s.seq", [f"s.org = {org_}", f"s.seq > {after_}"]
+        public_from, public_seq, public_where = "footprints f", "f.seq", ["f.public", f"f.seq > {after_}"]
+    else:
+        key = [f"d.kind = {placeholder(driver + '_kind')}", f"d.value = {placeholder(driver + '0')}", f"d.seq > {after_}"]
+        # the bound repeated on each index (shares, public footprints) lets a merge join start at it too
+        shared_from, shared_seq, shared_where = (f"footprint_keys d JOIN shares s ON s.seq = d.seq AND s.org = {org_}",
+                                                 "d.seq", key + [f"s.seq > {after_}"])
+        # public-ness first from the partial index alone (a semi-join): rows are read only for public candidates
+        public_from, public_seq = "footprint_keys d JOIN footprints f ON f.seq = d.seq", "d.seq"
+        public_where = key + [f"EXISTS (SELECT 1 FROM footprints p WHERE p.seq = d.seq AND p.public AND p.seq > {after_})"]
+    if conditions or shared_v2:  # the shares stream reads footprints rows only to filter them
+        shared_from += f" JOIN footprints f ON f.seq = {shared_seq}"
+    shared = (f"SELECT {shared_seq} AS seq FROM {shared_from} WHERE {' AND '.join(shared_where + conditions + shared_v2)} "
+              f"ORDER BY {shared_seq} LIMIT {limit_}")
+    public = (f"SELECT {public_seq} AS seq FROM {public_from} WHERE {' AND '.join(public_where + conditions + public_v2)} "
+              f"ORDER BY {public_seq} LIMIT {limit_}")
+    sql = (f"SELECT f.seq, {served_json(version, placeholder)} FROM (SELECT u.seq FROM (SELECT a.seq FROM ({shared}) a "
+           f"UNION SELECT b.seq FROM ({public}) b) u ORDER BY u.seq LIMIT {limit_}) page "
+           f"JOIN footprints f ON f.seq = page.seq ORDER BY f.seq")
     return sql, params
 
 
@@ -530,17 +560,44 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def _driver_url(url: str) -> str:
+    return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine for `url`: SQLite gets WAL, a busy timeout and immediate write transactions, and a new database
     file is created 0600 (private_files.py); `postgresql://` uses psycopg 3."""
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    url = _driver_url(url)
     create_private_sqlite(url)
     engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+HOT_POOL_SIZE = 10  # connections kept for the API's hot reads: at least the server's threads per worker (8)
+
+
+def create_hot_read_engine(url: str, engine: Engine) -> Engine:
+    """The pool of the API's hot reads (`NodeStore._fetch`): on PostgreSQL, autocommit connections without a ping at
+    checkout, so a read costs its one round trip rather than four (ping, BEGIN, statement, ROLLBACK: on 2 cores under
+    16 clients the server's time went to those); a connection found dead is replaced and the read retried instead
+    (`_fetch`). SQLite reads are already single statements in autocommit: the store's own engine serves them."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    hot = create_engine(_driver_url(url), future=True, isolation_level="AUTOCOMMIT", pool_size=HOT_POOL_SIZE,
+                        max_overflow=HOT_POOL_SIZE)
+    event.listen(hot, "connect", _serial_plans)
+    return hot
+
+
+def _serial_plans(dbapi_connection, _record) -> None:
+    """No parallel workers for the hot reads: a page is a few milliseconds of index probes, and starting workers for
+    it (PostgreSQL plans a Gather for a deep, filtered page) costs more than it saves when every core already serves
+    a client."""
+    dbapi_connection.autocommit = True  # the setting must outlive the pool's reset of the connection
+    dbapi_connection.execute("SET max_parallel_workers_per_gather = 0")
 
 
 class NodeStore:
@@ -550,8 +607,14 @@ class NodeStore:
         self.url = url
         self.engine = create_db_engine(url)
         self.reader = self.engine.execution_options(**{READ_ONLY: True})  # same pool; for read-only work
+        self.hot_reads = create_hot_read_engine(url, self.engine)
         # bound parameters in the driver's own style, for the raw statements of the API's hot path (_fetch)
         self._placeholder = (lambda name: f":{name}") if self.engine.dialect.name == "sqlite" else (lambda name: f"%({name})s")
+
+    def dispose(self) -> None:
+        """Close every pooled connection (before a fork, or before the database is dropped)."""
+        self.engine.dispose()
+        self.hot_reads.dispose()
 
     # --- schema
 
@@ -562,6 +625,7 @@ class NodeStore:
         with self.engine.begin() as connection:
             _upgrade_to_6(connection)
             _upgrade_to_7(connection)
+            _upgrade_to_8(connection)
             found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
                 connection.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -677,10 +741,11 @@ class NodeStore:
 
     def token_floor(self, client_id: str) -> int | None:
         """When this client's valid tokens start (microseconds; 0: any unexpired one), or None when there is no such
-        client: the one primary-key lookup a bearer token check costs."""
-        with self.reader.connect() as connection:
-            row = connection.execute(select(clients.c.tokens_after_us).where(clients.c.client_id == client_id)).first()
-        return None if row is None else (row.tokens_after_us or 0)
+        client: the one primary-key lookup a bearer token check costs, so a raw statement on the API's hot path (as
+        `list_visible`): through the ORM/Core it cost more than the page it guarded."""
+        rows = self._fetch(f"SELECT tokens_after_us FROM clients WHERE client_id = {self._placeholder('client')}",
+                           {"client": client_id})
+        return None if not rows else (rows[0][0] or 0)
 
     def remove_client(self, client_id: str) -> bool:
         """Delete a client (its tokens stop working with it); False when there is none."""
@@ -864,10 +929,13 @@ class NodeStore:
             return False, None
         return True, rows[0][1]
 
-    def _fetch(self, sql: str, params: dict) -> list[tuple]:
-        """Rows of one read-only statement on a raw driver connection; driver errors become SQLAlchemy's (so the
-        app answers a database outage with 503 as for any other query)."""
-        connection = self.engine.raw_connection()
+    def _fetch(self, sql: str, params: dict, retry: bool = True) -> list[tuple]:
+        """Rows of one read-only statement on a raw driver connection of the hot-read pool; driver errors become
+        SQLAlchemy's (so the app answers a database outage with 503 as for any other query). A connection that turns
+        out dead (the database restarted since it was pooled) is discarded and the read retried once on a new one."""
+        engine = self.hot_reads
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
             try:
@@ -875,8 +943,12 @@ class NodeStore:
                 return cursor.fetchall()
             finally:
                 cursor.close()
-        except self.engine.dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(sql, params, error, self.engine.dialect.loaded_dbapi.Error) from error
+        except dbapi_error as error:
+            if engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
+                connection.invalidate(error)
+                if retry:
+                    return self._fetch(sql, params, retry=False)
+            raise DBAPIError.instance(sql, params, error, dbapi_error) from error
         finally:
             connection.close()
 

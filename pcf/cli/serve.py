@@ -47,7 +47,7 @@ def serve(db_url: str | None, host: str, port: int, cert: Path | None, key: Path
     from exchange.node.workflow import NODE_URL_KEY
 
     store.set_setting(NODE_URL_KEY, public_url or f"https://{host}:{port}")
-    store.engine.dispose()  # each server worker opens its own connections (none carried across a fork)
+    store.dispose()  # each server worker opens its own connections (none carried across a fork)
     if deliver_every > 0:
         _start_delivery(db_url, deliver_every)
     click.echo(_("serving https://{host}:{port} from {db} with {workers} worker(s)").format(

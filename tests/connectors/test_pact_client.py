@@ -59,7 +59,7 @@ def node(tmp_path_factory):
     running.store = store
     yield running
     running.stop()
-    store.engine.dispose()
+    store.dispose()
 
 
 class RecordingSession(requests.Session):

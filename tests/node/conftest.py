@@ -20,6 +20,6 @@ def store(request, tmp_path):
     node_store = NodeStore(url)
     node_store.init_schema()
     yield node_store
-    node_store.engine.dispose()
+    node_store.dispose()
     with engine.begin() as connection:
         connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))

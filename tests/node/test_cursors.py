@@ -59,7 +59,7 @@ def node(request, tmp_path_factory):
     running.b = {"Authorization": f"Bearer {running.token('b', 'b-secret')}"}
     yield running
     running.stop()
-    store.engine.dispose()
+    store.dispose()
     cleanup()
 
 

@@ -65,7 +65,7 @@ def node(request, tmp_path_factory):
     running.store, running.cli_db, running.shared = store, cli_db, shared.id
     yield running
     running.stop()
-    store.engine.dispose()
+    store.dispose()
     if cleanup:
         cleanup()
 

@@ -383,7 +383,7 @@ def test_a_node_on_postgresql_serves_the_same_api(tmp_path):
         finally:
             running.stop()
     finally:
-        store.engine.dispose()
+        store.dispose()
         from sqlalchemy import text
 
         with admin.begin() as connection:

@@ -79,7 +79,7 @@ def test_two_instances_on_one_postgresql_answer_every_request_and_deliver_each_a
     finally:
         for node in nodes:
             node.stop()
-        store.engine.dispose()
+        store.dispose()
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()

@@ -56,6 +56,6 @@ def test_writers_and_readers_at_once_see_no_errors_and_counts_reconcile(kind, tm
         assert all(2 <= n <= visible_to_a for n in listings)
         print(f"{kind}: {len(published)} publishes, {len(event_ids)} events, {len(listings)} listings in {SECONDS} s")
     finally:
-        store.engine.dispose()
+        store.dispose()
         cleanup()
 

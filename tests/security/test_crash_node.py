@@ -195,7 +195,7 @@ def test_sigkill_in_a_loop_loses_and_half_writes_nothing(kind, tmp_path):
             try:
                 check_database(after, read_journal(journal_path), kind)
             finally:
-                after.engine.dispose()
+                after.dispose()
 
         node, base, ca = start_node_group(tmp_path, db_url)  # a last, undisturbed run drains the outbox
         try:
@@ -213,5 +213,5 @@ def test_sigkill_in_a_loop_loses_and_half_writes_nothing(kind, tmp_path):
               f"({wire_repeats} re-sent after a kill, deduplicated by webhook-id)")
     finally:
         receiver.close()
-        store.engine.dispose()
+        store.dispose()
         cleanup()

@@ -38,7 +38,7 @@ def test_node_init_creates_a_private_data_dir_and_database(tmp_path):
         connection.exec_driver_sql("SELECT 1")
         for sidecar in (database.with_name("node.sqlite-wal"), database.with_name("node.sqlite-shm")):
             assert not sidecar.exists() or mode(sidecar) == 0o600, sidecar
-    store.engine.dispose()
+    store.dispose()
 
 
 def test_a_store_on_a_new_sqlite_file_creates_it_private(tmp_path):

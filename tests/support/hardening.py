@@ -42,7 +42,7 @@ class ThreadNode:
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(timeout=10)
-        self.store.engine.dispose()
+        self.store.dispose()
 
 
 def footprint_copy(number: int, **changes):

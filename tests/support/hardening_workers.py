@@ -57,7 +57,7 @@ def writer(name: str, db_url: str, base: str, ca: str | bool, token: str, second
                 report.errors.append(f"event: HTTP {response.status_code}: {response.text[:300]}")
         except requests.RequestException as exc:
             report.errors.append(f"event: {type(exc).__name__}: {exc}")
-    store.engine.dispose()
+    store.dispose()
     queue.put(report)
 
 
