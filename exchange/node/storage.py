@@ -62,8 +62,8 @@ from .private_files import create_private_sqlite
 # and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
 # 7: revocation and event quotas (dashboard_sessions, clients.tokens_after_us, ix_events_org_received), indexes for
 # the status and validity filters and the outbox's due scan, disclosure levels (footprint_disclosures,
-# shares.level), signing_keys (the node's keys, rotation and revocation) (_upgrade_to_7); 8: the partial index of public
-# footprints (ix_footprints_public_seq) the listing walks (_upgrade_to_8)
+# shares.level), signing_keys (the node's keys, rotation and revocation) (_upgrade_to_7); 8: the listing's indexes
+# (ix_footprints_public_seq, partial, and ix_footprints_seq_filters) (_upgrade_to_8)
 SCHEMA_VERSION = 8
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -392,15 +392,23 @@ def _disclosures_to_7(connection: Connection) -> None:
 
 
 def _upgrade_to_8(connection: Connection) -> None:
-    """Schema version 8: the partial index of public footprints in publication order (PUBLIC_INDEX), which the
-    listing's public stream walks. Idempotent."""
+    """Schema version 8: the listing's indexes (PUBLIC_INDEX; PROBE_INDEX on PostgreSQL only). Idempotent."""
     connection.exec_driver_sql(PUBLIC_INDEX)
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(PROBE_INDEX)
 
 
 # Who may see a footprint (alias f): published to everyone, or shared with the organisation bound as {org}.
 _VISIBLE = "(f.public OR EXISTS (SELECT 1 FROM shares s WHERE s.seq = f.seq AND s.org = {org}))"
-# The public footprints in publication order (schema 8): a listing's public stream, and a key-driven listing's probe
-PUBLIC_INDEX = "CREATE INDEX IF NOT EXISTS ix_footprints_public_seq ON footprints (seq) WHERE public"
+# Schema 8, the listing's indexes, each holding the columns the filters read (status, validity), so a candidate is
+# checked in the index without reading its footprints row (wide: two JSON documents):
+#  - the public footprints in publication order: the public stream walks it, a key-driven listing probes it;
+#  - every footprint by seq: the probe of a shares or key stream's candidate, on PostgreSQL, where a probe of the
+#    table reads a heap page per row. SQLite reads a row's leading columns from its rowid b-tree already, and without
+#    statistics its planner took this index over the partial one for the public stream (a scan of every footprint).
+FILTERED_COLUMNS = "status, validity_start_us, validity_end_us"
+PUBLIC_INDEX = f"CREATE INDEX IF NOT EXISTS ix_footprints_public_seq ON footprints (seq, {FILTERED_COLUMNS}) WHERE public"
+PROBE_INDEX = f"CREATE INDEX IF NOT EXISTS ix_footprints_seq_filters ON footprints (seq, public, {FILTERED_COLUMNS})"
 
 
 def served_json(version: str, placeholder) -> str:

@@ -63,26 +63,28 @@ def test_every_visible_footprint_once_in_publication_order(store, published, lim
         pf for pf, (_, public) in zip(published, PATTERN) if public]
 
 
-def test_schema_8_adds_the_public_index_to_a_version_7_database(store, published):
-    catalogue = ("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'ix_footprints_public_seq'"
+def test_schema_8_adds_the_listing_indexes_to_a_version_7_database(store, published):
+    expected = {"ix_footprints_public_seq"} | (  # the probe index: PostgreSQL only (storage.PROBE_INDEX)
+        {"ix_footprints_seq_filters"} if store.engine.dialect.name == "postgresql" else set())
+    catalogue = ("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'footprints'"
                  if store.engine.dialect.name == "sqlite" else
-                 "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
-                 "AND indexname = 'ix_footprints_public_seq'")
+                 "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'footprints'")
 
-    def present() -> bool:
+    def present() -> set[str]:
         with store.engine.connect() as connection:
-            return connection.execute(text(catalogue)).first() is not None
+            return set(connection.execute(text(catalogue)).scalars()) & expected
 
-    assert present()
+    assert present() == expected
     with store.engine.begin() as connection:  # what the version 7 code made
-        connection.execute(text("DROP INDEX ix_footprints_public_seq"))
+        for name in expected:
+            connection.execute(text(f"DROP INDEX {name}"))
         connection.execute(text("UPDATE meta SET value = '7' WHERE key = 'schema_version'"))
     with pytest.raises(StoreError, match="run `pcf node init` to upgrade"):
         store.check_schema()
     store.init_schema()
     store.init_schema()  # idempotent
     store.check_schema()
-    assert present()
+    assert present() == expected
     assert listed(store, Filters(), 2, org="NobodyCo") == [pf for pf, (_, public) in zip(published, PATTERN) if public]
 
 
