@@ -18,7 +18,7 @@ from exchange.node.request_limit import Limit, RateLimited, RequestLimiter
 from exchange.node.sessions import end_session, open_session, session_valid
 from exchange.node.storage import FETCHED, Filters, StoreError
 from exchange.pact import from_v3
-from tests.support.databases import upgrade_from_version_6
+from tests.support.databases import upgrade_from_version
 from tests.support.node import with_id
 from tests.support.pact import PACT_FIXTURES, read_json
 
@@ -156,7 +156,7 @@ def test_the_schema_7_upgrade_brings_a_version_6_database_up_to_date(store):
         connection.execute(text("DROP TABLE dashboard_sessions"))
         connection.execute(text("DROP INDEX ix_events_org_received"))
         connection.execute(text("ALTER TABLE clients DROP COLUMN tokens_after_us"))
-    upgrade_from_version_6(store)
+    upgrade_from_version(store, 6)
     assert store.token_floor("buyer") == 0  # the existing client's tokens stay valid
     assert store.revoke_tokens("buyer", NOW) and store.token_floor("buyer") > 0
     open_session(store, NOW)

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from exchange.node.records import publish_footprints
-from exchange.node.storage import Filters, StoreError
+from exchange.node.storage import Filters
 from exchange.pact import from_v3
+from tests.support.databases import upgrade_from_version
 from tests.support.pact import PACT_FIXTURES, read_json
 
 # who sees what: (shared with BuyerCo, public); every footprint of its own company, so none is another's version
@@ -78,12 +79,7 @@ def test_schema_8_adds_the_listing_indexes_to_a_version_7_database(store, publis
     with store.engine.begin() as connection:  # what the version 7 code made
         for name in expected:
             connection.execute(text(f"DROP INDEX {name}"))
-        connection.execute(text("UPDATE meta SET value = '7' WHERE key = 'schema_version'"))
-    with pytest.raises(StoreError, match="run `pcf node init` to upgrade"):
-        store.check_schema()
-    store.init_schema()
-    store.init_schema()  # idempotent
-    store.check_schema()
+    upgrade_from_version(store, 7)
     assert present() == expected
     assert listed(store, Filters(), 2, org="NobodyCo") == [pf for pf, (_, public) in zip(published, PATTERN) if public]
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from exchange.node.records import publish_footprints
 from exchange.node.storage import Filters, StoreError
 from exchange.pact import from_v3
-from tests.support.databases import upgrade_from_version_6
+from tests.support.databases import upgrade_from_version
 from tests.support.pact import PACT_FIXTURES, read_json
 
 
@@ -76,7 +76,7 @@ def test_the_schema_7_upgrade_adds_the_filter_and_outbox_indexes_to_a_version_6_
         for names in SCHEMA_7_INDEXES.values():
             for name in names:
                 connection.execute(text(f"DROP INDEX {name}"))
-    upgrade_from_version_6(store)
+    upgrade_from_version(store, 6)
     assert indexes() == SCHEMA_7_INDEXES
     page = store.list_visible("BuyerCo", Filters(status="active", valid_on=datetime(2026, 1, 1, tzinfo=timezone.utc)),
                               0, 10)
@@ -124,7 +124,7 @@ def test_a_schema_6_database_upgrades_keeping_its_signing_key(store):
         connection.execute(text("DELETE FROM meta WHERE key = 'active-signing-kid'"))
         connection.execute(text("INSERT INTO meta (key, value) VALUES ('secret:signing-key-pem', :pem)"),
                            {"pem": legacy.to_pem()})
-    upgrade_from_version_6(store)
+    upgrade_from_version(store, 6)
     assert node_signing_key(store).kid == legacy.kid  # what it signed before still verifies, and it signs on
     [stored] = store.signing_keys()
     assert stored.active and stored.created is None and stored.revoked is None

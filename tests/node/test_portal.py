@@ -23,6 +23,7 @@ from exchange.node.invites import InviteUsed, create_invite, invite_by_token, li
 from exchange.node.storage import NodeStore
 from exchange.pact import load_footprint
 from pcf.cli import main
+from tests.support.databases import upgrade_from_version
 from tests.support.pact import PACT_FIXTURES, read_json
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
@@ -343,12 +344,7 @@ def test_the_schema_6_upgrade_adds_the_portal_to_an_older_database(store):
             connection.execute(text(f"DROP TABLE {table}"))
         for column in ("channel", "invite_id"):
             connection.execute(text(f"ALTER TABLE received_footprints DROP COLUMN {column}"))
-        connection.execute(text("UPDATE meta SET value = '3' WHERE key = 'schema_version'"))
-    with pytest.raises(Exception, match="run `pcf node init` to upgrade"):
-        store.check_schema()
-    store.init_schema()
-    store.init_schema()  # idempotent
-    store.check_schema()
+    upgrade_from_version(store, 3)
     invite, _ = _invite(store)
     record_submission(store, invite, [(_form_document(invite), "v3")], "form", NOW)
     assert store.list_received()[0].channel == "portal"

@@ -22,13 +22,14 @@ def postgres_schema():
     return f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}", engine, schema
 
 
-def upgrade_from_version_6(store) -> None:
-    """Mark the store's database as schema version 6 (after the caller removed what 7 adds), then check that it is
-    refused as it stands and that `pcf node init` (init_schema, run twice: idempotent) brings it up to date."""
+def upgrade_from_version(store, version: int) -> None:
+    """Mark the store's database as schema `version` (after the caller removed what later versions add), then check
+    that it is refused as it stands and that `pcf node init` (init_schema, run twice: idempotent) brings it up to
+    date."""
     from exchange.node.storage import StoreError
 
     with store.engine.begin() as connection:
-        connection.execute(text("UPDATE meta SET value = '6' WHERE key = 'schema_version'"))
+        connection.execute(text("UPDATE meta SET value = :version WHERE key = 'schema_version'"), {"version": str(version)})
     with pytest.raises(StoreError, match="run `pcf node init` to upgrade"):
         store.check_schema()
     store.init_schema()
