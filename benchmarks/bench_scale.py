@@ -35,6 +35,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -370,8 +371,6 @@ def baseline(node, data_dir: Path, kinds: dict[str, list[str]], authorization: s
     """The floor of this machine under the same load: a trivial Flask app returning a list page's and a get's bytes
     (the node's own answers, fetched once) under the node's server set-up (bench_node's baseline), with the same
     clients. No node can answer faster than that, whatever its database does."""
-    import requests
-
     bodies = data_dir / "trivial-bodies"
     bodies.mkdir()
     for name, kind in (("list", "v3 list (first page)"), ("get", "v3 get by id")):

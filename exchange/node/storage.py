@@ -477,10 +477,12 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
         shared_from, shared_seq, shared_where = (f"footprint_keys d JOIN shares s ON s.seq = d.seq AND s.org = {org_}",
                                                  "d.seq", key + [f"s.seq > {after_}"])
         # public-ness first from the partial index alone (a semi-join): rows are read only for public candidates
-        public_from, public_seq = "footprint_keys d JOIN footprints f ON f.seq = d.seq", "d.seq"
+        public_from, public_seq = "footprint_keys d", "d.seq"
         public_where = key + [f"EXISTS (SELECT 1 FROM footprints p WHERE p.seq = d.seq AND p.public AND p.seq > {after_})"]
-    if conditions or shared_v2:  # the shares stream reads footprints rows only to filter them
+    if conditions or shared_v2:  # a stream reads footprints rows only to filter them
         shared_from += f" JOIN footprints f ON f.seq = {shared_seq}"
+        if driver is not None:
+            public_from += f" JOIN footprints f ON f.seq = {public_seq}"
     shared = (f"SELECT {shared_seq} AS seq FROM {shared_from} WHERE {' AND '.join(shared_where + conditions + shared_v2)} "
               f"ORDER BY {shared_seq} LIMIT {limit_}")
     public = (f"SELECT {public_seq} AS seq FROM {public_from} WHERE {' AND '.join(public_where + conditions + public_v2)} "
