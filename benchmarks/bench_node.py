@@ -57,16 +57,27 @@ def trivial_server(port: int, cert: str, key: str, bodies: str, workers: int) ->
     serve_app(load, "127.0.0.1", port, Path(cert), Path(key), workers)
 
 
-def start_trivial(port: int, cert: str, key: str, bodies: Path, workers: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port), cert, key, str(bodies),
-                                str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_trivial(node, headers: dict[str, str], paths: dict[str, str], data_dir: Path,
+                  workers: int) -> tuple[subprocess.Popen, int]:
+    """The trivial app, answering /<name> with the node's own answer to each of `paths` (fetched once into
+    `data_dir`/trivial-bodies), under the node's server set-up and TLS certificate: (process, port)."""
+    bodies = data_dir / "trivial-bodies"
+    bodies.mkdir()
+    for name, path in paths.items():
+        response = requests.get(node.base + path, headers=headers, verify=node.ca, timeout=30)
+        response.raise_for_status()
+        (bodies / f"{name}.json").write_bytes(response.content)
+    port, cert = free_port(), node.ca
+    process = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port), cert,
+                                str(data_dir / "tls" / "key.pem"), str(bodies), str(workers)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"trivial app exited: {process.stderr.read().decode()[-2000:]}")
         try:
             if requests.get(f"https://127.0.0.1:{port}/health", verify=cert, timeout=2).ok:
-                return process
+                return process, port
         except requests.RequestException:
             pass
         time.sleep(0.2)
@@ -124,15 +135,8 @@ def main() -> int:
     try:
         headers = {"Authorization": f"Bearer {node.token('bench', 'bench-secret')}"}
         paths = {"list": ROUTES["list"], "get": ROUTES["get"].format(id=footprints[len(footprints) // 2].id)}
-        bodies = data_dir / "bodies"
-        bodies.mkdir()
-        for name, path in paths.items():
-            response = requests.get(node.base + path, headers=headers, verify=node.ca, timeout=10)
-            response.raise_for_status()
-            (bodies / f"{name}.json").write_bytes(response.content)
-        port = free_port()
-        trivial = start_trivial(port, node.ca, str(data_dir / "tls" / "key.pem"), bodies, args.workers)
-        sizes = {name: (bodies / f"{name}.json").stat().st_size for name in paths}
+        trivial, port = start_trivial(node, headers, paths, data_dir, args.workers)
+        sizes = {name: (data_dir / "trivial-bodies" / f"{name}.json").stat().st_size for name in paths}
         print(f"{args.footprints:,} footprints stored (SQLite); node and trivial app: {args.workers} server workers (Hypercorn, serve_app), "
               f"TLS on loopback; wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, keep-alive")
         print(f"bodies: list {sizes['list']:,} bytes, get {sizes['get']:,} bytes")

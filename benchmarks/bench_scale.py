@@ -35,7 +35,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,7 +49,7 @@ from exchange.node.records import footprint_record  # noqa: E402
 from exchange.node.storage import Filters, NodeStore, micros  # noqa: E402
 from exchange.pact import to_v3  # noqa: E402
 from exchange.pact.disclosure import SUMMARY, disclosed  # noqa: E402
-from tests.support.node import add_clients, free_port, start_node  # noqa: E402
+from tests.support.node import add_clients, start_node  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 ORGS = [f"Org{n:02d}" for n in range(1, 21)]
@@ -371,15 +370,8 @@ def baseline(node, data_dir: Path, kinds: dict[str, list[str]], authorization: s
     """The floor of this machine under the same load: a trivial Flask app returning a list page's and a get's bytes
     (the node's own answers, fetched once) under the node's server set-up (bench_node's baseline), with the same
     clients. No node can answer faster than that, whatever its database does."""
-    bodies = data_dir / "trivial-bodies"
-    bodies.mkdir()
-    for name, kind in (("list", "v3 list (first page)"), ("get", "v3 get by id")):
-        answer = requests.get(node.base + kinds[kind][0], headers={"Authorization": authorization}, verify=node.ca,
-                              timeout=30)
-        answer.raise_for_status()
-        (bodies / f"{name}.json").write_bytes(answer.content)
-    port = free_port()
-    trivial = start_trivial(port, node.ca, str(data_dir / "tls" / "key.pem"), bodies, args.workers)
+    paths = {name: kinds[kind][0] for name, kind in (("list", "v3 list (first page)"), ("get", "v3 get by id"))}
+    trivial, port = start_trivial(node, {"Authorization": authorization}, paths, data_dir, args.workers)
     try:
         for name in ("list", "get"):
             result = run_kind(f"https://127.0.0.1:{port}", authorization, [f"/{name}"], args.clients, args.seconds)
