@@ -3,11 +3,19 @@
     serve(config, host, port, cert, key, workers)                     the node, as `pcf serve` runs it
     serve_app(app_factory, host, port, cert, key, workers, **limits)  any WSGI app under the identical set-up
 
-Each worker process runs one asyncio event loop (Hypercorn) that owns every connection: the TLS handshake, reading
-the request line and headers, reading the body. Only a complete request reaches the WSGI app, run in a thread pool
-of `threads` per process. A client that stalls anywhere holds one coroutine and a bounded buffer until its timeout
-closes it, so it cannot block the threads that answer everyone else (the gunicorn gthread set-up this replaces
-blocked one thread per stalled TLS handshake: docs/decisions.md).
+Each worker process runs one asyncio event loop (Hypercorn, on uvloop) that owns every connection: the TLS
+handshake, reading the request line and headers, reading the body. Only a complete request reaches the WSGI app, run
+in a thread pool of `threads` per process. A client that stalls anywhere holds one coroutine and a bounded buffer
+until its timeout closes it, so it cannot block the threads that answer everyone else (the gunicorn gthread set-up
+this replaces blocked one thread per stalled TLS handshake: docs/decisions.md).
+
+The event loop is the worker's bottleneck under load (TLS, HTTP parsing and every hand-off run on it, holding the
+GIL), so three things keep its work per request small and its pauses short (measured: docs/decisions.md):
+  - uvloop, whose transports and TLS are C/Cython (Hypercorn's own `uvloop` worker class does the same);
+  - a response is collected in the app's thread and handed to the loop once (`BoundedWSGI`), where Hypercorn's
+    adapter made the thread wait on the loop for the status, for each body chunk and for the end;
+  - the objects built at start-up are frozen out of the cyclic garbage collector (`gc.freeze`), so a full
+    collection walks only what requests allocated since, not the whole imported application each time.
 
 Limits (`ServerLimits`; each a keyword of `serve_app`), all answered with a PACT JSON error body and the node's
 security headers, and the connection closed:
@@ -31,6 +39,7 @@ SIGTERM or SIGINT stop it gracefully; a worker that dies stops the others (as Hy
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import signal
@@ -44,6 +53,11 @@ from typing import Any, Callable, Iterator
 from hypercorn.app_wrappers import WSGIWrapper
 from hypercorn.asyncio import worker_serve
 from hypercorn.config import Config, Sockets
+
+try:  # not on Windows, where the default asyncio loop serves (uvloop does not build there)
+    import uvloop
+except ImportError:  # pragma: no cover - every supported POSIX install has it (pyproject.toml)
+    uvloop = None
 
 from .app import NodeConfig, create_app
 from .errors import error_body
@@ -120,6 +134,8 @@ def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets | N
         for name in ("SIGINT", "SIGTERM"):  # the supervisor decides when workers stop
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     app = BoundedWSGI(_adapted(app_factory()), limits)
+    gc.collect()
+    gc.freeze()  # the app, its modules and pools live as long as the worker: no full collection need walk them
     trigger = None if stop is None else partial(_stopped, stop, os.getppid())
     own = sockets is None  # a supervised worker listens on its own SO_REUSEPORT socket (_supervise)
     sockets = sockets or config.create_sockets()
@@ -130,7 +146,8 @@ def _worker(app_factory: Callable[[], Any], config: Config, sockets: Sockets | N
         await worker_serve(app, config, sockets=sockets, shutdown_trigger=trigger)
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop if uvloop else None) as runner:
+            runner.run(main())
     finally:
         if own:
             _close(sockets)
@@ -209,8 +226,8 @@ class BoundedWSGI(WSGIWrapper):
         deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
         try:
             self._check_head(scope)
-            await super().handle_http(scope, partial(self._receive, receive, deadline, [0]), send, sync_spawn,
-                                      call_soon)
+            await super().handle_http(scope, partial(self._receive, receive, deadline, [0]), send,
+                                      partial(_collected, sync_spawn, send), call_soon)
         except _Gone:
             return
         except _Refused as refusal:
@@ -256,6 +273,18 @@ class BoundedWSGI(WSGIWrapper):
             dropped += len(message.get("body", b""))
             if not message.get("more_body"):
                 return
+
+
+async def _collected(sync_spawn: Callable, send: Callable, run_app: Callable, environ: dict,
+                     _thread_send: Callable) -> None:
+    """Run Hypercorn's `run_app(environ, send)` in a thread with a `send` that only collects the messages, then send
+    them on the loop: one hand-off each way per request. Hypercorn's own `send` for the thread blocks it on the loop
+    for each message (status, every body chunk), so a busy loop held the thread, and its database connection, that
+    long. The node's answers are whole bytes objects, so nothing is buffered that was not already in memory."""
+    messages: list[dict] = []
+    await sync_spawn(run_app, environ, messages.append)
+    for message in messages:
+        await send(message)
 
 
 async def _refuse(send: Callable, status: int, message: str) -> None:
