@@ -73,12 +73,12 @@ def summary_documents(v3_json: str, key: SigningKey, signed_at: datetime) -> tup
 
 
 def stored_key(connection) -> SigningKey:
-    """The node's signing key, read in the caller's transaction (a schema upgrade re-signing documents)."""
-    from .storage import ACTIVE_KEY, LEGACY_KEY, signing_keys
+    """The node's signing key, read in the caller's transaction (a schema upgrade re-signing documents): the active
+    key, or on a database older than schema 7 the single key it kept in `meta`."""
+    from .storage import LEGACY_KEY, active_key
 
-    active = connection.execute(select(meta.c.value).where(meta.c.key == ACTIVE_KEY)).scalar()
-    pem = connection.execute(select(signing_keys.c.private_pem).where(signing_keys.c.kid == active)).scalar() \
-        if active else connection.execute(select(meta.c.value).where(meta.c.key == LEGACY_KEY)).scalar()
+    active = active_key(connection)
+    pem = active[1] if active else connection.execute(select(meta.c.value).where(meta.c.key == LEGACY_KEY)).scalar()
     if pem is None:
         raise StoreError("this node holds footprints but no signing key: the database is incomplete")
     return SigningKey.from_pem(pem)

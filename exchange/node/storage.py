@@ -602,6 +602,14 @@ def create_hot_read_engine(url: str, engine: Engine) -> Engine:
     return hot
 
 
+def active_key(connection: Connection) -> tuple[str, str] | None:
+    """(kid, private PEM) of the node's active signing key, read in the caller's transaction; None when no key is
+    active (none made yet, or the active one revoked)."""
+    row = connection.execute(select(signing_keys.c.kid, signing_keys.c.private_pem).join(
+        meta, and_(meta.c.key == ACTIVE_KEY, meta.c.value == signing_keys.c.kid))).first()
+    return (row.kid, row.private_pem) if row else None
+
+
 def _serial_plans(dbapi_connection, _record) -> None:
     """No parallel workers for the hot reads: a page is a few milliseconds of index probes, and starting workers for
     it (PostgreSQL plans a Gather for a deep, filtered page) costs more than it saves when every core already serves
@@ -687,7 +695,7 @@ class NodeStore:
         """(kid, private PEM) of the key that signs now; `make()` -> (kid, pem) creates one when there is none
         (first use, or the active key was revoked), once across every worker: the `meta` row decides."""
         with self.engine.begin() as connection:
-            found = self._active(connection)
+            found = active_key(connection)
             if found:
                 return found
             kid, pem = make()
@@ -697,12 +705,7 @@ class NodeStore:
                     connection.execute(insert(signing_keys).values(kid=kid, private_pem=pem, created_us=micros(now)))
             except IntegrityError:
                 pass  # another worker made one first
-            return self._active(connection)
-
-    def _active(self, connection: Connection) -> tuple[str, str] | None:
-        row = connection.execute(select(signing_keys.c.kid, signing_keys.c.private_pem).join(
-            meta, and_(meta.c.key == ACTIVE_KEY, meta.c.value == signing_keys.c.kid))).first()
-        return (row.kid, row.private_pem) if row else None
+            return active_key(connection)
 
     def rotate_signing_key(self, kid: str, pem: str, now: datetime) -> None:
         """Make (kid, pem) the active key; the previous ones stay (published, for verifying what they signed)."""
