@@ -18,9 +18,8 @@ import requests
 
 from connectors.pact_client import PactClient, PactClientError
 from exchange.node.records import publish_footprints
-from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
-from tests.support.node import add_clients, free_port, start_node, with_id
+from tests.support.node import free_port, new_node_db, start_node, with_id
 from tests.support.pact import PACT_FIXTURES, read_json
 
 BULK = 8
@@ -30,10 +29,7 @@ PAGE = 5
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("client-node")
-    db_url = f"sqlite:///{data_dir / 'node.sqlite'}"
-    store = NodeStore(db_url)
-    store.init_schema()
-    add_clients(store, {"buyer": ("buyer-secret", "BuyerCo"), "other": ("other-secret", "OtherCo")})
+    store, db_url = new_node_db(data_dir, {"buyer": ("buyer-secret", "BuyerCo"), "other": ("other-secret", "OtherCo")})
     # example-2 can be expressed in PACT v2 too (it has a CPC classification), so /2 serves the same footprints.
     base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint
     cpc = base.product_classifications

@@ -19,10 +19,9 @@ import yaml
 from click.testing import CliRunner
 
 from exchange.node.records import publish_footprints
-from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
 from pcf.cli import main
-from tests.support.node import add_clients, free_port, start_node
+from tests.support.node import free_port, new_node_db, start_node
 
 HRC = "urn:pact:product:example-steel:hrc-s235jr"
 SCREWS = "urn:pact:product:example-fasteners:hex-m8x40-88-zn"
@@ -33,10 +32,7 @@ SECRET = "s3cr3t-at-mill-do-not-leak"
 def _node(tmp_path: Path, name: str, footprints: list) -> tuple:
     data_dir = tmp_path / name
     data_dir.mkdir()
-    db = f"sqlite:///{data_dir / 'node.sqlite'}"
-    store = NodeStore(db)
-    store.init_schema()
-    add_clients(store, {"buyer": (SECRET if name == "mill" else f"secret-at-{name}", "BuyerCo")})
+    store, db = new_node_db(data_dir, {"buyer": (SECRET if name == "mill" else f"secret-at-{name}", "BuyerCo")})
     if footprints:
         publish_footprints(store, footprints, share_with=("BuyerCo",))
     return start_node(data_dir, db)

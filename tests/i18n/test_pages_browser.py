@@ -11,12 +11,11 @@ import pytest
 from connectors.pact_client import PactClient
 from exchange.node.dashboard import set_admin_password
 from exchange.node.records import publish_footprints
-from exchange.node.storage import NodeStore
 from lca_models.model_schema import load_model
 from pcf.report.html import write_report
 from pcf.tiers.workflow import request_event
 from tests.support.browser import chromium_or_skip, launch, save_screenshot
-from tests.support.node import add_clients, start_node
+from tests.support.node import new_node_db, start_node
 
 PASSWORD = "correct horse battery staple"
 WANTED = "urn:pact:product:example-steel:wire-rod-sae1008"
@@ -72,9 +71,7 @@ def test_report_in_each_language(steel, tmp_path, language, heading, section):
 
 def test_dashboard_follows_accept_language_and_the_switch(tmp_path, steel):
     sync_playwright = chromium_or_skip()
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
-    add_clients(store, {"buyer": ("buyer-secret", "BuyerCo")})
+    store, _ = new_node_db(tmp_path, {"buyer": ("buyer-secret", "BuyerCo")})
     publish_footprints(store, [steel], share_with=("BuyerCo",))
     set_admin_password(store, PASSWORD)
     store.add_products([WANTED])
@@ -118,8 +115,7 @@ def test_dashboard_follows_accept_language_and_the_switch(tmp_path, steel):
 def test_language_switch_never_redirects_off_site(tmp_path):
     from exchange.node.app import NodeConfig, create_app
 
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     client = create_app(NodeConfig(store.url), store).test_client()
     client.environ_base["wsgi.url_scheme"] = "https"
     response = client.get("/dashboard/language/zh-CN?next=//evil.example/")

@@ -7,13 +7,13 @@ from sqlalchemy import text
 
 from exchange.node.storage import NodeStore
 from tests.support.databases import postgres_schema
+from tests.support.node import new_node_db
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     if request.param == "sqlite":
-        node_store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-        node_store.init_schema()
+        node_store, _ = new_node_db(tmp_path)
         yield node_store
         return
     url, engine, schema = postgres_schema()

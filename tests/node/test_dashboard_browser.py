@@ -22,7 +22,7 @@ from exchange.node.workflow import reject
 from lca_models.model_schema import load_model
 from pcf.tiers.workflow import request_event
 from tests.support.browser import chromium_or_skip, launch, save_screenshot
-from tests.support.node import add_clients, free_port, start_node
+from tests.support.node import free_port, new_node_db, start_node
 
 PASSWORD = "correct horse battery staple"
 WANTED = "urn:pact:product:example-steel:wire-rod-sae1008"  # a product the node has no footprint of yet
@@ -36,9 +36,7 @@ def steel(engine):
 
 
 def _store(tmp_path, steel, password: str | None = PASSWORD) -> NodeStore:
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
-    add_clients(store, {"buyer": ("buyer-secret", "BuyerCo")})
+    store, _ = new_node_db(tmp_path, {"buyer": ("buyer-secret", "BuyerCo")})
     publish_footprints(store, [steel], share_with=("BuyerCo",))
     if password:
         set_admin_password(store, password)

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 
 from exchange.node.events import PUBLISHED, REQUEST_CREATED, event_type
 from exchange.node.records import publish_footprints
-from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
 from exchange.pact.own_extensions import BREAKDOWN, COMPUTED
 from exchange.pact.signing import canonical_digest, verify
@@ -25,7 +24,7 @@ from lca_models.footprint import ComputedDetails, Contribution, ElectricityResul
 from pcf.cli import main
 from pcf.tiers.local_nodes import wait_for
 from tests.support.event_receiver import EventReceiver
-from tests.support.node import add_clients, start_node, with_id
+from tests.support.node import new_node_db, start_node, with_id
 from tests.support.pact import PACT_FIXTURES, assert_response_valid, read_json
 from webhooks.signing import new_secret, verify_webhook
 
@@ -75,10 +74,7 @@ class Hooks:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("node")
-    db_url = f"sqlite:///{data_dir / 'node.sqlite'}"
-    store = NodeStore(db_url)
-    store.init_schema()
-    add_clients(store, CLIENTS)
+    store, db_url = new_node_db(data_dir, CLIENTS)
     base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint  # v2 can express it
     shared = computed(base, 1, "urn:pact:product:cells")
     public = computed(base, 2, "urn:pact:product:public-cells")

@@ -13,9 +13,9 @@ from exchange.node.app import NodeConfig, create_app
 from exchange.node.dashboard import LIST_LIMIT, set_admin_password
 from exchange.node.invites import create_invite
 from exchange.node.portal_form import read_upload
-from exchange.node.storage import NodeStore
 from exchange.pact import PactValidationError, parse_json
 from exchange.pact.json_depth import json_depth
+from tests.support.node import new_node_db
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
@@ -36,8 +36,7 @@ def test_parse_json_refuses_deep_documents_before_parsing_them():
 
 
 def test_a_deep_portal_upload_is_a_problem_shown_next_to_the_field(tmp_path):
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     invite, _token = create_invite(store, "BoltCo", ["urn:pact:product:boltco:m8x40"], timedelta(days=1), NOW)
     submission = read_upload(("[" * 5000 + "]" * 5000).encode(), invite)
     [problem] = submission.errors["file"]
@@ -45,8 +44,7 @@ def test_a_deep_portal_upload_is_a_problem_shown_next_to_the_field(tmp_path):
 
 
 def test_the_dashboard_pages_its_events(tmp_path):
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     pks = [store.record_event(f"e-{n}", "//b", "org.wbcsd.pact.ProductFootprint.RequestFulfilledEvent.3", "BuyerCo",
                               json.dumps({"data": {"requestEventId": f"r-{n}", "pfs": []}}), NOW)
            for n in range(LIST_LIMIT + 5)]

@@ -18,7 +18,7 @@ from exchange.node.events import event_type
 from exchange.node.records import publish_footprints
 from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
-from tests.support.node import add_clients, start_node, with_id
+from tests.support.node import add_clients, new_node_db, start_node, with_id
 from tests.support.pact import PACT_FIXTURES, assert_response_valid, read_json
 
 UTC = timezone.utc
@@ -28,10 +28,7 @@ BULK = 25
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("node")
-    db_url = f"sqlite:///{data_dir / 'node.sqlite'}"
-    store = NodeStore(db_url)
-    store.init_schema()
-    add_clients(store, {"buyer": ("buyer-secret", "BuyerCo"), "other": ("other-secret", "OtherCo")})
+    store, db_url = new_node_db(data_dir, {"buyer": ("buyer-secret", "BuyerCo"), "other": ("other-secret", "OtherCo")})
     store.add_peer("https://buyer.example", "supplier-at-buyer", "secret")  # where answers to the buyer go
     base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-3.json")).footprint
     base = dataclasses.replace(base, geography_region_or_subregion=None, geography_country=None,

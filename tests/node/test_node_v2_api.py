@@ -8,9 +8,8 @@ import pytest
 import requests
 
 from exchange.node.records import publish_footprints
-from exchange.node.storage import NodeStore
 from exchange.pact import from_v3
-from tests.support.node import add_clients, start_node, with_id
+from tests.support.node import new_node_db, start_node, with_id
 from tests.support.pact import PACT_FIXTURES, assert_response_valid, read_json
 
 STEEL = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint  # created 2025-04-30
@@ -20,9 +19,7 @@ PAINT = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "list-footprints-r
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("v2node")
-    store = NodeStore(f"sqlite:///{data_dir / 'node.sqlite'}")
-    store.init_schema()
-    add_clients(store, {"buyer": ("buyer-secret", "BuyerCo")})
+    store, _ = new_node_db(data_dir, {"buyer": ("buyer-secret", "BuyerCo")})
     copies = [with_id(STEEL, 300 + i) for i in range(5)]  # 7 v2 footprints: pagination with a filter
     publish_footprints(store, [STEEL, PAINT, *copies], share_with=("BuyerCo",))
     running = start_node(data_dir, store.url)

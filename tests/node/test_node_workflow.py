@@ -30,6 +30,7 @@ from exchange.node.workflow import (
     release_waiting,
 )
 from exchange.pact.signing import sign
+from tests.support.node import new_node_db
 from tests.support.pact import PACT_FIXTURES, read_json
 from webhooks.outbox import Outbox
 
@@ -39,8 +40,7 @@ PRODUCT = "urn:gtin:4712345060507"  # the product of PACT's v3 example-2.json
 
 @pytest.fixture
 def store(tmp_path):
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     store.add_peer("https://buyer.example", "me", "secret")
     store.set_setting("node-url", "https://supplier.example")
     store.add_products([PRODUCT])

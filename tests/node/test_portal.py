@@ -24,6 +24,7 @@ from exchange.node.storage import NodeStore
 from exchange.pact import load_footprint
 from pcf.cli import main
 from tests.support.databases import upgrade_from_version
+from tests.support.node import new_node_db
 from tests.support.pact import PACT_FIXTURES, read_json
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
@@ -38,8 +39,7 @@ GOOD = {"name-0": "Hex bolt M8x40, zinc plated", "unit-0": "piece", "amount-0": 
 
 
 def _store(tmp_path) -> NodeStore:
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     return store
 
 

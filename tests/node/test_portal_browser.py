@@ -24,7 +24,7 @@ from exchange.node.workflow import receive_other
 from exchange.pact.signing import SigningKey, jwks, sign
 from pcf.cli import main
 from tests.support.browser import chromium_or_skip, launch, save_screenshot
-from tests.support.node import start_node
+from tests.support.node import new_node_db, start_node
 from tests.support.pact import PACT_FIXTURES, read_json
 
 BOLT = "urn:pact:product:boltco:hex-bolt-m8x40"
@@ -48,8 +48,7 @@ def _peer_footprint(store: NodeStore, key: SigningKey) -> dict:
 
 def test_a_supplier_answers_through_the_portal_and_the_buyer_opens_it_verified(tmp_path):
     sync_playwright = chromium_or_skip()
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     set_admin_password(store, PASSWORD)
     mill_key = SigningKey.generate()
     peer_document = _peer_footprint(store, mill_key)

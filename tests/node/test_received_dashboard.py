@@ -21,6 +21,7 @@ from exchange.node.storage import FETCHED, NodeStore
 from exchange.node.workflow import receive_other
 from exchange.pact.signing import SigningKey, jwks, sign
 from pcf.cli import main
+from tests.support.node import new_node_db
 from tests.support.pact import PACT_FIXTURES, read_json
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -57,8 +58,7 @@ def _checks(html: str) -> dict[str, tuple[str, str]]:
 
 
 def test_each_received_footprint_opens_with_who_signed_it_or_that_nobody_did(tmp_path):
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     set_admin_password(store, PASSWORD)
     example = read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")
     mill_key, stranger_key = SigningKey.generate(), SigningKey.generate()
@@ -102,8 +102,7 @@ def test_each_received_footprint_opens_with_who_signed_it_or_that_nobody_did(tmp
 
 
 def test_pcf_node_trust_keeps_a_peers_keys_and_refuses_what_is_not_a_jwks(tmp_path):
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     key = SigningKey.generate()
     good, bad = tmp_path / "mill-jwks.json", tmp_path / "not-jwks.json"
     good.write_text(json.dumps(jwks([key])))

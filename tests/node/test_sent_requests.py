@@ -24,7 +24,7 @@ from exchange.node.storage import NodeStore, SentRequest, StoreError
 from exchange.node.workflow import receive_other
 from exchange.pact import from_v3
 from pcf.tiers.local_nodes import wait_for
-from tests.support.node import add_clients, start_node
+from tests.support.node import add_clients, new_node_db, start_node
 from tests.support.pact import PACT_FIXTURES, read_json
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -137,8 +137,7 @@ def _sent_row(html: str, event_id: str) -> str:
 
 
 def test_the_dashboard_shows_an_outgoing_request_and_its_answer_when_it_arrives(tmp_path):
-    node_store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    node_store.init_schema()
+    node_store, _ = new_node_db(tmp_path)
     set_admin_password(node_store, PASSWORD)
     add_clients(node_store, {"supplier": ("supplier-secret", "SupplierCo")})
     node_store.record_sent_request(sent("req-1", comment="<script>alert(1)</script>"))

@@ -10,8 +10,7 @@ import time
 
 import requests
 
-from exchange.node.storage import NodeStore
-from tests.support.node import start_node
+from tests.support.node import new_node_db, start_node
 
 
 def _children(pid: int) -> set[int]:
@@ -36,8 +35,7 @@ def _gone(pids: set[int], within: float) -> bool:
 
 
 def _node(tmp_path):
-    db_url = f"sqlite:///{tmp_path / 'node.sqlite'}"
-    NodeStore(db_url).init_schema()
+    db_url = new_node_db(tmp_path)[1]
     return start_node(tmp_path, db_url, workers=2, extra=("--deliver-every", "0"))
 
 

@@ -11,8 +11,7 @@ import requests
 
 from exchange.node.security_headers import SECURITY_HEADERS
 from exchange.node.server import ServerLimits
-from exchange.node.storage import NodeStore
-from tests.support.node import add_clients, start_node
+from tests.support.node import new_node_db, start_node
 
 LIMITS = ServerLimits()
 
@@ -20,10 +19,7 @@ LIMITS = ServerLimits()
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("edges")
-    db_url = f"sqlite:///{data_dir / 'node.sqlite'}"
-    store = NodeStore(db_url)
-    store.init_schema()
-    add_clients(store, {"buyer": ("buyer-secret", "BuyerCo")})
+    store, db_url = new_node_db(data_dir, {"buyer": ("buyer-secret", "BuyerCo")})
     running = start_node(data_dir, db_url)
     yield running
     running.stop()

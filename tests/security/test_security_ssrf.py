@@ -14,11 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from connectors.pact_client import PactClient, PactClientError
-from exchange.node.storage import NodeStore
 from exchange.node.workflow import PACT_EVENT
 from lca_models.errors import ModelError
 from pcf.engine.suppliers import SupplierLoader
 from pcf.tiers.workflow import deliverer
+from tests.support.node import new_node_db
 from webhooks.delivery import DeliveryError, post_json
 from webhooks.outbound import ENV, OutboundPolicy, OutboundRefused, guarded_session
 from webhooks.outbox import enqueue
@@ -129,8 +129,7 @@ def test_token_endpoint_from_discovery_pointing_inside_is_refused(monkeypatch):
 
 def test_event_delivery_to_a_peer_on_an_internal_address_waits_with_the_reason(tmp_path, recorder, monkeypatch):
     """Refused, not sent, and kept for retry (the operator may allow the address; nothing is lost meanwhile)."""
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     origin = f"http://127.0.0.1:{recorder.port}"
     store.add_peer(origin, "me", "secret")
     with store.transaction() as connection:

@@ -18,9 +18,8 @@ import pytest
 import requests
 
 from exchange.node.server import ServerLimits
-from exchange.node.storage import NodeStore
 from pcf.tiers.local_nodes import wait_for
-from tests.support.node import free_port, start_node
+from tests.support.node import free_port, new_node_db, start_node
 
 STALLED = 32
 HELLO_START = b"\x16\x03\x01"  # a TLS record header: handshake, TLS 1.0 record version; then nothing
@@ -29,8 +28,7 @@ HELLO_START = b"\x16\x03\x01"  # a TLS record header: handshake, TLS 1.0 record 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("slow-clients")
-    db_url = f"sqlite:///{data_dir / 'node.sqlite'}"
-    NodeStore(db_url).init_schema()
+    db_url = new_node_db(data_dir)[1]
     running = start_node(data_dir, db_url, workers=1)
     yield running
     running.stop()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 from exchange.node.auth import hash_secret
 from exchange.node.storage import NodeStore
 from lca_models.footprint import Footprint
 from pcf.tiers.local_nodes import RunningNode, free_port, start_node
 
-__all__ = ["RunningNode", "add_clients", "free_port", "start_node"]
+__all__ = ["RunningNode", "add_clients", "free_port", "new_node_db", "start_node"]
 
 
 def with_id(base: Footprint, number: int, **changes) -> Footprint:
@@ -22,3 +23,15 @@ def with_id(base: Footprint, number: int, **changes) -> Footprint:
 def add_clients(store: NodeStore, clients: dict[str, tuple[str, str]]) -> None:
     for client_id, (secret, org) in clients.items():
         store.add_client(client_id, hash_secret(secret), org, datetime.now(timezone.utc))
+
+
+def new_node_db(data_dir: Path, clients: dict[str, tuple[str, str]] | None = None) -> tuple[NodeStore, str]:
+    """A fresh SQLite node database in `data_dir` with its schema and `clients` (id -> (secret, organisation)): (store, url).
+
+    One place for the set-up many tests repeat; node.sqlite is the file `pcf` uses under a data dir."""
+    url = f"sqlite:///{data_dir / 'node.sqlite'}"
+    store = NodeStore(url)
+    store.init_schema()
+    if clients:
+        add_clients(store, clients)
+    return store, url

@@ -17,6 +17,7 @@ from exchange.node.storage import NodeStore
 from exchange.node.workflow import receive_other, receive_request
 from pcf.tiers.workflow import deliverer
 from tests.support.event_receiver import EventReceiver
+from tests.support.node import new_node_db
 from tests.support.pact import PACT_FIXTURES, read_json
 from webhooks.outbox import Outbox
 
@@ -29,8 +30,7 @@ MISSING = "3a6c14a7-4deb-498a-b5ea-16ce2535b576"  # the id WBCSD's conformance c
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv("PCF_OUTBOUND_ALLOW", "loopback")
-    node_store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    node_store.init_schema()
+    node_store, _ = new_node_db(tmp_path)
     return node_store
 
 

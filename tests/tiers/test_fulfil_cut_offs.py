@@ -9,19 +9,19 @@ from datetime import datetime, timezone
 import pytest
 
 from exchange.node.events import REQUEST_CREATED, event_type
-from exchange.node.storage import Filters, NodeStore
+from exchange.node.storage import Filters
 from exchange.node.workflow import receive_request
 from lca_models.errors import ModelError
 from pcf.tiers.workflow import compute_and_fulfil
 from tests.support.models import model_document, product
+from tests.support.node import new_node_db
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 WIDGET = "urn:pact:product:widget"
 
 
 def test_fulfil_refuses_a_model_over_the_cut_off_limit(engine, write_model, tmp_path):
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     store.add_peer("https://buyer.example", "me", "secret")
     store.set_setting("node-url", "https://supplier.example")
     store.add_products([WIDGET])

@@ -14,6 +14,7 @@ from exchange.node.workflow import PACT_EVENT, check_event, receive_request
 from exchange.pact.own_extensions import COMPUTED
 from pcf.tiers.workflow import compute_and_fulfil
 from tests.support.models import model_document, product
+from tests.support.node import new_node_db
 from webhooks.outbox import Outbox
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -22,8 +23,7 @@ WIDGET, GADGET = "urn:pact:product:widget", "urn:pact:product:gadget"
 
 @pytest.fixture
 def store(tmp_path):
-    store = NodeStore(f"sqlite:///{tmp_path / 'node.sqlite'}")
-    store.init_schema()
+    store, _ = new_node_db(tmp_path)
     store.add_peer("https://buyer.example", "me", "secret")
     store.set_setting("node-url", "https://supplier.example")
     store.add_products([WIDGET, GADGET, "urn:pact:product:sprocket"])
