@@ -10,6 +10,7 @@ from pathlib import Path
 from exchange.node.auth import hash_secret
 from exchange.node.storage import NodeStore
 from lca_models.footprint import Footprint
+from pcf.cli.common import default_db_url
 from pcf.tiers.local_nodes import RunningNode, free_port, start_node
 
 __all__ = ["RunningNode", "add_clients", "free_port", "new_node_db", "start_node"]
@@ -26,10 +27,10 @@ def add_clients(store: NodeStore, clients: dict[str, tuple[str, str]]) -> None:
 
 
 def new_node_db(data_dir: Path, clients: dict[str, tuple[str, str]] | None = None) -> tuple[NodeStore, str]:
-    """A fresh SQLite node database in `data_dir` with its schema and `clients` (id -> (secret, organisation)): (store, url).
+    """A fresh node database in `data_dir` with its schema and `clients` (id -> (secret, organisation)): (store, url).
 
-    One place for the set-up many tests repeat; node.sqlite is the file `pcf` uses under a data dir."""
-    url = f"sqlite:///{data_dir / 'node.sqlite'}"
+    One place for the set-up many tests repeat, at the URL `pcf` itself uses for that data dir (SQLite)."""
+    url = default_db_url(data_dir)
     store = NodeStore(url)
     store.init_schema()
     if clients:
