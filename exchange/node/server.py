@@ -279,8 +279,8 @@ async def _collected(sync_spawn: Callable, send: Callable, run_app: Callable, en
                      _thread_send: Callable) -> None:
     """Run Hypercorn's `run_app(environ, send)` in a thread with a `send` that only collects the messages, then send
     them on the loop: one hand-off each way per request. Hypercorn's own `send` for the thread blocks it on the loop
-    for each message (status, every body chunk), so a busy loop held the thread, and its database connection, that
-    long. The node's answers are whole bytes objects, so nothing is buffered that was not already in memory."""
+    for each message (status, every body chunk), so a busy loop kept the thread from the next request that long.
+    The node's answers are whole bytes objects, so nothing is buffered that was not already in memory."""
     messages: list[dict] = []
     await sync_spawn(run_app, environ, messages.append)
     for message in messages:
