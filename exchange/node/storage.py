@@ -38,12 +38,16 @@ from sqlalchemy import (
     and_,
     case,
     create_engine,
+    false,
     event,
     func,
     insert,
     inspect,
+    literal,
+    true,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -63,8 +67,9 @@ from .private_files import create_private_sqlite
 # 7: revocation and event quotas (dashboard_sessions, clients.tokens_after_us, ix_events_org_received), indexes for
 # the status and validity filters and the outbox's due scan, disclosure levels (footprint_disclosures,
 # shares.level), signing_keys (the node's keys, rotation and revocation) (_upgrade_to_7); 8: the listing's indexes
-# (ix_footprints_public_seq, partial, and ix_footprints_seq_filters) (_upgrade_to_8)
-SCHEMA_VERSION = 8
+# (ix_footprints_public_seq, partial, and ix_footprints_seq_filters); 9: footprint_listing, which replaces those
+# two indexes (_upgrade_to_9)
+SCHEMA_VERSION = 9
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 metadata = MetaData()
@@ -89,6 +94,27 @@ footprints = Table(
     Column("public", Boolean, nullable=False, default=False),
     Column("v3_json", Text, nullable=False),
     Column("v2_json", Text, nullable=True),
+)
+# Schema 9: what each audience may list, by filter key (docs/node.md, plans at a million footprints). One row per
+# (audience, key, footprint): the audience is an organisation the footprint is shared with, or every caller (`public`,
+# with org '': a flag rather than a NULL org or a reserved name, because no organisation name is reserved and
+# PostgreSQL reads an index range in order only after equalities, not IS NULL); the key is one of its footprint_keys, or ('', '') for the row every footprint has (the pages
+# without a key criterion); status (lower-cased) and validity are copied so the other filters are checked in the
+# index. A page of a filter is then one range of this index per audience, read in publication order until the page is
+# full: no probe of the shares or of the footprints rows per candidate. Derived data only: `refresh_listing` rebuilds
+# a footprint's rows from footprints, footprint_keys and shares after every write that touches them.
+footprint_listing = Table(
+    "footprint_listing", metadata,
+    Column("public", Boolean, nullable=False),  # True: the row of a public footprint, listed to every caller
+    Column("org", String(255), nullable=False),  # the organisation the footprint is shared with ('' in public rows)
+    Column("kind", String(16), nullable=False),  # '' (with value ''): the row of the pages without a key criterion
+    Column("value", String(512), nullable=False),
+    Column("seq", Integer, ForeignKey("footprints.seq"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("validity_start_us", BigInteger, nullable=False),
+    Column("validity_end_us", BigInteger, nullable=False),
+    Index("ix_footprint_listing", "public", "org", "kind", "value", "seq", "status", "validity_start_us", "validity_end_us"),
+    Index("ix_footprint_listing_seq", "seq"),
 )
 # Schema 7: the status and validity filters start from an index at a million footprints (docs/node.md, plans).
 # Status compares lower-cased, so the index is on lower(status); seq second keeps a filtered page in seq order.
@@ -391,24 +417,81 @@ def _disclosures_to_7(connection: Connection) -> None:
         connection.execute(update(shares).where(shares.c.seq == seq).values(level=FULL))
 
 
-def _upgrade_to_8(connection: Connection) -> None:
-    """Schema version 8: the listing's indexes (PUBLIC_INDEX; PROBE_INDEX on PostgreSQL only). Idempotent."""
-    connection.exec_driver_sql(PUBLIC_INDEX)
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(PROBE_INDEX)
+def _upgrade_to_9(connection: Connection) -> None:
+    """Schema version 9: the documents compressed with lz4 on PostgreSQL (`_documents_in_lz4`); the listing table
+    (`footprint_listing`, from `create_all`) filled from what a version 8 (or older) database holds; the schema-8
+    listing indexes, which nothing reads any more, dropped. Idempotent: a database at version 9 is left alone, and
+    the rebuild replaces whatever rows were there."""
+    _documents_in_lz4(connection)
+    found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    if found is None or int(found) >= 9:
+        return
+    refresh_listing(connection)
+    for name in ("ix_footprints_public_seq", "ix_footprints_seq_filters"):
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
+DOCUMENT_COLUMNS = (("footprints", "v3_json"), ("footprints", "v2_json"),
+                    ("footprint_disclosures", "v3_json"), ("footprint_disclosures", "v2_json"))
+
+
+def _documents_in_lz4(connection: Connection) -> None:
+    """PostgreSQL compresses a row's documents once it passes 2 kB (a footprint's v3 and v2 JSON together do), with
+    pglz by default: reading a page back then costs ~10 µs of decompression per document, half a millisecond per
+    page of 51, more than the page's index work (measured at a million footprints, docs/node.md). lz4 decompresses
+    an order of magnitude faster. Documents written from now on use it; those stored before keep pglz (both are
+    read transparently). Skipped where the server was built without lz4. Idempotent."""
+    if connection.dialect.name != "postgresql":
+        return
+    methods = connection.exec_driver_sql(
+        "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'").scalar() or []
+    if "lz4" not in methods:
+        return
+    for table, column in DOCUMENT_COLUMNS:
+        connection.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION lz4")
+
+
+def refresh_listing(connection: Connection, seqs: Iterable[int] | None = None) -> None:
+    """Rebuild the `footprint_listing` rows of these footprints (None: of every footprint) from their footprints row,
+    keys and shares, in the caller's transaction. Called by every write that changes who sees a footprint, its keys,
+    status or validity (publish, share, unshare, deprecate, carry_audience), so the listing never disagrees with
+    what `visible_document` serves. The footprints rows are locked first (PostgreSQL): two transactions sharing one
+    footprint at once rebuild its rows one after the other, the second from what the first committed."""
+    if seqs is None:
+        connection.execute(footprint_listing.delete())
+        connection.execute(insert(footprint_listing).from_select(LISTING_COLUMNS, _listing_rows(None)))
+        return
+    ordered = sorted(set(seqs))
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        connection.execute(select(footprints.c.seq).where(footprints.c.seq.in_(chunk))
+                           .order_by(footprints.c.seq).with_for_update())
+        connection.execute(footprint_listing.delete().where(footprint_listing.c.seq.in_(chunk)))
+        connection.execute(insert(footprint_listing).from_select(LISTING_COLUMNS, _listing_rows(chunk)))
+
+
+LISTING_COLUMNS = ("public", "org", "kind", "value", "seq", "status", "validity_start_us", "validity_end_us")
+
+
+def _listing_rows(chunk: Sequence[int] | None):
+    """The listing rows of the footprints whose seq is in `chunk` (None: all): each audience (the organisations of
+    its shares, and every caller when it is public) times each key (its footprint_keys, and ('', ''))."""
+    audiences = union_all(
+        select(shares.c.seq, false().label("public"), shares.c.org),
+        select(footprints.c.seq, true().label("public"), literal("").label("org")).where(footprints.c.public.is_(True)),
+    ).subquery("audience")
+    keys = union_all(
+        select(footprint_keys.c.seq, footprint_keys.c.kind, footprint_keys.c.value),
+        select(footprints.c.seq, literal("").label("kind"), literal("").label("value")),
+    ).subquery("key")
+    rows = select(audiences.c.public, audiences.c.org, keys.c.kind, keys.c.value, footprints.c.seq, func.lower(footprints.c.status),
+                  footprints.c.validity_start_us, footprints.c.validity_end_us).select_from(
+        footprints.join(audiences, audiences.c.seq == footprints.c.seq).join(keys, keys.c.seq == footprints.c.seq))
+    return rows if chunk is None else rows.where(footprints.c.seq.in_(chunk))
 
 
 # Who may see a footprint (alias f): published to everyone, or shared with the organisation bound as {org}.
 _VISIBLE = "(f.public OR EXISTS (SELECT 1 FROM shares s WHERE s.seq = f.seq AND s.org = {org}))"
-# Schema 8, the listing's indexes, each holding the columns the filters read (status, validity), so a candidate is
-# checked in the index without reading its footprints row (wide: two JSON documents):
-#  - the public footprints in publication order: the public stream walks it, a key-driven listing probes it;
-#  - every footprint by seq: the probe of a shares or key stream's candidate, on PostgreSQL, where a probe of the
-#    table reads a heap page per row. SQLite reads a row's leading columns from its rowid b-tree already, and without
-#    statistics its planner took this index over the partial one for the public stream (a scan of every footprint).
-FILTERED_COLUMNS = "status, validity_start_us, validity_end_us"
-PUBLIC_INDEX = f"CREATE INDEX IF NOT EXISTS ix_footprints_public_seq ON footprints (seq, {FILTERED_COLUMNS}) WHERE public"
-PROBE_INDEX = f"CREATE INDEX IF NOT EXISTS ix_footprints_seq_filters ON footprints (seq, public, {FILTERED_COLUMNS})"
 
 
 def served_json(version: str, placeholder) -> str:
@@ -425,68 +508,54 @@ def served_json(version: str, placeholder) -> str:
 def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int, limit: int) -> tuple[str, dict]:
     """The statement of one ListFootprints page and its parameters (plans at a million footprints: docs/node.md).
 
-    A page is the union of two streams, each in publication order and bounded by `limit`, so no statement reads a
-    footprint the caller may not see or more candidates than its page needs: the caller's shares (index (org, seq))
-    and the public footprints (the partial index of schema 8). A single-valued key criterion (the first one) drives
-    both instead: its (kind, value, seq) index range, joined to the caller's shares, and to the public footprints.
-    The other filters are conditions on each stream's footprints row (further key criteria: IN (subquery)). A
-    footprint both public and shared comes once (UNION); the documents are read for the page's rows only."""
-    column = "v3_json" if version == "v3" else "v2_json"
+    A page is the union of two streams of `footprint_listing`, the caller's organisation's rows and the public rows,
+    each one range of its index read in publication order and cut at `limit`, so no statement reads a footprint the
+    caller may not see or more candidates than its page needs. A single-valued key criterion (the first one) names
+    the range; without one the range is the ('', '') rows every footprint has. Status and validity are checked in the
+    index entries; further key criteria are IN (subquery) conditions. A footprint both public and shared comes once
+    (UNION); the documents are read for the page's rows only."""
     org_, after_, limit_ = placeholder("org"), placeholder("after"), placeholder("limit")
-    params: dict = {"org": org, "after": after, "limit": limit}
+    params: dict = {"org": org, "after": after, "limit": limit, "kind": "", "value": "", "shared": False, "public": True,
+                    "nobody": ""}
     conditions: list[str] = []
-    driver = None  # (kind, value) of the key range that drives the query
     for kind, values in (("product", filters.product), ("company", filters.company),
                          ("classification", filters.classification), ("geography", filters.geography)):
         wanted = list(dict.fromkeys(v.lower() for v in values))
         if not wanted:
             continue
-        params[f"{kind}_kind"] = kind
-        if len(wanted) == 1 and driver is None:  # one row per footprint and value (publish dedups)
-            params[f"{kind}0"] = wanted[0]
-            driver = kind
+        if len(wanted) == 1 and not params["kind"]:  # one row per footprint, audience and value (publish dedups)
+            params.update(kind=kind, value=wanted[0])
             continue
+        params[f"{kind}_kind"] = kind
         names = []
         for i, value in enumerate(wanted):
             params[f"{kind}{i}"] = value
             names.append(placeholder(f"{kind}{i}"))
-        conditions.append(f"f.seq IN (SELECT k.seq FROM footprint_keys k WHERE k.kind = {placeholder(kind + '_kind')} "
+        conditions.append(f"l.seq IN (SELECT k.seq FROM footprint_keys k WHERE k.kind = {placeholder(kind + '_kind')} "
                           f"AND k.value IN ({', '.join(names)}))")
     if filters.valid_on is not None:
         params["valid_on"] = micros(filters.valid_on)
-        conditions += [f"f.validity_start_us <= {placeholder('valid_on')}", f"f.validity_end_us >= {placeholder('valid_on')}"]
+        conditions += [f"l.validity_start_us <= {placeholder('valid_on')}", f"l.validity_end_us >= {placeholder('valid_on')}"]
     if filters.valid_after is not None:
         params["valid_after"] = micros(filters.valid_after)
-        conditions.append(f"f.validity_start_us > {placeholder('valid_after')}")
+        conditions.append(f"l.validity_start_us > {placeholder('valid_after')}")
     if filters.valid_before is not None:
         params["valid_before"] = micros(filters.valid_before)
-        conditions.append(f"f.validity_end_us < {placeholder('valid_before')}")
+        conditions.append(f"l.validity_end_us < {placeholder('valid_before')}")
     if filters.status is not None:
         params["status"] = filters.status.lower()
-        conditions.append(f"lower(f.status) = {placeholder('status')}")
-    # v2: a footprint without a v2 form is skipped; the caller's share level names the variant (as `served` does)
-    shared_v2 = [f"COALESCE((SELECT v.{column} FROM footprint_disclosures v WHERE v.seq = s.seq AND v.level = s.level), "
-                 f"f.{column}) IS NOT NULL"] if version != "v3" else []
-    public_v2 = [f"f.{column} IS NOT NULL"] if version != "v3" else []
-    if driver is None:
-        shared_from, shared_seq, shared_where = "shares s", "s.seq", [f"s.org = {org_}", f"s.seq > {after_}"]
-        public_from, public_seq, public_where = "footprints f", "f.seq", ["f.public", f"f.seq > {after_}"]
-    else:
-        key = [f"d.kind = {placeholder(driver + '_kind')}", f"d.value = {placeholder(driver + '0')}", f"d.seq > {after_}"]
-        # the bound repeated on each index (shares, public footprints) lets a merge join start at it too
-        shared_from, shared_seq, shared_where = (f"footprint_keys d JOIN shares s ON s.seq = d.seq AND s.org = {org_}",
-                                                 "d.seq", key + [f"s.seq > {after_}"])
-        # public-ness first from the partial index alone (a semi-join): rows are read only for public candidates
-        public_from, public_seq = "footprint_keys d", "d.seq"
-        public_where = key + [f"EXISTS (SELECT 1 FROM footprints p WHERE p.seq = d.seq AND p.public AND p.seq > {after_})"]
-    if conditions or shared_v2:  # a stream reads footprints rows only to filter them
-        shared_from += f" JOIN footprints f ON f.seq = {shared_seq}"
-        if driver is not None:
-            public_from += f" JOIN footprints f ON f.seq = {public_seq}"
-    shared = (f"SELECT {shared_seq} AS seq FROM {shared_from} WHERE {' AND '.join(shared_where + conditions + shared_v2)} "
-              f"ORDER BY {shared_seq} LIMIT {limit_}")
-    public = (f"SELECT {public_seq} AS seq FROM {public_from} WHERE {' AND '.join(public_where + conditions + public_v2)} "
-              f"ORDER BY {public_seq} LIMIT {limit_}")
+        conditions.append(f"l.status = {placeholder('status')}")
+    source = "footprint_listing l"
+    if version != "v3":  # v2: a footprint whose served document has no v2 form is skipped
+        source += " JOIN footprints f ON f.seq = l.seq"
+        conditions.append(f"{served_json(version, placeholder)} IS NOT NULL")
+    where = [f"l.kind = {placeholder('kind')}", f"l.value = {placeholder('value')}", f"l.seq > {after_}", *conditions]
+
+    def stream(audience: str) -> str:
+        return (f"SELECT l.seq FROM {source} WHERE {' AND '.join([audience, *where])} ORDER BY l.seq LIMIT {limit_}")
+
+    shared = stream(f"l.public = {placeholder('shared')} AND l.org = {org_}")
+    public = stream(f"l.public = {placeholder('public')} AND l.org = {placeholder('nobody')}")
     sql = (f"SELECT f.seq, {served_json(version, placeholder)} FROM (SELECT u.seq FROM (SELECT a.seq FROM ({shared}) a "
            f"UNION SELECT b.seq FROM ({public}) b) u ORDER BY u.seq LIMIT {limit_}) page "
            f"JOIN footprints f ON f.seq = page.seq ORDER BY f.seq")
@@ -643,7 +712,7 @@ class NodeStore:
         with self.engine.begin() as connection:
             _upgrade_to_6(connection)
             _upgrade_to_7(connection)
-            _upgrade_to_8(connection)
+            _upgrade_to_9(connection)
             found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
                 connection.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -795,12 +864,14 @@ class NodeStore:
             raise StoreError(f"footprint(s) {', '.join(sorted(set(taken)) or ids)} exist already (or repeat in the batch): "
                              "footprints are immutable, publish a change under a new id with precedingPfIds")
         orgs = sorted(set(share_with))
+        published = []
         for record in records:
             seq = connection.execute(insert(footprints).values(
                 id=record.id.lower(), status=record.status, created_us=micros(record.created),
                 validity_start_us=micros(record.validity_start), validity_end_us=micros(record.validity_end),
                 public=public, v3_json=record.v3_json, v2_json=record.v2_json,
             )).inserted_primary_key[0]
+            published.append(seq)
             keys = [{"seq": seq, "kind": kind, "value": value.lower()}
                     for kind, values in record.keys.items() for value in dict.fromkeys(v.lower() for v in values)]
             if keys:
@@ -811,6 +882,7 @@ class NodeStore:
                 connection.execute(insert(footprint_disclosures), variants)
             if orgs:
                 connection.execute(insert(shares), [{"seq": seq, "org": org, "level": level} for org in orgs])
+        refresh_listing(connection, published)
 
     def share(self, footprint_id: str, orgs: Iterable[str], connection: Connection | None = None,
               level: str = SUMMARY) -> None:
@@ -826,6 +898,7 @@ class NodeStore:
             changed = connection.execute(update(shares).where(shares.c.seq == seq, shares.c.org == org).values(level=level))
             if changed.rowcount == 0:
                 connection.execute(insert(shares).values(seq=seq, org=org, level=level))
+        refresh_listing(connection, [seq])
 
     def unshare(self, footprint_id: str, org: str) -> bool:
         """Stop sharing a footprint with an organisation; False when it was not shared with it, StoreError when no
@@ -834,7 +907,9 @@ class NodeStore:
             seq = connection.execute(select(footprints.c.seq).where(footprints.c.id == footprint_id.lower())).scalar()
             if seq is None:
                 raise StoreError(f"no footprint {footprint_id}")
-            return connection.execute(shares.delete().where(shares.c.seq == seq, shares.c.org == org)).rowcount == 1
+            removed = connection.execute(shares.delete().where(shares.c.seq == seq, shares.c.org == org)).rowcount == 1
+            refresh_listing(connection, [seq])
+            return removed
 
     def shares_of(self, footprint_id: str, connection: Connection) -> dict[str, str]:
         """org -> disclosure level of every share of a footprint (empty for an unknown id)."""
@@ -888,6 +963,7 @@ class NodeStore:
             if level != SUMMARY:
                 connection.execute(update(footprint_disclosures).where(
                     footprint_disclosures.c.seq == seq, footprint_disclosures.c.level == level).values(v3_json=v3, v2_json=v2))
+        refresh_listing(connection, [seq])
 
     def carry_audience(self, old_id: str, new_id: str, connection: Connection) -> dict[str, str]:
         """Give the new version of a footprint the audience of the old one: public if it was, and each of its
@@ -895,6 +971,8 @@ class NodeStore:
         old = connection.execute(select(footprints.c.public).where(footprints.c.id == old_id.lower())).scalar_one()
         if old:
             connection.execute(update(footprints).where(footprints.c.id == new_id.lower()).values(public=True))
+            refresh_listing(connection, connection.execute(
+                select(footprints.c.seq).where(footprints.c.id == new_id.lower())).scalars())
         carried = self.shares_of(old_id, connection)
         present = self.shares_of(new_id, connection)
         for org, level in carried.items():

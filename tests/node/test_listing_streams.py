@@ -1,5 +1,5 @@
-"""The listing statement (storage._listing_sql): a page is the union of the caller's shares and the public
-footprints, each stream bounded by the page; what it lists must be exactly what the caller may see, once each, in
+"""The listing statement (storage._listing_sql): a page is the union of the caller's rows and the public rows of
+footprint_listing, each stream bounded by the page; what it lists must be exactly what the caller may see, once each, in
 publication order, whatever the page size, filter or version. Checked against the visibility rule written out here
 from the stored rows, on SQLite and PostgreSQL."""
 
@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import uuid
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from exchange.node.records import publish_footprints
-from exchange.node.storage import Filters
+from exchange.node.storage import Filters, footprint_listing, refresh_listing
 from exchange.pact import from_v3
 from tests.support.databases import upgrade_from_version
 from tests.support.pact import PACT_FIXTURES, read_json
@@ -64,23 +65,81 @@ def test_every_visible_footprint_once_in_publication_order(store, published, lim
         pf for pf, (_, public) in zip(published, PATTERN) if public]
 
 
-def test_schema_8_adds_the_listing_indexes_to_a_version_7_database(store, published):
-    expected = {"ix_footprints_public_seq"} | (  # the probe index: PostgreSQL only (storage.PROBE_INDEX)
-        {"ix_footprints_seq_filters"} if store.engine.dialect.name == "postgresql" else set())
+def listing_rows(store) -> list[tuple]:
+    with store.engine.connect() as connection:
+        return sorted(connection.execute(select(*footprint_listing.c)).all(), key=repr)
+
+
+def rebuilt_rows(store) -> list[tuple]:
+    """The rows `refresh_listing` makes from scratch, from footprints, keys and shares as they are now."""
+    with store.engine.begin() as connection:
+        refresh_listing(connection)
+    return listing_rows(store)
+
+
+def test_every_write_keeps_the_listing_rows_what_a_rebuild_makes(store, published):
+    """footprint_listing is derived: after share, unshare, a new version (deprecates the old one, carries its
+    audience) and a public publish, its rows are exactly those a rebuild from the source tables makes."""
+    store.share(published[3], ["NewCo"])
+    assert store.unshare(published[0], "BuyerCo")
+    base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint
+    public_shared = PATTERN.index((True, True))  # shared with BuyerCo and public
+    old = dataclasses.replace(base, id=published[public_shared], company_ids=(f"urn:pact:company:stream{public_shared}",),
+                              product_ids=(f"urn:pact:product:p{public_shared % 3}",))
+    publish_footprints(store, [dataclasses.replace(old, id=str(uuid.UUID(int=999, version=4)))])  # its new version
+    rows = listing_rows(store)
+    assert rows == rebuilt_rows(store)
+    assert listed(store, Filters(), 5, org="NewCo") == [pf for pf, (_, public) in zip(published, PATTERN)
+                                                         if public or pf == published[3]] + [str(uuid.UUID(int=999, version=4))]
+    assert published[0] not in listed(store, Filters(), 5)
+    assert listed(store, Filters(status="deprecated"), 5) == [published[public_shared]]
+    newest = [row for row in rows if row.seq == max(r.seq for r in rows)]
+    assert {(row.public, row.org) for row in newest} == {(True, ""), (False, "BuyerCo")}  # the old version's audience
+    assert {(row.kind, row.status) for row in newest if row.public} >= {("", "active"), ("product", "active")}
+
+
+def test_concurrent_shares_of_one_footprint_leave_consistent_listing_rows(store, published):
+    """Two transactions share the same footprint with different organisations at once (two instances, two
+    operators): the second rebuilds the footprint's rows after the first commits (refresh_listing locks the row),
+    so neither leaves duplicate or missing rows."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): there is no interleaving to check")
+    first = store.engine.connect()
+    transaction = first.begin()
+    store.share(published[3], ["FirstCo"], first)
+    second = threading.Thread(target=store.share, args=(published[3], ["SecondCo"]))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waits for the first transaction's lock on the footprint
+    transaction.commit()
+    first.close()
+    second.join(10)
+    rows = listing_rows(store)
+    assert rows == rebuilt_rows(store)
+    assert {row.org for row in rows if row.seq == rows_seq(store, published[3])} == {"OtherCo", "FirstCo", "SecondCo"}
+
+
+def rows_seq(store, footprint_id: str) -> int:
+    with store.engine.connect() as connection:
+        return connection.execute(text("SELECT seq FROM footprints WHERE id = :id"), {"id": footprint_id}).scalar_one()
+
+
+def test_schema_9_fills_the_listing_of_a_version_8_database(store, published):
+    """A version 8 database has no footprint_listing: `pcf node init` makes and fills it, and drops the two
+    schema-8 listing indexes nothing reads any more."""
+    expected = listing_rows(store)
+    assert expected
+    with store.engine.begin() as connection:  # what the version 8 code made
+        connection.execute(text("DROP TABLE footprint_listing"))
+        connection.execute(text("CREATE INDEX ix_footprints_public_seq ON footprints "
+                                "(seq, status, validity_start_us, validity_end_us) WHERE public"))
+    upgrade_from_version(store, 8)
+    assert listing_rows(store) == expected
     catalogue = ("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'footprints'"
                  if store.engine.dialect.name == "sqlite" else
                  "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'footprints'")
-
-    def present() -> set[str]:
-        with store.engine.connect() as connection:
-            return set(connection.execute(text(catalogue)).scalars()) & expected
-
-    assert present() == expected
-    with store.engine.begin() as connection:  # what the version 7 code made
-        for name in expected:
-            connection.execute(text(f"DROP INDEX {name}"))
-    upgrade_from_version(store, 7)
-    assert present() == expected
+    with store.engine.connect() as connection:
+        assert "ix_footprints_public_seq" not in set(connection.execute(text(catalogue)).scalars())
     assert listed(store, Filters(), 2, org="NobodyCo") == [pf for pf, (_, public) in zip(published, PATTERN) if public]
 
 
