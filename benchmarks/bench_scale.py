@@ -278,6 +278,10 @@ def explain(store: NodeStore, loaded: Loaded, seed: int) -> None:
         "validOn": lambda: store.list_visible(CLIENT_ORG, Filters(valid_on=moment), 0, 50),
         "validAfter": lambda: store.list_visible(CLIENT_ORG, Filters(valid_after=moment), 0, 50),
         "validBefore": lambda: store.list_visible(CLIENT_ORG, Filters(valid_before=moment), 0, 50),
+        "validAfter, a bound few meet (2026-06-01)":
+            lambda: store.list_visible(CLIENT_ORG, Filters(valid_after=datetime(2026, 6, 1, tzinfo=timezone.utc)), 0, 50),
+        "validBefore, a bound few meet (2018-06-01)":
+            lambda: store.list_visible(CLIENT_ORG, Filters(valid_before=datetime(2018, 6, 1, tzinfo=timezone.utc)), 0, 50),
         "v2 $filter productIds (key index, then predicate)":
             lambda: store.list_visible(CLIENT_ORG, Filters(product=(product,)), 0, 500, "v2"),
         "get by id": lambda: store.visible_document(CLIENT_ORG, loaded.visible[0][0]),
@@ -288,9 +292,9 @@ def explain(store: NodeStore, loaded: Loaded, seed: int) -> None:
 
         fetch = store._fetch  # the API's reads go through it on a raw driver connection: capture what it runs
 
-        def capture(statement: str, parameters: dict) -> list[tuple]:
+        def capture(statement: str, parameters: dict, **options) -> list[tuple]:
             statements.append((statement, parameters))
-            return fetch(statement, parameters)
+            return fetch(statement, parameters, **options)
 
         store._fetch = capture
         try:

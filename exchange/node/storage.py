@@ -113,7 +113,11 @@ footprint_listing = Table(
     Column("status", String(16), nullable=False),
     Column("validity_start_us", BigInteger, nullable=False),
     Column("validity_end_us", BigInteger, nullable=False),
-    Index("ix_footprint_listing", "public", "org", "kind", "value", "seq", "status", "validity_start_us", "validity_end_us"),
+    # the share's disclosure level (shares.level), '' in public rows: which document the page serves, without a probe
+    # of the shares per row ('' sorts before every level, so max() prefers a share when a footprint is also public)
+    Column("level", String(16), nullable=False),
+    Index("ix_footprint_listing", "public", "org", "kind", "value", "seq", "status", "validity_start_us", "validity_end_us",
+          "level"),
     Index("ix_footprint_listing_seq", "seq"),
 )
 # Schema 7: the status and validity filters start from an index at a million footprints (docs/node.md, plans).
@@ -423,6 +427,9 @@ def _upgrade_to_9(connection: Connection) -> None:
     listing indexes, which nothing reads any more, dropped. Idempotent: a database at version 9 is left alone, and
     the rebuild replaces whatever rows were there."""
     _documents_in_lz4(connection)
+    if connection.dialect.name == "postgresql":
+        for ddl in VALIDITY_INDEXES:
+            connection.exec_driver_sql(ddl)
     found = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
     if found is None or int(found) >= 9:
         return
@@ -431,6 +438,15 @@ def _upgrade_to_9(connection: Connection) -> None:
         connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
 
 
+# A validity bound that few footprints meet (validAfter a recent day, validBefore an early one) would walk every row
+# of the audience in publication order to find none or a few: these ranges start at the bound instead, and the
+# planner picks the walk or the range per request from the bound's selectivity (list_visible plans such pages each
+# time). PostgreSQL only: SQLite has no statistics to choose with, and a node on SQLite is small.
+VALIDITY_INDEXES = tuple(
+    f"CREATE INDEX IF NOT EXISTS ix_footprint_listing_{name} ON footprint_listing (public, org, {column}) "
+    f"INCLUDE (seq, {other}, status, level) WHERE kind = ''"
+    for name, column, other in (("starts", "validity_start_us", "validity_end_us"),
+                                ("ends", "validity_end_us", "validity_start_us")))
 DOCUMENT_COLUMNS = (("footprints", "v3_json"), ("footprints", "v2_json"),
                     ("footprint_disclosures", "v3_json"), ("footprint_disclosures", "v2_json"))
 
@@ -470,22 +486,23 @@ def refresh_listing(connection: Connection, seqs: Iterable[int] | None = None) -
         connection.execute(insert(footprint_listing).from_select(LISTING_COLUMNS, _listing_rows(chunk)))
 
 
-LISTING_COLUMNS = ("public", "org", "kind", "value", "seq", "status", "validity_start_us", "validity_end_us")
+LISTING_COLUMNS = ("public", "org", "kind", "value", "seq", "status", "validity_start_us", "validity_end_us", "level")
 
 
 def _listing_rows(chunk: Sequence[int] | None):
     """The listing rows of the footprints whose seq is in `chunk` (None: all): each audience (the organisations of
     its shares, and every caller when it is public) times each key (its footprint_keys, and ('', ''))."""
     audiences = union_all(
-        select(shares.c.seq, false().label("public"), shares.c.org),
-        select(footprints.c.seq, true().label("public"), literal("").label("org")).where(footprints.c.public.is_(True)),
+        select(shares.c.seq, false().label("public"), shares.c.org, shares.c.level),
+        select(footprints.c.seq, true().label("public"), literal("").label("org"), literal("").label("level"))
+        .where(footprints.c.public.is_(True)),
     ).subquery("audience")
     keys = union_all(
         select(footprint_keys.c.seq, footprint_keys.c.kind, footprint_keys.c.value),
         select(footprints.c.seq, literal("").label("kind"), literal("").label("value")),
     ).subquery("key")
     rows = select(audiences.c.public, audiences.c.org, keys.c.kind, keys.c.value, footprints.c.seq, func.lower(footprints.c.status),
-                  footprints.c.validity_start_us, footprints.c.validity_end_us).select_from(
+                  footprints.c.validity_start_us, footprints.c.validity_end_us, audiences.c.level).select_from(
         footprints.join(audiences, audiences.c.seq == footprints.c.seq).join(keys, keys.c.seq == footprints.c.seq))
     return rows if chunk is None else rows.where(footprints.c.seq.in_(chunk))
 
@@ -494,18 +511,22 @@ def _listing_rows(chunk: Sequence[int] | None):
 _VISIBLE = "(f.public OR EXISTS (SELECT 1 FROM shares s WHERE s.seq = f.seq AND s.org = {org}))"
 
 
-def served_json(version: str, placeholder) -> str:
-    """The SQL expression (over footprints alias f; the caller's organisation is the bound parameter `org`) of the
-    document the API serves to a caller, by list and get alike: the variant of the caller's share level when the
-    footprint has one (footprint_disclosures), else the summary documents of the footprints row. The raw-SQL twin of
-    `_served` (the operator's and the workflow's reads); tests/node/test_disclosure_and_versions.py checks what the
-    API serves at each level."""
+def served_json(version: str, placeholder, level: str | None = None) -> str:
+    """The SQL expression (over footprints alias f) of the document the API serves to a caller, by list and get
+    alike: the variant of the caller's share level when the footprint has one (footprint_disclosures), else the
+    summary documents of the footprints row. `level` is the SQL of that level where the statement has it (a listing
+    row's, '' for a public row); else it is looked up in the caller's share (the bound parameter `org`). The raw-SQL
+    twin of `_served` (the operator's and the workflow's reads); tests/node/test_disclosure_and_versions.py checks
+    what the API serves at each level, by get and by list."""
     column = "v3_json" if version == "v3" else "v2_json"
-    return (f"COALESCE((SELECT v.{column} FROM shares s JOIN footprint_disclosures v ON v.seq = s.seq AND "
-            f"v.level = s.level WHERE s.seq = f.seq AND s.org = {placeholder('org')}), f.{column})")
+    if level is None:
+        level = f"(SELECT s.level FROM shares s WHERE s.seq = f.seq AND s.org = {placeholder('org')})"
+    return (f"CASE WHEN COALESCE({level}, '') IN ('', '{SUMMARY}') THEN f.{column} ELSE COALESCE((SELECT v.{column} "
+            f"FROM footprint_disclosures v WHERE v.seq = f.seq AND v.level = {level}), f.{column}) END")
 
 
-def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int, limit: int) -> tuple[str, dict]:
+def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int,
+                 limit: int) -> tuple[str, dict, bool]:
     """The statement of one ListFootprints page and its parameters (plans at a million footprints: docs/node.md).
 
     A page is the union of two streams of `footprint_listing`, the caller's organisation's rows and the public rows,
@@ -513,17 +534,18 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     caller may not see or more candidates than its page needs. A single-valued key criterion (the first one) names
     the range; without one the range is the ('', '') rows every footprint has. Status and validity are checked in the
     index entries; further key criteria are IN (subquery) conditions. A footprint both public and shared comes once
-    (UNION); the documents are read for the page's rows only."""
+    (UNION); the documents are read for the page's rows only. The flag: plan this statement for its own parameters
+    (validAfter or validBefore without a key range, where the best index depends on how many footprints meet the
+    bound: VALIDITY_INDEXES)."""
     org_, after_, limit_ = placeholder("org"), placeholder("after"), placeholder("limit")
-    params: dict = {"org": org, "after": after, "limit": limit, "kind": "", "value": "", "shared": False, "public": True,
-                    "nobody": ""}
+    params: dict = {"org": org, "after": after, "limit": limit, "shared": False, "public": True, "nobody": ""}
     conditions: list[str] = []
     for kind, values in (("product", filters.product), ("company", filters.company),
                          ("classification", filters.classification), ("geography", filters.geography)):
         wanted = list(dict.fromkeys(v.lower() for v in values))
         if not wanted:
             continue
-        if len(wanted) == 1 and not params["kind"]:  # one row per footprint, audience and value (publish dedups)
+        if len(wanted) == 1 and "kind" not in params:  # one row per footprint, audience and value (publish dedups)
             params.update(kind=kind, value=wanted[0])
             continue
         params[f"{kind}_kind"] = kind
@@ -548,18 +570,26 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     source = "footprint_listing l"
     if version != "v3":  # v2: a footprint whose served document has no v2 form is skipped
         source += " JOIN footprints f ON f.seq = l.seq"
-        conditions.append(f"{served_json(version, placeholder)} IS NOT NULL")
-    where = [f"l.kind = {placeholder('kind')}", f"l.value = {placeholder('value')}", f"l.seq > {after_}", *conditions]
+        conditions.append(f"{served_json(version, placeholder, 'l.level')} IS NOT NULL")
+    keyed = "kind" in params
+    # the rows of every footprint ('', '') are named literally: the validity indexes hold those rows only
+    key_range = [f"l.kind = {placeholder('kind')}", f"l.value = {placeholder('value')}"] if keyed else ["l.kind = ''",
+                                                                                                      "l.value = ''"]
+    where = [*key_range, f"l.seq > {after_}", *conditions]
 
     def stream(audience: str) -> str:
-        return (f"SELECT l.seq FROM {source} WHERE {' AND '.join([audience, *where])} ORDER BY l.seq LIMIT {limit_}")
+        return (f"SELECT l.seq, l.level FROM {source} WHERE {' AND '.join([audience, *where])} "
+                f"ORDER BY l.seq LIMIT {limit_}")
 
     shared = stream(f"l.public = {placeholder('shared')} AND l.org = {org_}")
     public = stream(f"l.public = {placeholder('public')} AND l.org = {placeholder('nobody')}")
-    sql = (f"SELECT f.seq, {served_json(version, placeholder)} FROM (SELECT u.seq FROM (SELECT a.seq FROM ({shared}) a "
-           f"UNION SELECT b.seq FROM ({public}) b) u ORDER BY u.seq LIMIT {limit_}) page "
-           f"JOIN footprints f ON f.seq = page.seq ORDER BY f.seq")
-    return sql, params
+    sql = (f"SELECT f.seq, {served_json(version, placeholder, 'page.level')} FROM (SELECT u.seq, max(u.level) AS level FROM (SELECT a.seq, a.level FROM "
+           f"({shared}) a UNION ALL SELECT b.seq, b.level FROM ({public}) b) u GROUP BY u.seq ORDER BY u.seq "
+           f"LIMIT {limit_}) page JOIN footprints f ON f.seq = page.seq ORDER BY f.seq")
+    # validOn is left prepared: a day most footprints cover is the common case, and planning costs more than the
+    # validity indexes save for it (measured at 1M, docs/node.md)
+    bounded = filters.valid_after is not None or filters.valid_before is not None
+    return sql, params, bounded and not keyed
 
 
 def _served(org: str, level: str | None = None):
@@ -1003,8 +1033,8 @@ class NodeStore:
 
         The hot path of the API: one SQL statement on a raw driver connection from the pool (no ORM/Core statement
         building or result processing per request), whose rows are the stored documents as served."""
-        sql, params = _listing_sql(self._placeholder, version, org, filters, after, limit + 1)
-        rows = self._fetch(sql, params)
+        sql, params, plan_each_time = _listing_sql(self._placeholder, version, org, filters, after, limit + 1)
+        rows = self._fetch(sql, params, plan_each_time=plan_each_time)
         return Page([(row[0], row[1]) for row in rows[:limit]], len(rows) > limit)
 
     def visible_document(self, org: str, footprint_id: str, version: str = "v3") -> tuple[bool, str | None]:
@@ -1020,17 +1050,20 @@ class NodeStore:
             return False, None
         return True, rows[0][1]
 
-    def _fetch(self, sql: str, params: dict, retry: bool = True) -> list[tuple]:
+    def _fetch(self, sql: str, params: dict, retry: bool = True, plan_each_time: bool = False) -> list[tuple]:
         """Rows of one read-only statement on a raw driver connection of the hot-read pool; driver errors become
         SQLAlchemy's (so the app answers a database outage with 503 as for any other query). A connection that turns
-        out dead (the database restarted since it was pooled) is discarded and the read retried once on a new one."""
+        out dead (the database restarted since it was pooled) is discarded and the read retried once on a new one.
+        psycopg prepares a statement run often, and PostgreSQL may then keep one generic plan for every parameter;
+        `plan_each_time` asks for a plan made for these parameters instead (not prepared)."""
         engine = self.hot_reads
+        options = {"prepare": False} if plan_each_time and engine.dialect.name == "postgresql" else {}
         dbapi_error = engine.dialect.loaded_dbapi.Error
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(sql, params)
+                cursor.execute(sql, params, **options)
                 return cursor.fetchall()
             finally:
                 cursor.close()
@@ -1038,7 +1071,7 @@ class NodeStore:
             if engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
                 connection.invalidate(error)
                 if retry:
-                    return self._fetch(sql, params, retry=False)
+                    return self._fetch(sql, params, retry=False, plan_each_time=plan_each_time)
             raise DBAPIError.instance(sql, params, error, dbapi_error) from error
         finally:
             connection.close()

@@ -134,6 +134,20 @@ def test_public_footprints_and_strangers_get_the_summary(node):
     assert LINE not in get(node, "stranger", "/3/footprints").text
 
 
+def test_a_public_footprint_shared_at_full_is_listed_at_full_to_that_organisation_only(node):
+    """A page lists a footprint both public and shared once, with the share's document (footprint_listing carries
+    the level): what a get serves that organisation, while everyone else still gets the summary."""
+    node.store.share(node.public.id, ["FullCo"], level="full")
+    document = get(node, "full", f"/3/footprints/{node.public.id}").json()["data"]
+    assert COMPUTED in schemas(document)
+    for version in ("3", "2"):
+        listed = [d for d in get(node, "full", f"/{version}/footprints").json()["data"] if d["id"] == node.public.id]
+        assert len(listed) == 1 and (LINE in json.dumps(listed[0]))
+    assert [d for d in get(node, "full", "/3/footprints").json()["data"] if d["id"] == node.public.id] == [document]
+    [stranger] = [d for d in get(node, "stranger", "/3/footprints").json()["data"] if d["id"] == node.public.id]
+    assert LINE not in json.dumps(stranger) and not schemas(stranger) & {BREAKDOWN, COMPUTED}
+
+
 def test_sharing_again_changes_what_that_organisation_sees(node):
     other = computed(node.base_footprint, 3, "urn:pact:product:modules")
     publish_footprints(node.store, [other], share_with=("SumCo",), level="full")

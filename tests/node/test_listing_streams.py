@@ -9,6 +9,7 @@ import dataclasses
 import json
 import threading
 import uuid
+from datetime import datetime, timezone
 
 import psycopg
 import pytest
@@ -60,6 +61,10 @@ def test_every_visible_footprint_once_in_publication_order(store, published, lim
     assert listed(store, Filters(product=("urn:pact:product:p1", "urn:pact:product:nothing")), limit, version) == product
     assert listed(store, Filters(geography=("us",), status="active"), limit, version) == visible
     assert listed(store, Filters(status="deprecated"), limit, version) == []
+    far = datetime(2200, 1, 1, tzinfo=timezone.utc)  # validity bounds (planned per request on PostgreSQL)
+    assert listed(store, Filters(valid_before=far), limit, version) == visible
+    assert listed(store, Filters(valid_after=far), limit, version) == []
+    assert listed(store, Filters(valid_on=far, product=("urn:pact:product:p1", "urn:pact:product:p2")), limit, version) == []
     # an organisation nobody shared with sees the public ones only
     assert listed(store, Filters(), limit, version, org="NobodyCo") == [
         pf for pf, (_, public) in zip(published, PATTERN) if public]
@@ -140,7 +145,25 @@ def test_schema_9_fills_the_listing_of_a_version_8_database(store, published):
                  "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'footprints'")
     with store.engine.connect() as connection:
         assert "ix_footprints_public_seq" not in set(connection.execute(text(catalogue)).scalars())
+        if store.engine.dialect.name == "postgresql":
+            assert set(connection.execute(text(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'footprint_listing'"
+            )).scalars()) >= {"ix_footprint_listing", "ix_footprint_listing_starts", "ix_footprint_listing_ends"}
     assert listed(store, Filters(), 2, org="NobodyCo") == [pf for pf, (_, public) in zip(published, PATTERN) if public]
+
+
+def test_pages_with_a_validity_bound_are_planned_for_their_bound(store, published):
+    """psycopg prepares a statement run five times, and PostgreSQL may then keep one generic plan; a page with a
+    validity bound and no key range is sent unprepared, so each bound gets the plan its selectivity calls for (the
+    walk in publication order, or a range of a validity index). The unbounded page stays prepared."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite plans every statement anew")
+    for _ in range(8):
+        listed(store, Filters(valid_after=datetime(2000, 1, 1, tzinfo=timezone.utc)), 100)
+        listed(store, Filters(), 100)
+    prepared = [statement for (statement,) in store._fetch("SELECT statement FROM pg_prepared_statements", {})]
+    listings = [statement for statement in prepared if "footprint_listing" in statement]
+    assert listings and not any("validity_start_us >" in statement for statement in listings)
 
 
 def test_a_hot_read_survives_a_connection_the_database_closed(store, published):
