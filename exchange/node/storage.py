@@ -6,8 +6,9 @@ geographies, lower-cased) sit in a key table; validity bounds are integers (micr
 so comparisons behave the same on both databases. Footprints are immutable (spec v3.0.3 Sec. 7.2); setting
 `status` to Deprecated, the one change the spec allows, happens when a recomputation of the same product is
 published (`versions.py`). Each footprint is kept at every disclosure level it has (summary in `footprints`, the
-others in `footprint_disclosures`); a share names the level its organisation is served (`_served`). Every write is
-one transaction: nothing is ever half-written.
+others in `footprint_disclosures`); a share names the level its organisation is served (`_served`). What each
+audience may list, by filter key, is derived into `footprint_listing`, rebuilt by every write that changes it
+(`refresh_listing`), so a page is an index range. Every write is one transaction: nothing is ever half-written.
 The schema carries a version number in `meta` so a later release can migrate an existing database. The node also
 keeps the requests its operator sent to suppliers (`sent_requests`); the answer event closes one in its own transaction;
 and the footprints other nodes announced with a Published event, fetched from them (`received_footprints`), beside
