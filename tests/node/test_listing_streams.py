@@ -149,6 +149,8 @@ def test_schema_9_fills_the_listing_of_a_version_8_database(store, published):
             assert set(connection.execute(text(
                 "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'footprint_listing'"
             )).scalars()) >= {"ix_footprint_listing", "ix_footprint_listing_starts", "ix_footprint_listing_ends"}
+            assert connection.execute(text("SELECT count(*) FROM pg_statistic_ext WHERE stxrelid = "
+                                           "'footprint_listing'::regclass")).scalar() == 1
     assert listed(store, Filters(), 2, org="NobodyCo") == [pf for pf, (_, public) in zip(published, PATTERN) if public]
 
 
