@@ -448,11 +448,12 @@ VALIDITY_INDEXES = tuple(
     f"INCLUDE (seq, {other}, status, level) WHERE kind = '' AND value = ''"
     for name, column, other in (("starts", "validity_start_us", "validity_end_us"),
                                 ("ends", "validity_end_us", "validity_start_us")))
-# `public` and `org` are correlated (a public row's org is always ''): estimated as independent, the public range
-# looked ~50 rows long instead of 20,000 at 1M, and the planner sorted every public row starting after a bound rather
-# than walk 22 of them. Statistics on the pair (most common combinations) fix the estimate.
-AUDIENCE_STATISTICS = ("CREATE STATISTICS IF NOT EXISTS st_footprint_listing_audience (mcv) ON public, org "
-                       "FROM footprint_listing")
+# The range columns are correlated (a public row's org is always ''; the ('', '') rows are the ones the validity
+# indexes hold): estimated as independent, the public range looked ~50 rows long instead of 20,000 at 1M, and the
+# planner sorted every public row starting after a bound, or of a status, rather than walk a few dozen (2.5-7 ms
+# against 0.2-0.5). Statistics on their most common combinations fix the estimates.
+AUDIENCE_STATISTICS = ("CREATE STATISTICS IF NOT EXISTS st_footprint_listing_audience (mcv) ON public, org, kind, "
+                       "value FROM footprint_listing")
 DOCUMENT_COLUMNS = (("footprints", "v3_json"), ("footprints", "v2_json"),
                     ("footprint_disclosures", "v3_json"), ("footprint_disclosures", "v2_json"))
 
