@@ -204,7 +204,8 @@ def load(db_url: str, count: int, seed: int) -> Loaded:
         admin.execute("VACUUM (ANALYZE) footprint_listing")
     seconds = time.perf_counter() - started
     print(f"loaded {count:,} footprints in {seconds:.0f} s (COPY {copied:.0f} s, listing rows {listed:.0f} s, indexes "
-          f"and VACUUM ANALYZE {seconds - copied - listed:.0f} s); {CLIENT_ORG} sees {len(visible):,}{'+' if len(visible) == 20_000 else ''} of them")
+          f"and VACUUM ANALYZE {seconds - copied - listed:.0f} s); {CLIENT_ORG} sees "
+          f"{len(visible):,}{'+' if len(visible) == 20_000 else ''} of them")
     return Loaded(count, seconds, visible, count)
 
 

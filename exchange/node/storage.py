@@ -99,10 +99,11 @@ footprints = Table(
 # Schema 9: what each audience may list, by filter key (docs/node.md, plans at a million footprints). One row per
 # (audience, key, footprint): the audience is an organisation the footprint is shared with, or every caller (`public`,
 # with org '': a flag rather than a NULL org or a reserved name, because no organisation name is reserved and
-# PostgreSQL reads an index range in order only after equalities, not IS NULL); the key is one of its footprint_keys, or ('', '') for the row every footprint has (the pages
-# without a key criterion); status (lower-cased) and validity are copied so the other filters are checked in the
-# index. A page of a filter is then one range of this index per audience, read in publication order until the page is
-# full: no probe of the shares or of the footprints rows per candidate. Derived data only: `refresh_listing` rebuilds
+# PostgreSQL reads an index range in order only after equalities, not IS NULL); the key is one of its
+# footprint_keys, or ('', '') for the row every footprint has (the pages without a key criterion); status
+# (lower-cased) and validity are copied so the other filters are checked in the index. A page of a filter is then
+# one range of this index per audience, read in publication order until the page is full: no probe of the shares or
+# of the footprints rows per candidate. Derived data only: `refresh_listing` rebuilds
 # a footprint's rows from footprints, footprint_keys and shares after every write that touches them.
 footprint_listing = Table(
     "footprint_listing", metadata,
@@ -117,8 +118,8 @@ footprint_listing = Table(
     # the share's disclosure level (shares.level), '' in public rows: which document the page serves, without a probe
     # of the shares per row ('' sorts before every level, so max() prefers a share when a footprint is also public)
     Column("level", String(16), nullable=False),
-    Index("ix_footprint_listing", "public", "org", "kind", "value", "seq", "status", "validity_start_us", "validity_end_us",
-          "level"),
+    Index("ix_footprint_listing", "public", "org", "kind", "value", "seq", "status", "validity_start_us",
+          "validity_end_us", "level"),
     Index("ix_footprint_listing_seq", "seq"),
 )
 # Schema 7: the status and validity filters start from an index at a million footprints (docs/node.md, plans).
@@ -470,8 +471,12 @@ def _documents_in_lz4(connection: Connection) -> None:
         "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'").scalar() or []
     if "lz4" not in methods:
         return
-    for table, column in DOCUMENT_COLUMNS:
-        connection.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION lz4")
+    for table, column in DOCUMENT_COLUMNS:  # ALTER TABLE locks the table: only where it is not set yet
+        current = connection.exec_driver_sql(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = %(table)s::regclass AND attname = %(column)s",
+            {"table": table, "column": column}).scalar()
+        if current != "l":
+            connection.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION lz4")
 
 
 def refresh_listing(connection: Connection, seqs: Iterable[int] | None = None) -> None:
@@ -482,7 +487,7 @@ def refresh_listing(connection: Connection, seqs: Iterable[int] | None = None) -
     footprint at once rebuild its rows one after the other, the second from what the first committed."""
     if seqs is None:
         connection.execute(footprint_listing.delete())
-        connection.execute(insert(footprint_listing).from_select(LISTING_COLUMNS, _listing_rows(None)))
+        connection.execute(insert(footprint_listing).from_select(footprint_listing.c, _listing_rows(None)))
         return
     ordered = sorted(set(seqs))
     for start in range(0, len(ordered), 500):
@@ -490,15 +495,13 @@ def refresh_listing(connection: Connection, seqs: Iterable[int] | None = None) -
         connection.execute(select(footprints.c.seq).where(footprints.c.seq.in_(chunk))
                            .order_by(footprints.c.seq).with_for_update())
         connection.execute(footprint_listing.delete().where(footprint_listing.c.seq.in_(chunk)))
-        connection.execute(insert(footprint_listing).from_select(LISTING_COLUMNS, _listing_rows(chunk)))
-
-
-LISTING_COLUMNS = ("public", "org", "kind", "value", "seq", "status", "validity_start_us", "validity_end_us", "level")
+        connection.execute(insert(footprint_listing).from_select(footprint_listing.c, _listing_rows(chunk)))
 
 
 def _listing_rows(chunk: Sequence[int] | None):
-    """The listing rows of the footprints whose seq is in `chunk` (None: all): each audience (the organisations of
-    its shares, and every caller when it is public) times each key (its footprint_keys, and ('', ''))."""
+    """The listing rows of the footprints whose seq is in `chunk` (None: all), in footprint_listing's column order:
+    each audience (the organisations of its shares, and every caller when it is public) times each key (its
+    footprint_keys, and ('', ''))."""
     audiences = union_all(
         select(shares.c.seq, false().label("public"), shares.c.org, shares.c.level),
         select(footprints.c.seq, true().label("public"), literal("").label("org"), literal("").label("level"))
@@ -508,8 +511,9 @@ def _listing_rows(chunk: Sequence[int] | None):
         select(footprint_keys.c.seq, footprint_keys.c.kind, footprint_keys.c.value),
         select(footprints.c.seq, literal("").label("kind"), literal("").label("value")),
     ).subquery("key")
-    rows = select(audiences.c.public, audiences.c.org, keys.c.kind, keys.c.value, footprints.c.seq, func.lower(footprints.c.status),
-                  footprints.c.validity_start_us, footprints.c.validity_end_us, audiences.c.level).select_from(
+    rows = select(audiences.c.public, audiences.c.org, keys.c.kind, keys.c.value, footprints.c.seq,
+                  func.lower(footprints.c.status), footprints.c.validity_start_us, footprints.c.validity_end_us,
+                  audiences.c.level).select_from(
         footprints.join(audiences, audiences.c.seq == footprints.c.seq).join(keys, keys.c.seq == footprints.c.seq))
     return rows if chunk is None else rows.where(footprints.c.seq.in_(chunk))
 
@@ -564,7 +568,8 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
                           f"AND k.value IN ({', '.join(names)}))")
     if filters.valid_on is not None:
         params["valid_on"] = micros(filters.valid_on)
-        conditions += [f"l.validity_start_us <= {placeholder('valid_on')}", f"l.validity_end_us >= {placeholder('valid_on')}"]
+        conditions += [f"l.validity_start_us <= {placeholder('valid_on')}",
+                       f"l.validity_end_us >= {placeholder('valid_on')}"]
     if filters.valid_after is not None:
         params["valid_after"] = micros(filters.valid_after)
         conditions.append(f"l.validity_start_us > {placeholder('valid_after')}")
@@ -579,9 +584,10 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
         source += " JOIN footprints f ON f.seq = l.seq"
         conditions.append(f"{served_json(version, placeholder, 'l.level')} IS NOT NULL")
     keyed = "kind" in params
-    # the rows of every footprint ('', '') are named literally: the validity indexes hold those rows only
-    key_range = [f"l.kind = {placeholder('kind')}", f"l.value = {placeholder('value')}"] if keyed else ["l.kind = ''",
-                                                                                                      "l.value = ''"]
+    if keyed:
+        key_range = [f"l.kind = {placeholder('kind')}", f"l.value = {placeholder('value')}"]
+    else:  # the rows of every footprint, ('', ''), named literally: the validity indexes hold those rows only
+        key_range = ["l.kind = ''", "l.value = ''"]
     where = [*key_range, f"l.seq > {after_}", *conditions]
 
     def stream(audience: str) -> str:
@@ -590,9 +596,11 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
 
     shared = stream(f"l.public = {placeholder('shared')} AND l.org = {org_}")
     public = stream(f"l.public = {placeholder('public')} AND l.org = {placeholder('nobody')}")
-    sql = (f"SELECT f.seq, {served_json(version, placeholder, 'page.level')} FROM (SELECT u.seq, max(u.level) AS level FROM (SELECT a.seq, a.level FROM "
-           f"({shared}) a UNION ALL SELECT b.seq, b.level FROM ({public}) b) u GROUP BY u.seq ORDER BY u.seq "
-           f"LIMIT {limit_}) page JOIN footprints f ON f.seq = page.seq ORDER BY f.seq")
+    # a footprint both shared and public comes once, at the share's level ('' sorts first, so max() is the share's)
+    page = (f"SELECT u.seq, max(u.level) AS level FROM (SELECT a.seq, a.level FROM ({shared}) a UNION ALL "
+            f"SELECT b.seq, b.level FROM ({public}) b) u GROUP BY u.seq ORDER BY u.seq LIMIT {limit_}")
+    sql = (f"SELECT f.seq, {served_json(version, placeholder, 'page.level')} FROM ({page}) page "
+           f"JOIN footprints f ON f.seq = page.seq ORDER BY f.seq")
     # validOn is left prepared: a day most footprints cover is the common case, and planning costs more than the
     # validity indexes save for it (measured at 1M, docs/node.md)
     bounded = filters.valid_after is not None or filters.valid_before is not None
