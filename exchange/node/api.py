@@ -28,7 +28,7 @@ from .cursors import CursorError, CursorSeal, listing_of
 from .errors import ApiError
 from .event_quota import EventLimits, QuotaExceeded, check_quota
 from .events import REQUEST_CREATED, check_event
-from .storage import Filters, NodeStore, Page
+from .storage import Filters, NodeStore, Page, Served
 from .v2_filter import FilterError, Predicate, index_criteria, parse_filter
 from .workflow import RequestRefused, receive_other, receive_request
 
@@ -119,11 +119,11 @@ def parse_listing(parameters: Iterable[tuple[str, str]], config, version: str, s
     return Listing(filters, predicate, limit, after, bound)
 
 
-def list_page(store: NodeStore, org: str, listing: Listing, version: str) -> Page:
-    """The page of `listing` for `org`."""
+def list_page(store: NodeStore, org: str, listing: Listing, version: str, floor_of: str | None = None) -> Page:
+    """The page of `listing` for `org` (with the token floor of client `floor_of`: NodeStore.list_visible)."""
     if listing.predicate is None:
-        return store.list_visible(org, listing.filters, listing.after, listing.limit, version)
-    return _matching_page(store, org, listing.filters, listing.predicate, listing.after, listing.limit)
+        return store.list_visible(org, listing.filters, listing.after, listing.limit, version, floor_of)
+    return _matching_page(store, org, listing.filters, listing.predicate, listing.after, listing.limit, floor_of)
 
 
 def page_body(page: Page) -> str:
@@ -139,22 +139,24 @@ def next_link(scheme: str, host: str, path: str, parameters: Iterable[tuple[str,
     return f'<{scheme}://{host}{path}?{urlencode(params)}>; rel="next"'
 
 
-def _matching_page(store: NodeStore, org: str, filters: Filters, predicate: Predicate, after: int, limit: int) -> Page:
+def _matching_page(store: NodeStore, org: str, filters: Filters, predicate: Predicate, after: int, limit: int,
+                   floor_of: str | None) -> Page:
     """One page of the v2 footprints `org` may see that `predicate` accepts: visible ones are read in publication
-    order (limit + 1, then FILTER_SCAN at a time) until limit + 1 match (so `has_more` is exact) or none are left."""
+    order (limit + 1, then FILTER_SCAN at a time) until limit + 1 match (so `has_more` is exact) or none are left.
+    The token floor of `floor_of` is read with the first round."""
     found: list[tuple[int, str]] = []
     scan = limit + 1  # first round: when the key index already narrowed the listing to matches, one page is enough
+    page = store.list_visible(org, filters, after, scan, "v2", floor_of)
+    floor = page.token_floor
     while True:
-        page = store.list_visible(org, filters, after, scan, "v2")
-        scan = FILTER_SCAN
         for seq, document in page.items:
             if predicate(json.loads(document)):
                 found.append((seq, document))
                 if len(found) > limit:
-                    return Page(found[:limit], True)
+                    return Page(found[:limit], True, floor)
         if not page.has_more:
-            return Page(found, False)
-        after = page.items[-1][0]
+            return Page(found, False, floor)
+        page = store.list_visible(org, filters, page.items[-1][0], FILTER_SCAN, "v2")
 
 
 def _holds_nul(value) -> bool:
@@ -168,20 +170,26 @@ def _holds_nul(value) -> bool:
     return False
 
 
-def get_body(store: NodeStore, org: str, footprint_id: str, version: str) -> str:
-    """The GetFootprint body of one footprint for `org`, or ApiError.
+def served_footprint(store: NodeStore, org: str, footprint_id: str, version: str,
+                     floor_of: str | None = None) -> Served:
+    """The footprint `footprint_id` as served to `org` (with the token floor of client `floor_of`:
+    NodeStore.visible_document); ApiError BadRequest for an id that is not a UUID."""
+    if not _UUID.match(footprint_id):
+        raise ApiError("BadRequest", "the footprint id must be a UUID")
+    return store.visible_document(org, footprint_id, version, floor_of)
+
+
+def get_body(served: Served) -> str:
+    """The GetFootprint body of a footprint as served, or ApiError.
 
     v3.0.3 "Action GetFootprint": a footprint that is not found MUST be 404 NotFound (v2: NoSuchFootprint, the code
     WBCSD's conformance case 8 expects). One the caller may not see is not found for that caller: the same status,
     body and database work, so nobody learns which ids other organisations hold (docs/security.md, isolation)."""
-    if not _UUID.match(footprint_id):
-        raise ApiError("BadRequest", "the footprint id must be a UUID")
-    visible, document = store.visible_document(org, footprint_id, version)
-    if not visible:
+    if not served.visible:
         raise ApiError("NotFound", "no footprint with this id")
-    if document is None:
+    if served.document is None:
         raise ApiError("NotImplemented", "this footprint cannot be expressed in PACT v2 (use /3/footprints)")
-    return '{"data":' + document + "}"
+    return '{"data":' + served.document + "}"
 
 
 def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, config, clock, seal: CursorSeal) -> Blueprint:
@@ -206,7 +214,8 @@ def make_api_blueprint(version: str, store: NodeStore, tokens: TokenService, con
     @blueprint.get("/footprints/<footprint_id>")
     def get_footprint(footprint_id: str) -> Response:
         principal = caller()
-        return Response(get_body(store, principal.org, footprint_id, version), mimetype="application/json")
+        return Response(get_body(served_footprint(store, principal.org, footprint_id, version)),
+                        mimetype="application/json")
 
     @blueprint.post("/events")
     def events() -> Response:

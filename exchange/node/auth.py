@@ -6,7 +6,8 @@ so every worker process accepts every other's tokens. Nothing here is hand-writt
 
 Revocation is effective at once: a token is accepted only while its client exists and was issued after the client's
 `tokens_after_us` (`pcf node remove-client`, `pcf node revoke-tokens`). That is one primary-key lookup per request,
-read from the shared database, so every process and instance refuses a revoked token from the next request on.
+read from the shared database, so every process and instance refuses a revoked token from the next request on (on the
+API's hot path the lookup rides in the page's own statement: `claims`, then `current` with the floor read there).
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ class TokenService:
 
     def verify(self, header: str | None) -> Principal:
         """The caller of a bearer-authenticated request; AuthError with PACT's code otherwise."""
+        claims = self.claims(header)
+        # revocation is checked on every request, outside the cache: one primary-key read, effective at once in
+        # every process (pcf node remove-client, revoke-tokens)
+        return self.current(claims, self.store.token_floor(str(claims["sub"])))
+
+    def claims(self, header: str | None) -> dict:
+        """The claims of the bearer token in `header` if it is well signed and unexpired; AuthError otherwise. Not
+        yet a caller: `current` checks revocation against the client's token floor."""
         if not header or not header[:7].lower() == "bearer ":
             raise AuthError("BadRequest", "missing bearer token (Authorization: Bearer <token>)", 401)
         token = header[7:].strip()
@@ -95,9 +104,13 @@ class TokenService:
             claims = self._claims(token)
         if claims["exp"] <= self.clock().timestamp():  # checked against the injected clock, not the wall clock
             raise AuthError("TokenExpired", "The specified access token has expired", 401)
-        # revocation is checked on every request, outside the cache: one primary-key read, effective at once in
-        # every process (pcf node remove-client, revoke-tokens)
-        floor = self.store.token_floor(str(claims["sub"]))
+        return claims
+
+    @staticmethod
+    def current(claims: dict, floor: int | None) -> Principal:
+        """The caller whose token has these `claims`, given its client's token floor read just now (None: no such
+        client); AuthError if the token was issued before the floor (revoked) or its client was removed. The API's
+        hot path reads the floor with the page it serves (`NodeStore.list_visible`), the rest through `verify`."""
         issued = claims.get("ius")
         if floor is None or not isinstance(issued, int) or issued < floor:
             raise AuthError("BadRequest", "invalid access token (revoked, or its client was removed)", 401)

@@ -2,11 +2,12 @@
 
 A WSGI middleware in front of the Flask app. A GET of `/{3,2}/footprints` or `/{3,2}/footprints/<id>` is parsed,
 authenticated and answered by the very functions the Flask handlers use (api.py), without building Flask's request
-and response objects or its context. Anything else, and any request on these routes that does not end in a 200 (a
-bad token, a malformed query, an unknown id, a database error), goes to Flask unchanged, so every error keeps one
-implementation, its body and its status. A 200 answered here carries the headers Flask's own would: those every
-response gets from the app's after-request hooks are read from the app once, at start
-(tests/node/test_fast_path.py compares both paths byte for byte).
+and response objects or its context. The token's revocation check reads the client's token floor in the page's own
+statement (one round trip per request); a revoked token's page is thrown away and Flask answers the 401. Anything
+else, and any request on these routes that does not end in a 200 (a bad token, a malformed query, an unknown id, a
+database error), goes to Flask unchanged, so every error keeps one implementation, its body and its status. A 200
+answered here carries the headers Flask's own would: those every response gets from the app's after-request hooks
+are read from the app once, at start (tests/node/test_fast_path.py compares both paths byte for byte).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import parse_qsl
 from flask import Flask, Response
 from werkzeug.wsgi import get_host
 
-from .api import get_body, list_page, next_link, page_body, parse_listing
+from .api import get_body, list_page, next_link, page_body, parse_listing, served_footprint
 from .auth import TokenService
 from .cursors import CursorSeal
 from .storage import NodeStore
@@ -61,11 +62,12 @@ class FastPath:
         """(body, Link header or None) of a successful answer; None for anything Flask must answer."""
         try:
             if rest == _FOOTPRINTS:
-                principal = self.tokens.verify(environ.get("HTTP_AUTHORIZATION"))
+                claims = self.tokens.claims(environ.get("HTTP_AUTHORIZATION"))
                 query = environ.get("QUERY_STRING", "").encode("latin-1").decode()
                 parameters = parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
-                listing = parse_listing(parameters, self.config, version, self.seal, principal.org)
-                page = list_page(self.store, principal.org, listing, version)
+                listing = parse_listing(parameters, self.config, version, self.seal, claims["org"])
+                page = list_page(self.store, claims["org"], listing, version, floor_of=str(claims["sub"]))
+                principal = self.tokens.current(claims, page.token_floor)  # revoked: Flask answers (401)
                 link = None
                 if page.has_more:
                     path = environ["PATH_INFO"].encode("latin-1").decode()
@@ -73,8 +75,11 @@ class FastPath:
                                      self.seal.seal(principal.org, listing.bound, page.items[-1][0]))
                 return page_body(page), link
             if rest.startswith(_FOOTPRINTS + "/") and "/" not in rest[len(_FOOTPRINTS) + 1:]:
-                principal = self.tokens.verify(environ.get("HTTP_AUTHORIZATION"))
-                return get_body(self.store, principal.org, rest[len(_FOOTPRINTS) + 1:], version), None
+                claims = self.tokens.claims(environ.get("HTTP_AUTHORIZATION"))
+                served = served_footprint(self.store, claims["org"], rest[len(_FOOTPRINTS) + 1:], version,
+                                          floor_of=str(claims["sub"]))
+                self.tokens.current(claims, served.token_floor)
+                return get_body(served), None
         except Exception:  # noqa: BLE001 - whatever does not end in a 200 here, Flask answers (and logs) as ever
             return None
         return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Iterable, Sequence
 
 from sqlalchemy import (
@@ -536,18 +537,19 @@ def served_json(version: str, placeholder, level: str | None = None) -> str:
             f"FROM footprint_disclosures v WHERE v.seq = f.seq AND v.level = {level}), f.{column}) END")
 
 
-def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int,
-                 limit: int) -> tuple[str, dict, bool]:
+def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int, limit: int,
+                 sqlite: bool = False) -> tuple[str, dict, bool]:
     """The statement of one ListFootprints page and its parameters (plans at a million footprints: docs/node.md).
 
     A page is the union of two streams of `footprint_listing`, the caller's organisation's rows and the public rows,
     each one range of its index read in publication order and cut at `limit`, so no statement reads a footprint the
     caller may not see or more candidates than its page needs. A single-valued key criterion (the first one) names
     the range; without one the range is the ('', '') rows every footprint has. Status and validity are checked in the
-    index entries; further key criteria are IN (subquery) conditions. A footprint both public and shared comes once
-    (UNION); the documents are read for the page's rows only. The flag: plan this statement for its own parameters
-    (validAfter or validBefore without a key range, where the best index depends on how many footprints meet the
-    bound: VALIDITY_INDEXES)."""
+    index entries; further key criteria are IN (subquery) conditions. A footprint both public and shared comes once:
+    SQLite's public stream skips the footprints shared with the caller and the two streams are merged in order (its
+    GROUP BY would copy them into a temporary b-tree); PostgreSQL groups them. The documents are read for the page's
+    rows only. The flag: plan this statement for its own parameters (validAfter or validBefore without a key range,
+    where the best index depends on how many footprints meet the bound: VALIDITY_INDEXES)."""
     org_, after_, limit_ = placeholder("org"), placeholder("after"), placeholder("limit")
     params: dict = {"org": org, "after": after, "limit": limit, "shared": False, "public": True, "nobody": ""}
     conditions: list[str] = []
@@ -590,17 +592,24 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
         key_range = ["l.kind = ''", "l.value = ''"]
     where = [*key_range, f"l.seq > {after_}", *conditions]
 
-    def stream(audience: str) -> str:
-        return (f"SELECT l.seq, l.level FROM {source} WHERE {' AND '.join([audience, *where])} "
+    def stream(audience: str, *more: str) -> str:
+        return (f"SELECT l.seq, l.level FROM {source} WHERE {' AND '.join([audience, *where, *more])} "
                 f"ORDER BY l.seq LIMIT {limit_}")
 
     shared = stream(f"l.public = {placeholder('shared')} AND l.org = {org_}")
-    public = stream(f"l.public = {placeholder('public')} AND l.org = {placeholder('nobody')}")
-    # a footprint both shared and public comes once, at the share's level ('' sorts first, so max() is the share's)
-    page = (f"SELECT u.seq, max(u.level) AS level FROM (SELECT a.seq, a.level FROM ({shared}) a UNION ALL "
-            f"SELECT b.seq, b.level FROM ({public}) b) u GROUP BY u.seq ORDER BY u.seq LIMIT {limit_}")
+    public = f"l.public = {placeholder('public')} AND l.org = {placeholder('nobody')}"
+    # a footprint both shared and public comes once, at the share's level
+    if sqlite:  # the public rows of footprints not shared with the caller, merged in order (no sort of the page)
+        unshared = stream(public, f"NOT EXISTS (SELECT 1 FROM shares s WHERE s.seq = l.seq AND s.org = {org_})")
+        page = (f"SELECT a.seq, a.level FROM ({shared}) a UNION ALL SELECT b.seq, b.level FROM ({unshared}) b "
+                f"ORDER BY 1 LIMIT {limit_}")
+    else:  # one row per footprint ('' sorts first, so max() is the share's level): PostgreSQL groups the two
+        # streams' rows in memory, where a probe of the shares per public row could become a join of all of them
+        page = (f"SELECT u.seq, max(u.level) AS level FROM (SELECT a.seq, a.level FROM ({shared}) a UNION ALL "
+                f"SELECT b.seq, b.level FROM ({stream(public)}) b) u GROUP BY u.seq ORDER BY u.seq LIMIT {limit_}")
+    # in no order: the caller sorts the page by seq (SQLite would otherwise copy every document into a sort)
     sql = (f"SELECT f.seq, {served_json(version, placeholder, 'page.level')} FROM ({page}) page "
-           f"JOIN footprints f ON f.seq = page.seq ORDER BY f.seq")
+           f"JOIN footprints f ON f.seq = page.seq")
     # validOn is left prepared: a day most footprints cover is the common case, and planning costs more than the
     # validity indexes save for it (measured at 1M, docs/node.md)
     bounded = filters.valid_after is not None or filters.valid_before is not None
@@ -657,6 +666,16 @@ class StoredKey:
 class Page:
     items: list[tuple[int, str]]  # (seq, json)
     has_more: bool
+    token_floor: int | None = None  # client `floor_of`'s token floor read with the page (None: not asked or no client)
+
+
+@dataclass(frozen=True)
+class Served:
+    """One footprint as GetFootprint serves it to a caller (`NodeStore.visible_document`)."""
+
+    visible: bool  # False whether the id is unknown or hidden from the caller
+    document: str | None  # None when visible but without a form in the version asked (v2)
+    token_floor: int | None = None  # client `floor_of`'s token floor, read with it (None: not asked, or no client)
 
 
 READ_ONLY = "pcf_read_only"  # execution option of the store's read engine: see _sqlite_begin
@@ -742,6 +761,9 @@ class NodeStore:
         self.hot_reads = create_hot_read_engine(url, self.engine)
         # bound parameters in the driver's own style, for the raw statements of the API's hot path (_fetch)
         self._placeholder = (lambda name: f":{name}") if self.engine.dialect.name == "sqlite" else (lambda name: f"%({name})s")
+        # a client's token floor (0: no token revoked; no row, or NULL as a subquery, when there is no such client)
+        self._floor_sql = (f"SELECT COALESCE(tokens_after_us, 0) FROM clients "
+                           f"WHERE client_id = {self._placeholder('client')}")
 
     def dispose(self) -> None:
         """Close every pooled connection (before a fork, or before the database is dropped)."""
@@ -870,9 +892,8 @@ class NodeStore:
         """When this client's valid tokens start (microseconds; 0: any unexpired one), or None when there is no such
         client: the one primary-key lookup a bearer token check costs, so a raw statement on the API's hot path (as
         `list_visible`): through the ORM/Core it cost more than the page it guarded."""
-        rows = self._fetch(f"SELECT tokens_after_us FROM clients WHERE client_id = {self._placeholder('client')}",
-                           {"client": client_id})
-        return None if not rows else (rows[0][0] or 0)
+        rows = self._fetch(self._floor_sql, {"client": client_id})
+        return None if not rows else int(rows[0][0])
 
     def remove_client(self, client_id: str) -> bool:
         """Delete a client (its tokens stop working with it); False when there is none."""
@@ -1043,27 +1064,46 @@ class NodeStore:
         with self.reader.connect() as connection:
             return connection.execute(select(func.count()).select_from(footprints)).scalar_one()
 
-    def list_visible(self, org: str, filters: Filters, after: int, limit: int, version: str = "v3") -> Page:
-        """One page of the footprints `org` may see, in publication order, after position `after` (a seq).
+    def list_visible(self, org: str, filters: Filters, after: int, limit: int, version: str = "v3",
+                     floor_of: str | None = None) -> Page:
+        """One page of the footprints `org` may see, in publication order, after position `after` (a seq); with the
+        token floor of client `floor_of` (`token_floor`) read by the same statement when asked.
 
         The hot path of the API: one SQL statement on a raw driver connection from the pool (no ORM/Core statement
-        building or result processing per request), whose rows are the stored documents as served."""
-        sql, params, plan_each_time = _listing_sql(self._placeholder, version, org, filters, after, limit + 1)
-        rows = self._fetch(sql, params, plan_each_time=plan_each_time)
-        return Page([(row[0], row[1]) for row in rows[:limit]], len(rows) > limit)
+        building or result processing per request), whose rows are the stored documents as served. The caller's
+        token check rides along (`auth.TokenService.current`), so a request costs one round trip, not two."""
+        sql, params, plan_each_time = _listing_sql(self._placeholder, version, org, filters, after, limit + 1,
+                                                   self.hot_reads.dialect.name == "sqlite")
+        floor = None
+        if floor_of is None:
+            rows = self._fetch(sql, params, plan_each_time=plan_each_time)
+        else:  # one more row, (NULL, the floor as text): taken out before the page is sorted
+            params["client"] = floor_of
+            rows = self._fetch(f"{sql} UNION ALL SELECT NULL, CAST(({self._floor_sql}) AS TEXT)", params,
+                               plan_each_time=plan_each_time)
+            for index, row in enumerate(rows):
+                if row[0] is None:
+                    floor = rows.pop(index)[1]
+                    floor = None if floor is None else int(floor)
+                    break
+        rows.sort(key=itemgetter(0))
+        return Page(rows[:limit], len(rows) > limit, floor)
 
-    def visible_document(self, org: str, footprint_id: str, version: str = "v3") -> tuple[bool, str | None]:
-        """(visible, document) of one footprint for `org`: (False, None) whether the id is unknown or hidden from
-        `org` (one statement, the same work either way), (True, None) if it has no `version` form (v2)."""
+    def visible_document(self, org: str, footprint_id: str, version: str = "v3", floor_of: str | None = None) -> Served:
+        """One footprint as served to `org`: not visible whether the id is unknown or hidden from `org` (one
+        statement, the same work either way), no document if it has no `version` form (v2); with the token floor of
+        client `floor_of` read by the same statement when asked (see `list_visible`)."""
         placeholder = self._placeholder
         served = served_json(version, placeholder)
+        floor = f"({self._floor_sql})" if floor_of is not None else "NULL"
         sql = (f"SELECT CASE WHEN {_VISIBLE.format(org=placeholder('org'))} THEN 1 ELSE 0 END, "
-               f"CASE WHEN {_VISIBLE.format(org=placeholder('org'))} THEN {served} END "
+               f"CASE WHEN {_VISIBLE.format(org=placeholder('org'))} THEN {served} END, {floor} "
                f"FROM footprints f WHERE f.id = {placeholder('id')}")
-        rows = self._fetch(sql, {"org": org, "id": footprint_id.lower()})
-        if not rows or not rows[0][0]:
-            return False, None
-        return True, rows[0][1]
+        rows = self._fetch(sql, {"org": org, "id": footprint_id.lower(), "client": floor_of})
+        if not rows:
+            return Served(False, None)
+        visible, document, token_floor = rows[0]
+        return Served(bool(visible), document if visible else None, None if token_floor is None else int(token_floor))
 
     def _fetch(self, sql: str, params: dict, retry: bool = True, plan_each_time: bool = False) -> list[tuple]:
         """Rows of one read-only statement on a raw driver connection of the hot-read pool; driver errors become

@@ -7,7 +7,7 @@ path answers) and failures (which it hands to Flask) must not differ in any byte
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from exchange.node.app import NodeConfig, create_app
 from exchange.node.records import publish_footprints
@@ -60,3 +60,34 @@ def test_the_fast_path_and_flask_give_the_same_answers(store):
     assert fast.get("/3/footprints?limit=2", headers=bearer).data == first.data
     assert fast.get(f"/3/footprints/{mine[0].id}", headers=bearer).status_code == 200
     assert fast.get("/2/footprints", headers=bearer).status_code == 200
+
+
+def test_a_revoked_or_removed_client_is_refused_on_the_fast_path_as_by_flask(store):
+    """The fast path reads the token floor in the page's own statement: a token revoked, or of a removed client,
+    must still get Flask's 401 on every route it answers, and a fresh token its 200."""
+    add_clients(store, {"b": ("b-secret", "OrgB"), "c": ("c-secret", "OrgC")})
+    publish_footprints(store, [with_id(BASE, 10), with_id(BASE, 11)], share_with=("OrgB", "OrgC"))
+    now = [NOW]
+    fast = create_app(NodeConfig(store.url), store=store, clock=lambda: now[0]).test_client()
+    flask = create_app(NodeConfig(store.url, fast_path=False), store=store, clock=lambda: now[0]).test_client()
+
+    def bearer(client_id: str) -> dict[str, str]:
+        token = fast.post("/auth/token", data={"grant_type": "client_credentials"},
+                          auth=(client_id, f"{client_id}-secret")).json["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    paths = ["/3/footprints", "/3/footprints?limit=1", "/2/footprints?limit=1", "/3/footprints?productId=nothing",
+             f"/3/footprints/{with_id(BASE, 10).id}", "/2/footprints?$filter=productIds/any(p:(p eq 'nothing'))"]
+    old_b, old_c = bearer("b"), bearer("c")
+    assert [fast.get(path, headers=old_b).status_code for path in paths] == [200] * len(paths)
+    now[0] = NOW + timedelta(seconds=1)
+    assert store.revoke_tokens("b", now[0])
+    assert store.remove_client("c")
+    for path in paths:
+        for headers in (old_b, old_c):
+            one, other = fast.get(path, headers=headers), flask.get(path, headers=headers)
+            assert one.status_code == (400 if path.startswith("/2/") else 401), path  # v2's code for a bad token
+            assert (one.status_code, one.data) == (other.status_code, other.data), path
+    now[0] = NOW + timedelta(seconds=2)
+    fresh = bearer("b")
+    assert [fast.get(path, headers=fresh).status_code for path in paths] == [200] * len(paths)

@@ -123,6 +123,35 @@ def test_revoked_tokens_and_removed_clients_are_refused_at_once(store):
     assert not store.revoke_tokens("buyer", clock.now)
 
 
+def test_a_page_or_a_footprint_read_with_the_token_floor_is_the_same_page_and_the_floor_is_the_clients(store):
+    """The API's hot path reads the caller's token floor in the page's own statement (`floor_of`): the page must be
+    the one read without it, in publication order, and the floor the one `token_floor` reads, whatever the page."""
+    base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-3.json")).footprint
+    footprints = [with_id(base, n) for n in range(1, 10)]
+    publish_footprints(store, footprints[:4], share_with=("BuyerCo",))
+    publish_footprints(store, footprints[4:7], public=True)
+    publish_footprints(store, footprints[7:], share_with=("BuyerCo",), public=True)  # both: listed once
+    store.add_client("buyer", hash_secret("s"), "BuyerCo", NOW)
+    store.add_client("gone", hash_secret("s"), "BuyerCo", NOW)
+    assert store.remove_client("gone")
+    for after, limit in ((0, 3), (0, 50), (10**9, 5)):  # a partial page, the whole listing, an empty page
+        plain = store.list_visible("BuyerCo", Filters(), after, limit)
+        assert [seq for seq, _ in plain.items] == sorted(seq for seq, _ in plain.items)
+        assert plain.token_floor is None
+        with_floor = store.list_visible("BuyerCo", Filters(), after, limit, floor_of="buyer")
+        assert (with_floor.items, with_floor.has_more, with_floor.token_floor) == (plain.items, plain.has_more, 0)
+        assert store.list_visible("BuyerCo", Filters(), after, limit, floor_of="gone").token_floor is None
+    assert len(store.list_visible("BuyerCo", Filters(), 0, 50).items) == 9
+    assert store.revoke_tokens("buyer", NOW)
+    assert store.list_visible("BuyerCo", Filters(), 0, 50, "v2", floor_of="buyer").token_floor == store.token_floor(
+        "buyer") > 0
+    served = store.visible_document("BuyerCo", str(footprints[0].id), floor_of="buyer")
+    assert served.visible and served.document == store.visible_document("BuyerCo", str(footprints[0].id)).document
+    assert served.token_floor == store.token_floor("buyer")
+    hidden = store.visible_document("OtherCo", str(footprints[0].id), floor_of="buyer")
+    assert (hidden.visible, hidden.document, hidden.token_floor) == (False, None, store.token_floor("buyer"))
+
+
 def test_unshare_hides_a_footprint_from_that_organisation_only(store):
     base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-3.json")).footprint
     footprint = with_id(base, 7)
