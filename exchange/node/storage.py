@@ -104,8 +104,8 @@ footprints = Table(
 # footprint_keys, or ('', '') for the row every footprint has (the pages without a key criterion); status
 # (lower-cased) and validity are copied so the other filters are checked in the index. A page of a filter is then
 # one range of this index per audience, read in publication order until the page is full: no probe of the shares or
-# of the footprints rows per candidate. Derived data only: `refresh_listing` rebuilds
-# a footprint's rows from footprints, footprint_keys and shares after every write that touches them.
+# of the footprints rows per candidate. Derived data only: `refresh_listing` rebuilds a footprint's rows from
+# footprints, footprint_keys and shares after every write that touches them.
 footprint_listing = Table(
     "footprint_listing", metadata,
     Column("public", Boolean, nullable=False),  # True: the row of a public footprint, listed to every caller
@@ -1081,11 +1081,9 @@ class NodeStore:
             params["client"] = floor_of
             rows = self._fetch(f"{sql} UNION ALL SELECT NULL, CAST(({self._floor_sql}) AS TEXT)", params,
                                plan_each_time=plan_each_time)
-            for index, row in enumerate(rows):
-                if row[0] is None:
-                    floor = rows.pop(index)[1]
-                    floor = None if floor is None else int(floor)
-                    break
+            floor_row = next(row for row in rows if row[0] is None)
+            rows.remove(floor_row)
+            floor = None if floor_row[1] is None else int(floor_row[1])
         rows.sort(key=itemgetter(0))
         return Page(rows[:limit], len(rows) > limit, floor)
 

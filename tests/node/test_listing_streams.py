@@ -1,7 +1,7 @@
 """The listing statement (storage._listing_sql): a page is the union of the caller's rows and the public rows of
 footprint_listing, each stream bounded by the page; what it lists must be exactly what the caller may see, once
-each, in publication order, whatever the page size, filter or version. Checked against the visibility rule written out here
-from the stored rows, on SQLite and PostgreSQL."""
+each, in publication order, whatever the page size, filter or version. Checked against the visibility rule written
+out here from the stored rows, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
