@@ -51,6 +51,7 @@ from exchange.node.storage import Filters, NodeStore, micros, refresh_listing  #
 from exchange.pact import to_v3  # noqa: E402
 from exchange.pact.disclosure import SUMMARY, disclosed  # noqa: E402
 from tests.support.node import add_clients, start_node  # noqa: E402
+from tests.support.plans import generic_plan, statements_of  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 ORGS = [f"Org{n:02d}" for n in range(1, 21)]
@@ -287,26 +288,14 @@ def explain(store: NodeStore, loaded: Loaded, seed: int) -> None:
             lambda: store.list_visible(CLIENT_ORG, Filters(product=(product,)), 0, 500, "v2"),
         "get by id": lambda: store.visible_document(CLIENT_ORG, loaded.visible[0][0]),
     }
-    print("\nplans (EXPLAIN ANALYZE, COSTS OFF) at", f"{loaded.count:,}", "footprints:")
+    print(f"\nplans at {loaded.count:,} footprints (EXPLAIN ANALYZE, COSTS OFF of the generic plan each prepared "
+          "statement keeps, the one the node runs):")
     for name, call in shapes.items():
-        statements: list[tuple[str, object]] = []
-
-        fetch = store._fetch  # the API's reads go through it on a raw driver connection: capture what it runs
-
-        def capture(statement: str, parameters: dict, **options) -> list[tuple]:
-            statements.append((statement, parameters))
-            return fetch(statement, parameters, **options)
-
-        store._fetch = capture
-        try:
-            call()
-        finally:
-            store._fetch = fetch
+        statements = statements_of(store, call)
         print(f"-- {name}")
-        with store.engine.connect() as connection:
+        with psycopg.connect(store.url, autocommit=True) as connection:
             for statement, parameters in statements:
-                plan = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, COSTS OFF) {statement}", parameters).scalars().all()
-                for line in plan:
+                for line in generic_plan(connection, statement, parameters, analyze=True):
                     if not line.lstrip().startswith(("Planning Time", "Rows Removed by Filter: 0")):
                         print("   ", line)
 

@@ -63,6 +63,7 @@ from webhooks import outbox as webhook_outbox
 from .addresses import peer_origin
 from .events import REQUEST_FULFILLED, REQUEST_REJECTED, kind_of, type_names
 from .private_files import create_private_sqlite
+from .validity_ranges import ValidityRanges
 
 # 2: sent_requests; 3: received_footprints; 6: the supplier portal (portal_invites, portal_hits, received_footprints.channel
 # and .invite_id) and trusted_keys (each created on an existing older database by `pcf node init`: _upgrade_to_6);
@@ -443,8 +444,8 @@ def _upgrade_to_9(connection: Connection) -> None:
 
 # A validity bound that few footprints meet (validAfter a recent day, validBefore an early one) would walk every row
 # of the audience in publication order to find none or a few: these ranges start at the bound instead, and the
-# planner picks the walk or the range per request from the bound's selectivity (list_visible plans such pages each
-# time). PostgreSQL only: SQLite has no statistics to choose with, and a node on SQLite is small.
+# node picks the walk or the range per request from the bound's selectivity (validity_ranges.py, from the columns'
+# statistics). PostgreSQL only: SQLite has no statistics to choose with, and a node on SQLite is small.
 VALIDITY_INDEXES = tuple(
     f"CREATE INDEX IF NOT EXISTS ix_footprint_listing_{name} ON footprint_listing (public, org, {column}) "
     f"INCLUDE (seq, {other}, status, level) WHERE kind = '' AND value = ''"
@@ -537,8 +538,17 @@ def served_json(version: str, placeholder, level: str | None = None) -> str:
             f"FROM footprint_disclosures v WHERE v.seq = f.seq AND v.level = {level}), f.{column}) END")
 
 
+def _single_key(filters: Filters) -> tuple[str, str] | None:
+    """The key criterion a page's index range is read from: the first one with a single value (lower-cased)."""
+    for kind in ("product", "company", "classification", "geography"):
+        wanted = set(value.lower() for value in getattr(filters, kind))
+        if len(wanted) == 1:
+            return kind, wanted.pop()
+    return None
+
+
 def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int, limit: int,
-                 sqlite: bool = False) -> tuple[str, dict, bool]:
+                 sqlite: bool = False, range_on: str | None = None) -> tuple[str, dict]:
     """The statement of one ListFootprints page and its parameters (plans at a million footprints: docs/node.md).
 
     A page is the union of two streams of `footprint_listing`, the caller's organisation's rows and the public rows,
@@ -548,18 +558,22 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     index entries; further key criteria are IN (subquery) conditions. A footprint both public and shared comes once:
     SQLite's public stream skips the footprints shared with the caller and the two streams are merged in order (its
     GROUP BY would copy them into a temporary b-tree); PostgreSQL groups them. The documents are read for the page's
-    rows only. The flag: plan this statement for its own parameters (validAfter or validBefore without a key range,
-    where the best index depends on how many footprints meet the bound: VALIDITY_INDEXES)."""
+    rows only.
+
+    `range_on` (PostgreSQL, validAfter/validBefore without a key range: validity_ranges.py): the validity column
+    whose partial index (VALIDITY_INDEXES) each stream reads from the bound, its rows then sorted, instead of the
+    walk in publication order. Both forms are prepared statements, so each is written to admit one plan only: the
+    walk's bounds cannot be an index range (`+ 0`), and the range's order cannot be the main index's."""
+    key = _single_key(filters)
+    range_on = range_on if key is None and not sqlite else None
+    guard = "" if sqlite else " + 0"  # an expression no index orders: rules a plan out of a prepared statement
     org_, after_, limit_ = placeholder("org"), placeholder("after"), placeholder("limit")
     params: dict = {"org": org, "after": after, "limit": limit, "shared": False, "public": True, "nobody": ""}
     conditions: list[str] = []
     for kind, values in (("product", filters.product), ("company", filters.company),
                          ("classification", filters.classification), ("geography", filters.geography)):
         wanted = list(dict.fromkeys(v.lower() for v in values))
-        if not wanted:
-            continue
-        if len(wanted) == 1 and "kind" not in params:  # one row per footprint, audience and value (publish dedups)
-            params.update(kind=kind, value=wanted[0])
+        if not wanted or (key is not None and kind == key[0]):
             continue
         params[f"{kind}_kind"] = kind
         names = []
@@ -574,10 +588,12 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
                        f"l.validity_end_us >= {placeholder('valid_on')}"]
     if filters.valid_after is not None:
         params["valid_after"] = micros(filters.valid_after)
-        conditions.append(f"l.validity_start_us > {placeholder('valid_after')}")
+        column = "l.validity_start_us" + ("" if range_on == "validity_start_us" else guard)
+        conditions.append(f"{column} > {placeholder('valid_after')}")
     if filters.valid_before is not None:
         params["valid_before"] = micros(filters.valid_before)
-        conditions.append(f"l.validity_end_us < {placeholder('valid_before')}")
+        column = "l.validity_end_us" + ("" if range_on == "validity_end_us" else guard)
+        conditions.append(f"{column} < {placeholder('valid_before')}")
     if filters.status is not None:
         params["status"] = filters.status.lower()
         conditions.append(f"l.status = {placeholder('status')}")
@@ -585,16 +601,17 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     if version != "v3":  # v2: a footprint whose served document has no v2 form is skipped
         source += " JOIN footprints f ON f.seq = l.seq"
         conditions.append(f"{served_json(version, placeholder, 'l.level')} IS NOT NULL")
-    keyed = "kind" in params
-    if keyed:
+    if key is not None:
+        params.update(kind=key[0], value=key[1])
         key_range = [f"l.kind = {placeholder('kind')}", f"l.value = {placeholder('value')}"]
     else:  # the rows of every footprint, ('', ''), named literally: the validity indexes hold those rows only
         key_range = ["l.kind = ''", "l.value = ''"]
     where = [*key_range, f"l.seq > {after_}", *conditions]
+    order = "l.seq" if range_on is None else f"l.seq{guard}"
 
     def stream(audience: str, *more: str) -> str:
         return (f"SELECT l.seq, l.level FROM {source} WHERE {' AND '.join([audience, *where, *more])} "
-                f"ORDER BY l.seq LIMIT {limit_}")
+                f"ORDER BY {order} LIMIT {limit_}")
 
     shared = stream(f"l.public = {placeholder('shared')} AND l.org = {org_}")
     public = f"l.public = {placeholder('public')} AND l.org = {placeholder('nobody')}"
@@ -610,10 +627,7 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     # in no order: the caller sorts the page by seq (SQLite would otherwise copy every document into a sort)
     sql = (f"SELECT f.seq, {served_json(version, placeholder, 'page.level')} FROM ({page}) page "
            f"JOIN footprints f ON f.seq = page.seq")
-    # validOn is left prepared: a day most footprints cover is the common case, and planning costs more than the
-    # validity indexes save for it (measured at 1M, docs/node.md)
-    bounded = filters.valid_after is not None or filters.valid_before is not None
-    return sql, params, bounded and not keyed
+    return sql, params
 
 
 def _served(org: str, level: str | None = None):
@@ -731,7 +745,7 @@ def create_hot_read_engine(url: str, engine: Engine) -> Engine:
         return engine
     hot = create_engine(_driver_url(url), future=True, isolation_level="AUTOCOMMIT", pool_size=HOT_POOL_SIZE,
                         max_overflow=HOT_POOL_SIZE)
-    event.listen(hot, "connect", _serial_plans)
+    event.listen(hot, "connect", _hot_read_plans)
     return hot
 
 
@@ -743,12 +757,19 @@ def active_key(connection: Connection) -> tuple[str, str] | None:
     return (row.kid, row.private_pem) if row else None
 
 
-def _serial_plans(dbapi_connection, _record) -> None:
-    """No parallel workers for the hot reads: a page is a few milliseconds of index probes, and starting workers for
-    it (PostgreSQL plans a Gather for a deep, filtered page) costs more than it saves when every core already serves
-    a client."""
-    dbapi_connection.autocommit = True  # the setting must outlive the pool's reset of the connection
+def _hot_read_plans(dbapi_connection, _record) -> None:
+    """How PostgreSQL plans the hot reads.
+
+    - No parallel workers: a page is a few milliseconds of index probes, and starting workers for it (PostgreSQL
+      plans a Gather for a deep, filtered page) costs more than it saves when every core already serves a client.
+    - One plan per statement: psycopg prepares a statement run five times, and each of the hot path's statements is
+      written to admit one plan whatever its values (`_listing_sql`), so the generic plan PostgreSQL keeps for it is
+      used for every request. Left to choose, PostgreSQL would plan a statement again for each request's values
+      whenever its estimate for those values looks cheaper than the generic plan (validity ranges do: ~0.6 ms of
+      planning per page at a million footprints, more than the page itself)."""
+    dbapi_connection.autocommit = True  # the settings must outlive the pool's reset of the connection
     dbapi_connection.execute("SET max_parallel_workers_per_gather = 0")
+    dbapi_connection.execute("SET plan_cache_mode = force_generic_plan")
 
 
 class NodeStore:
@@ -760,7 +781,10 @@ class NodeStore:
         self.reader = self.engine.execution_options(**{READ_ONLY: True})  # same pool; for read-only work
         self.hot_reads = create_hot_read_engine(url, self.engine)
         # bound parameters in the driver's own style, for the raw statements of the API's hot path (_fetch)
-        self._placeholder = (lambda name: f":{name}") if self.engine.dialect.name == "sqlite" else (lambda name: f"%({name})s")
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._placeholder = (lambda name: f":{name}") if self._sqlite else (lambda name: f"%({name})s")
+        # which form a validAfter/validBefore page is read in (PostgreSQL: SQLite has no statistics to choose with)
+        self.validity_ranges = None if self._sqlite else ValidityRanges(self.hot_reads)
         # a client's token floor (0: no token revoked; no row, or NULL as a subquery, when there is no such client)
         self._floor_sql = (f"SELECT COALESCE(tokens_after_us, 0) FROM clients "
                            f"WHERE client_id = {self._placeholder('client')}")
@@ -1072,15 +1096,18 @@ class NodeStore:
         The hot path of the API: one SQL statement on a raw driver connection from the pool (no ORM/Core statement
         building or result processing per request), whose rows are the stored documents as served. The caller's
         token check rides along (`auth.TokenService.current`), so a request costs one round trip, not two."""
-        sql, params, plan_each_time = _listing_sql(self._placeholder, version, org, filters, after, limit + 1,
-                                                   self.hot_reads.dialect.name == "sqlite")
+        range_on = None
+        if self.validity_ranges is not None and (filters.valid_after or filters.valid_before):
+            after_us, before_us = (None if moment is None else micros(moment)
+                                   for moment in (filters.valid_after, filters.valid_before))
+            range_on = self.validity_ranges.range_for(after_us, before_us, limit + 1)
+        sql, params = _listing_sql(self._placeholder, version, org, filters, after, limit + 1, self._sqlite, range_on)
         floor = None
         if floor_of is None:
-            rows = self._fetch(sql, params, plan_each_time=plan_each_time)
+            rows = self._fetch(sql, params)
         else:  # one more row, (NULL, the floor as text): taken out before the page is sorted
             params["client"] = floor_of
-            rows = self._fetch(f"{sql} UNION ALL SELECT NULL, CAST(({self._floor_sql}) AS TEXT)", params,
-                               plan_each_time=plan_each_time)
+            rows = self._fetch(f"{sql} UNION ALL SELECT NULL, CAST(({self._floor_sql}) AS TEXT)", params)
             floor_row = next(row for row in rows if row[0] is None)
             rows.remove(floor_row)
             floor = None if floor_row[1] is None else int(floor_row[1])
@@ -1103,20 +1130,19 @@ class NodeStore:
         visible, document, token_floor = rows[0]
         return Served(bool(visible), document if visible else None, None if token_floor is None else int(token_floor))
 
-    def _fetch(self, sql: str, params: dict, retry: bool = True, plan_each_time: bool = False) -> list[tuple]:
+    def _fetch(self, sql: str, params: dict, retry: bool = True) -> list[tuple]:
         """Rows of one read-only statement on a raw driver connection of the hot-read pool; driver errors become
         SQLAlchemy's (so the app answers a database outage with 503 as for any other query). A connection that turns
         out dead (the database restarted since it was pooled) is discarded and the read retried once on a new one.
-        psycopg prepares a statement run often, and PostgreSQL may then keep one generic plan for every parameter;
-        `plan_each_time` asks for a plan made for these parameters instead (not prepared)."""
+        psycopg prepares a statement run often, and PostgreSQL may then keep one generic plan for every parameter:
+        `_listing_sql` writes each statement so that one plan suits all its parameters."""
         engine = self.hot_reads
-        options = {"prepare": False} if plan_each_time and engine.dialect.name == "postgresql" else {}
         dbapi_error = engine.dialect.loaded_dbapi.Error
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(sql, params, **options)
+                cursor.execute(sql, params)
                 return cursor.fetchall()
             finally:
                 cursor.close()
@@ -1124,7 +1150,7 @@ class NodeStore:
             if engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
                 connection.invalidate(error)
                 if retry:
-                    return self._fetch(sql, params, retry=False, plan_each_time=plan_each_time)
+                    return self._fetch(sql, params, retry=False)
             raise DBAPIError.instance(sql, params, error, dbapi_error) from error
         finally:
             connection.close()
