@@ -13,6 +13,8 @@ status and dates set per row (so every row is valid PACT). Then:
     p50/p95/p99 per query kind (target p99 < 50 ms);
   - the same clients against a trivial Flask app returning a list page's and a get's bytes under the node's server
     set-up (bench_node's baseline): the floor this machine sets for any Python node under this load;
+  - beside each kind's clients, a probe request every 100 ms and the machine's iowait and disk reads each second
+    (stalls.py): every probe that waited over 250 ms is listed with what the machine did meanwhile;
   - the RSS of the server's processes before and after the requests, and after each of several further passes over
     every kind (flat means it levels off: nothing grows with use once the pools and allocator arenas are warm).
 Talks only to 127.0.0.1. About 10 minutes on 2 cores: `make bench-scale`, not part of `make bench`.
@@ -43,6 +45,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_node import start_trivial  # noqa: E402
 from bench_pact import realistic_footprints  # noqa: E402
+from stalls import StallWatch  # noqa: E402
 
 from exchange.node.cursors import KEY_NAME as CURSOR_KEY_NAME  # noqa: E402
 from exchange.node.cursors import CursorSeal, listing_of, new_key  # noqa: E402
@@ -431,10 +434,13 @@ def main() -> int:
                   f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} before)")
             print(f"{'query kind':<34} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
             worst = 0.0
+            probe = node.base + kinds["v3 get by id"][0]  # one more client, alone on its connection, 10 times a second
             for name, paths in measured.items():
-                result = run_kind(node.base, authorization, paths, args.clients, args.seconds)
+                with StallWatch(probe, {"Authorization": authorization}, node.ca) as watch:
+                    result = run_kind(node.base, authorization, paths, args.clients, args.seconds)
                 worst = max(worst, result.p99_ms)
                 print(f"{name:<34} {result.rate:7.0f} {result.p50_ms:8.1f} {result.p95_ms:8.1f} {result.p99_ms:8.1f}")
+                print("\n".join(watch.report()))
             rss_after = tree_rss_mb(node.process.pid)
             series = []
             for _ in range(args.passes):  # every kind again: does the memory keep growing with use, or level off?

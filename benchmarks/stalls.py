@@ -1,0 +1,106 @@
+"""What the machine did when a request stalled: a probe request every 100 ms beside a load, and each second's CPU
+iowait and disk reads (Linux /proc), so a benchmark can tell a slow plan from a machine that stopped to read disk.
+
+    with StallWatch(url, headers, verify) as watch:
+        ...run the load...
+    for line in watch.report():
+        print(line)
+
+A stall is a probe that waited longer than `threshold_ms`; each is reported with the iowait and the megabytes read
+from disk during the seconds it spanned (benchmarks/bench_scale.py prints them per query kind).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+
+@dataclass(frozen=True)
+class Second:
+    """One second of the machine, from /proc: share of CPU time waiting on I/O, and what was read from disk."""
+
+    start: float  # seconds since the watch began
+    iowait_percent: float
+    read_mb: float
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(iowait, total) jiffies of all CPUs since boot (/proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[4], sum(fields)
+
+
+def _kb_read() -> int:
+    """Kilobytes read from block devices since boot (/proc/vmstat pgpgin)."""
+    for line in Path("/proc/vmstat").read_text().splitlines():
+        if line.startswith("pgpgin "):
+            return int(line.split()[1])
+    return 0
+
+
+class StallWatch:
+    """Probes `url` every `interval` s on its own keep-alive connection and samples /proc every second (see the
+    module docstring)."""
+
+    def __init__(self, url: str, headers: dict[str, str], verify: str, threshold_ms: float = 250.0,
+                 interval: float = 0.1) -> None:
+        self.url, self.headers, self.verify = url, headers, verify
+        self.threshold_ms, self.interval = threshold_ms, interval
+        self.probes: list[tuple[float, float]] = []  # (start, latency ms)
+        self.seconds: list[Second] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._probe, daemon=True),
+                         threading.Thread(target=self._sample, daemon=True)]
+        self._began = 0.0
+
+    def __enter__(self) -> StallWatch:
+        self._began = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def _probe(self) -> None:
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                session.get(self.url, headers=self.headers, verify=self.verify, timeout=10).raise_for_status()
+                latency = time.monotonic() - started
+                self.probes.append((started - self._began, latency * 1000))
+                self._stop.wait(max(0.0, self.interval - latency))
+
+    def _sample(self) -> None:
+        (iowait, total), read, at = _cpu_times(), _kb_read(), time.monotonic()
+        while not self._stop.wait(1.0):
+            (iowait_now, total_now), read_now, now = _cpu_times(), _kb_read(), time.monotonic()
+            share = 100.0 * (iowait_now - iowait) / max(1, total_now - total)
+            self.seconds.append(Second(at - self._began, share, (read_now - read) / 1024))
+            (iowait, total), read, at = (iowait_now, total_now), read_now, now
+
+    def report(self) -> list[str]:
+        """One line per stall (a probe over the threshold) with the machine's seconds it spanned; a summary line."""
+        lines = []
+        for start, latency in self.probes:
+            if latency < self.threshold_ms:
+                continue
+            end = start + latency / 1000
+            spanned = [second for second in self.seconds if second.start < end and second.start + 1 > start]
+            iowait = max((second.iowait_percent for second in spanned), default=0.0)
+            read = sum(second.read_mb for second in spanned)
+            lines.append(f"  stall: a probe at {start:5.1f} s waited {latency:,.0f} ms; in the {len(spanned)} s it "
+                         f"spanned, iowait up to {iowait:.0f} %, {read:.1f} MB read from disk")
+        worst = max((latency for _, latency in self.probes), default=0.0)
+        read = sum(second.read_mb for second in self.seconds)
+        iowait = max((second.iowait_percent for second in self.seconds), default=0.0)
+        lines.append(f"  probes: {len(self.probes)}, slowest {worst:,.0f} ms; the run read {read:.1f} MB from disk, "
+                     f"iowait up to {iowait:.0f} % in a second")
+        return lines
