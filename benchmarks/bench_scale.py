@@ -268,6 +268,9 @@ def query_kinds(loaded: Loaded, paths_per_kind: int, seed: int, store: NodeStore
     }
 
 
+PREPARED_RUNS = 20  # psycopg prepares a statement at its 5th run; PostgreSQL plans its first 5 prepared runs anew
+
+
 def explain(store: NodeStore, loaded: Loaded, seed: int) -> None:
     """EXPLAIN (ANALYZE) every statement the store runs for each query shape (the node's code makes the SQL)."""
     rng = random.Random(seed)
@@ -287,20 +290,37 @@ def explain(store: NodeStore, loaded: Loaded, seed: int) -> None:
             lambda: store.list_visible(CLIENT_ORG, Filters(valid_after=datetime(2026, 6, 1, tzinfo=timezone.utc)), 0, 50),
         "validBefore, a bound few meet (2018-06-01)":
             lambda: store.list_visible(CLIENT_ORG, Filters(valid_before=datetime(2018, 6, 1, tzinfo=timezone.utc)), 0, 50),
+        "companyId + geography (the key's range, the other an IN condition)":
+            lambda: store.list_visible(CLIENT_ORG, Filters(company=(company,), geography=("de",)), 0, 50),
+        "two geographies + status (IN condition on the ('', '') range)":
+            lambda: store.list_visible(CLIENT_ORG, Filters(geography=("de", "fr"), status="Active"), 0, 50),
         "v2 $filter productIds (key index, then predicate)":
             lambda: store.list_visible(CLIENT_ORG, Filters(product=(product,)), 0, 500, "v2"),
         "get by id": lambda: store.visible_document(CLIENT_ORG, loaded.visible[0][0]),
     }
-    print(f"\nplans at {loaded.count:,} footprints (EXPLAIN ANALYZE, COSTS OFF of the generic plan each prepared "
-          "statement keeps, the one the node runs):")
+    print(f"\nplans at {loaded.count:,} footprints: each statement run {PREPARED_RUNS} times prepared, as the node's "
+          "connections run it, then EXPLAIN (ANALYZE, COSTS OFF) of the plan PostgreSQL used (its generic plan once it "
+          "keeps one, else the plan made for the values):")
     for name, call in shapes.items():
-        statements = statements_of(store, call)
-        print(f"-- {name}")
-        with psycopg.connect(store.url, autocommit=True) as connection:
-            for statement, parameters in statements:
-                for line in generic_plan(connection, statement, parameters, analyze=True):
-                    if not line.lstrip().startswith(("Planning Time", "Rows Removed by Filter: 0")):
-                        print("   ", line)
+        for statement, parameters in statements_of(store, call):
+            with psycopg.connect(store.url, autocommit=True) as connection:  # a connection with nothing prepared yet
+                connection.execute("SET max_parallel_workers_per_gather = 0")  # as the hot-read pool (storage.py)
+                for _ in range(PREPARED_RUNS):
+                    connection.execute(statement, parameters, prepare=True).fetchall()
+                generic, custom = connection.execute(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE generic_plans + custom_plans "
+                    "= %s", (PREPARED_RUNS,)).fetchone()
+                kept = generic > 0
+                print(f"-- {name}: {'generic plan' if kept else 'planned for its values at every run'} "
+                      f"({generic} generic, {custom} custom of {PREPARED_RUNS})")
+                if kept:
+                    plan = generic_plan(connection, statement, parameters, analyze=True)
+                else:
+                    plan = [line for (line,) in connection.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {statement}",
+                                                                   parameters)]
+            for line in plan:
+                if not line.lstrip().startswith(("Planning Time", "Rows Removed by Filter: 0")):
+                    print("   ", line)
 
 
 # ---------------------------------------------------------------------------------------------- the clients

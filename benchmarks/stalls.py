@@ -22,17 +22,20 @@ import requests
 
 @dataclass(frozen=True)
 class Second:
-    """One second of the machine, from /proc: share of CPU time waiting on I/O, and what was read from disk."""
+    """One second of the machine, from /proc: shares of CPU time idle, waiting on I/O and stolen by the host (a
+    virtual machine's CPU given to another), and what was read from disk."""
 
     start: float  # seconds since the watch began
+    idle_percent: float
     iowait_percent: float
+    steal_percent: float
     read_mb: float
 
 
-def _cpu_times() -> tuple[int, int]:
-    """(iowait, total) jiffies of all CPUs since boot (/proc/stat)."""
+def _cpu_times() -> tuple[int, int, int, int]:
+    """(idle, iowait, steal, total) jiffies of all CPUs since boot (/proc/stat)."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return fields[4], sum(fields)
+    return fields[3], fields[4], fields[7], sum(fields)
 
 
 def _kb_read() -> int:
@@ -79,12 +82,13 @@ class StallWatch:
                 self._stop.wait(max(0.0, self.interval - latency))
 
     def _sample(self) -> None:
-        (iowait, total), read, at = _cpu_times(), _kb_read(), time.monotonic()
+        times, read, at = _cpu_times(), _kb_read(), time.monotonic()
         while not self._stop.wait(1.0):
-            (iowait_now, total_now), read_now, now = _cpu_times(), _kb_read(), time.monotonic()
-            share = 100.0 * (iowait_now - iowait) / max(1, total_now - total)
-            self.seconds.append(Second(at - self._began, share, (read_now - read) / 1024))
-            (iowait, total), read, at = (iowait_now, total_now), read_now, now
+            times_now, read_now, now = _cpu_times(), _kb_read(), time.monotonic()
+            idle, iowait, steal, total = (b - a for a, b in zip(times, times_now))
+            shares = (100.0 * jiffies / max(1, total) for jiffies in (idle, iowait, steal))
+            self.seconds.append(Second(at - self._began, *shares, (read_now - read) / 1024))
+            times, read, at = times_now, read_now, now
 
     def report(self) -> list[str]:
         """One line per stall (a probe over the threshold) with the machine's seconds it spanned; a summary line."""
@@ -94,10 +98,12 @@ class StallWatch:
                 continue
             end = start + latency / 1000
             spanned = [second for second in self.seconds if second.start < end and second.start + 1 > start]
-            iowait = max((second.iowait_percent for second in spanned), default=0.0)
+            idle, iowait, steal = (max((getattr(second, name) for second in spanned), default=0.0)
+                                   for name in ("idle_percent", "iowait_percent", "steal_percent"))
             read = sum(second.read_mb for second in spanned)
             lines.append(f"  stall: a probe at {start:5.1f} s waited {latency:,.0f} ms; in the {len(spanned)} s it "
-                         f"spanned, iowait up to {iowait:.0f} %, {read:.1f} MB read from disk")
+                         f"spanned, CPU idle up to {idle:.0f} %, iowait {iowait:.0f} %, steal {steal:.0f} %, "
+                         f"{read:.1f} MB read from disk")
         worst = max((latency for _, latency in self.probes), default=0.0)
         read = sum(second.read_mb for second in self.seconds)
         iowait = max((second.iowait_percent for second in self.seconds), default=0.0)

@@ -538,6 +538,9 @@ def served_json(version: str, placeholder, level: str | None = None) -> str:
             f"FROM footprint_disclosures v WHERE v.seq = f.seq AND v.level = {level}), f.{column}) END")
 
 
+FAR_US = 2**62  # microseconds past (and, negated, before) any validity bound a footprint can have (year ~148,000)
+
+
 def _single_key(filters: Filters) -> tuple[str, str] | None:
     """The key criterion a page's index range is read from: the first one with a single value (lower-cased)."""
     for kind in ("product", "company", "classification", "geography"):
@@ -562,8 +565,12 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
 
     `range_on` (PostgreSQL, validAfter/validBefore without a key range: validity_ranges.py): the validity column
     whose partial index (VALIDITY_INDEXES) each stream reads from the bound, its rows then sorted, instead of the
-    walk in publication order. Both forms are prepared statements, so each is written to admit one plan only: the
-    walk's bounds cannot be an index range (`+ 0`), and the range's order cannot be the main index's."""
+    walk in publication order. Both forms become prepared statements, each written to admit one plan: the walk's
+    bounds cannot be an index range (`+ 0`), and the range's order cannot be the main index's. The range is closed
+    on its far side by a bound no value reaches: PostgreSQL costs a prepared statement's generic plan with a third of
+    the rows meeting a one-sided bound it cannot see, and 0.5 % meeting a two-sided one. Costed one-sided, the range
+    looked dearer than the plans made for each request's bound, so PostgreSQL planned it anew every time (0.6 ms,
+    more than the page); two-sided, it keeps the generic plan (tests/node/test_listing_streams.py)."""
     key = _single_key(filters)
     range_on = range_on if key is None and not sqlite else None
     guard = "" if sqlite else " + 0"  # an expression no index orders: rules a plan out of a prepared statement
@@ -588,12 +595,20 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
                        f"l.validity_end_us >= {placeholder('valid_on')}"]
     if filters.valid_after is not None:
         params["valid_after"] = micros(filters.valid_after)
-        column = "l.validity_start_us" + ("" if range_on == "validity_start_us" else guard)
-        conditions.append(f"{column} > {placeholder('valid_after')}")
+        if range_on == "validity_start_us":
+            params["far"] = FAR_US
+            conditions.append(f"l.validity_start_us > {placeholder('valid_after')} "
+                              f"AND l.validity_start_us < {placeholder('far')}")
+        else:
+            conditions.append(f"l.validity_start_us{guard} > {placeholder('valid_after')}")
     if filters.valid_before is not None:
         params["valid_before"] = micros(filters.valid_before)
-        column = "l.validity_end_us" + ("" if range_on == "validity_end_us" else guard)
-        conditions.append(f"{column} < {placeholder('valid_before')}")
+        if range_on == "validity_end_us":
+            params["far"] = -FAR_US
+            conditions.append(f"l.validity_end_us < {placeholder('valid_before')} "
+                              f"AND l.validity_end_us > {placeholder('far')}")
+        else:
+            conditions.append(f"l.validity_end_us{guard} < {placeholder('valid_before')}")
     if filters.status is not None:
         params["status"] = filters.status.lower()
         conditions.append(f"l.status = {placeholder('status')}")
@@ -745,7 +760,7 @@ def create_hot_read_engine(url: str, engine: Engine) -> Engine:
         return engine
     hot = create_engine(_driver_url(url), future=True, isolation_level="AUTOCOMMIT", pool_size=HOT_POOL_SIZE,
                         max_overflow=HOT_POOL_SIZE)
-    event.listen(hot, "connect", _hot_read_plans)
+    event.listen(hot, "connect", _serial_plans)
     return hot
 
 
@@ -757,19 +772,17 @@ def active_key(connection: Connection) -> tuple[str, str] | None:
     return (row.kid, row.private_pem) if row else None
 
 
-def _hot_read_plans(dbapi_connection, _record) -> None:
-    """How PostgreSQL plans the hot reads.
+def _serial_plans(dbapi_connection, _record) -> None:
+    """No parallel workers for the hot reads: a page is a few milliseconds of index probes, and starting workers for
+    it (PostgreSQL plans a Gather for a deep, filtered page) costs more than it saves when every core already serves
+    a client.
 
-    - No parallel workers: a page is a few milliseconds of index probes, and starting workers for it (PostgreSQL
-      plans a Gather for a deep, filtered page) costs more than it saves when every core already serves a client.
-    - One plan per statement: psycopg prepares a statement run five times, and each of the hot path's statements is
-      written to admit one plan whatever its values (`_listing_sql`), so the generic plan PostgreSQL keeps for it is
-      used for every request. Left to choose, PostgreSQL would plan a statement again for each request's values
-      whenever its estimate for those values looks cheaper than the generic plan (validity ranges do: ~0.6 ms of
-      planning per page at a million footprints, more than the page itself)."""
-    dbapi_connection.autocommit = True  # the settings must outlive the pool's reset of the connection
+    PostgreSQL's own choice between a prepared statement's generic plan and one made for its values is kept
+    (plan_cache_mode auto, not force_generic_plan): it plans anew a statement whose generic plan is estimated dearer
+    than the plans for its values, and a generic plan can be far off (`companyId` + `geography` at 1M: 8-16 ms for
+    the generic plan, which hashes every footprint of the geography, 0.27 ms for the plan made for the values)."""
+    dbapi_connection.autocommit = True  # the setting must outlive the pool's reset of the connection
     dbapi_connection.execute("SET max_parallel_workers_per_gather = 0")
-    dbapi_connection.execute("SET plan_cache_mode = force_generic_plan")
 
 
 class NodeStore:
@@ -1134,8 +1147,8 @@ class NodeStore:
         """Rows of one read-only statement on a raw driver connection of the hot-read pool; driver errors become
         SQLAlchemy's (so the app answers a database outage with 503 as for any other query). A connection that turns
         out dead (the database restarted since it was pooled) is discarded and the read retried once on a new one.
-        psycopg prepares a statement run often, and PostgreSQL may then keep one generic plan for every parameter:
-        `_listing_sql` writes each statement so that one plan suits all its parameters."""
+        psycopg prepares a statement run five times, and PostgreSQL may then keep one generic plan for all its values
+        (`_listing_sql` writes the validity pages so that it does)."""
         engine = self.hot_reads
         dbapi_error = engine.dialect.loaded_dbapi.Error
         connection = engine.raw_connection()

@@ -5,9 +5,9 @@ rows in publication order, checking the bound in each index entry, until the pag
 the bound's partial index (VALIDITY_INDEXES) and sort what it holds. A bound most footprints meet fills a page in a
 few dozen steps of the walk; a bound few meet would make the walk read the whole audience to find none, where the
 range holds only the few. Planning each such page for its own bound chose well but cost 0.6 ms per request, more
-than the page (docs/node.md). Both forms are now prepared statements (planned once per connection), and this
-module chooses between them per request from the columns' statistics PostgreSQL already keeps (`pg_stats`, what
-its planner would use), read at most every few minutes per process.
+than the page (docs/node.md). Both forms are now prepared statements whose generic plan PostgreSQL keeps
+(storage._listing_sql), and this module chooses between them per request from the columns' statistics PostgreSQL
+already keeps (`pg_stats`, what its planner would use), read at most every few minutes per process.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.node.validity_ranges import END, START, WALK_BUDGET, ColumnStatistics, ValidityRanges, _integers
+from exchange.node.validity_ranges import (END, REFRESH_SECONDS, START, WALK_BUDGET, ColumnStatistics, ValidityRanges,
+                                          _integers)
 
 # 10 % NULL, one common value (25, 20 % of rows), the other 70 % in four equal buckets 0-10, 10-20, 20-30, 30-40
 STATISTICS = ColumnStatistics(null_fraction=0.1, common=((25, 0.2),), bounds=(0, 10, 20, 30, 40))
@@ -64,3 +65,22 @@ def test_the_walk_when_it_fills_the_page_within_its_budget_else_the_range_of_the
 
 def test_without_statistics_every_page_walks():
     assert _Fixed({}).range_for(995, 1005, 51) is None
+
+
+def test_the_statistics_are_read_once_then_again_when_stale():
+    """A page costs no statistics query: they are read on first use and again only after REFRESH_SECONDS."""
+    now = [1000.0]
+    reads = []
+
+    class Counting(ValidityRanges):
+        def _read(self):
+            reads.append(now[0])
+            return {START: ColumnStatistics(0.0, (), tuple(range(0, 1001, 10)))}
+
+    ranges = Counting(engine=None, clock=lambda: now[0])
+    assert ranges.range_for(995, None, 51) == START and reads == [1000.0]
+    now[0] += REFRESH_SECONDS - 1
+    assert ranges.range_for(500, None, 51) is None and reads == [1000.0]
+    now[0] += 1
+    ranges.range_for(500, None, 51)
+    assert reads == [1000.0, 1000.0 + REFRESH_SECONDS]
