@@ -50,7 +50,7 @@ from stalls import StallWatch  # noqa: E402
 from exchange.node.cursors import KEY_NAME as CURSOR_KEY_NAME  # noqa: E402
 from exchange.node.cursors import CursorSeal, listing_of, new_key  # noqa: E402
 from exchange.node.records import footprint_record  # noqa: E402
-from exchange.node.storage import Filters, NodeStore, micros, refresh_listing  # noqa: E402
+from exchange.node.storage import Filters, NodeStore, micros, refresh_listing, serial_plans  # noqa: E402
 from exchange.pact import to_v3  # noqa: E402
 from exchange.pact.disclosure import SUMMARY, disclosed  # noqa: E402
 from tests.support.node import add_clients, start_node  # noqa: E402
@@ -304,7 +304,7 @@ def explain(store: NodeStore, loaded: Loaded, seed: int) -> None:
     for name, call in shapes.items():
         for statement, parameters in statements_of(store, call):
             with psycopg.connect(store.url, autocommit=True) as connection:  # a connection with nothing prepared yet
-                connection.execute("SET max_parallel_workers_per_gather = 0")  # as the hot-read pool (storage.py)
+                serial_plans(connection)  # the hot-read pool's own settings
                 for _ in range(PREPARED_RUNS):
                     connection.execute(statement, parameters, prepare=True).fetchall()
                 generic, custom = connection.execute(

@@ -264,7 +264,7 @@ ACTIVE_KEY = "active-signing-kid"  # meta key: the kid that signs now (one row: 
 LEGACY_KEY = "secret:signing-key-pem"  # where schema 6 kept the one signing key
 PORTAL = "portal"  # received_footprints.peer and .channel of footprints submitted through the supplier portal
 
-KEY_KINDS = ("product", "company", "classification", "geography")
+KEY_KINDS = ("product", "company", "classification", "geography")  # Filters' key criteria, in the order tried
 SENT, FULFILLED, REJECTED, FAILED_TO_SEND = "sent", "fulfilled", "rejected", "failed-to-send"
 PENDING, FETCHED, INVALID, FAILED = "pending", "fetched", "invalid", "failed"  # received_footprints.status
 SUBMITTED = "submitted"  # received_footprints.status of a footprint a supplier submitted through the portal
@@ -541,15 +541,6 @@ def served_json(version: str, placeholder, level: str | None = None) -> str:
 FAR_US = 2**62  # microseconds past (and, negated, before) any validity bound a footprint can have (year ~148,000)
 
 
-def _single_key(filters: Filters) -> tuple[str, str] | None:
-    """The key criterion a page's index range is read from: the first one with a single value (lower-cased)."""
-    for kind in ("product", "company", "classification", "geography"):
-        wanted = set(value.lower() for value in getattr(filters, kind))
-        if len(wanted) == 1:
-            return kind, wanted.pop()
-    return None
-
-
 def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: int, limit: int,
                  sqlite: bool = False, range_on: str | None = None) -> tuple[str, dict]:
     """The statement of one ListFootprints page and its parameters (plans at a million footprints: docs/node.md).
@@ -570,16 +561,17 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     on its far side by a bound no value reaches: PostgreSQL costs a prepared statement's generic plan with a third of
     the rows meeting a one-sided bound it cannot see, and 0.5 % meeting a two-sided one. Costed one-sided, the range
     looked dearer than the plans made for each request's bound, so PostgreSQL planned it anew every time (0.6 ms,
-    more than the page); two-sided, it keeps the generic plan (tests/node/test_listing_streams.py)."""
-    key = _single_key(filters)
+    more than the page); two-sided, it keeps the generic plan (15 of 20 prepared runs at 1M against 0 of 20: the
+    counts `benchmarks/bench_scale.py` prints per query shape)."""
+    # each key criterion's values, lower-cased, each once; the first criterion with a single value names the range
+    wanted_by_kind = {kind: list(dict.fromkeys(v.lower() for v in getattr(filters, kind))) for kind in KEY_KINDS}
+    key = next(((kind, wanted[0]) for kind, wanted in wanted_by_kind.items() if len(wanted) == 1), None)
     range_on = range_on if key is None and not sqlite else None
     guard = "" if sqlite else " + 0"  # an expression no index orders: rules a plan out of a prepared statement
     org_, after_, limit_ = placeholder("org"), placeholder("after"), placeholder("limit")
     params: dict = {"org": org, "after": after, "limit": limit, "shared": False, "public": True, "nobody": ""}
     conditions: list[str] = []
-    for kind, values in (("product", filters.product), ("company", filters.company),
-                         ("classification", filters.classification), ("geography", filters.geography)):
-        wanted = list(dict.fromkeys(v.lower() for v in values))
+    for kind, wanted in wanted_by_kind.items():
         if not wanted or (key is not None and kind == key[0]):
             continue
         params[f"{kind}_kind"] = kind
@@ -760,7 +752,7 @@ def create_hot_read_engine(url: str, engine: Engine) -> Engine:
         return engine
     hot = create_engine(_driver_url(url), future=True, isolation_level="AUTOCOMMIT", pool_size=HOT_POOL_SIZE,
                         max_overflow=HOT_POOL_SIZE)
-    event.listen(hot, "connect", _serial_plans)
+    event.listen(hot, "connect", serial_plans)
     return hot
 
 
@@ -772,7 +764,7 @@ def active_key(connection: Connection) -> tuple[str, str] | None:
     return (row.kid, row.private_pem) if row else None
 
 
-def _serial_plans(dbapi_connection, _record) -> None:
+def serial_plans(dbapi_connection, _record=None) -> None:
     """No parallel workers for the hot reads: a page is a few milliseconds of index probes, and starting workers for
     it (PostgreSQL plans a Gather for a deep, filtered page) costs more than it saves when every core already serves
     a client.
