@@ -1,9 +1,10 @@
 """Node benchmark: the real node against a trivial app returning the same bytes, same server set-up, with wrk.
 
 Starts the real node (`pcf serve --self-signed --workers N`: its own server configuration, TLS) over 1,000 stored
-footprints, and beside it a trivial Flask app that answers two routes with fixed bytes (the node's own answers,
-fetched once) through the very function the node is served with (exchange/node/server.py `serve_app`): same server,
-workers, threads, TLS certificate. wrk (Debian package `wrk`) then loads, alternately and in several rounds,
+footprints, and beside it a trivial Flask app that answers the same two requests with fixed bytes (the node's own
+answers, fetched once) through the very function the node is served with (exchange/node/server.py `serve_app`): same
+server, workers, threads (hot reads in their own pool, as the node's on SQLite), TLS certificate. wrk (Debian
+package `wrk`) then loads, alternately and in several rounds,
   GET /3/footprints?limit=50   (authenticated list: 50 stored footprints)   vs the trivial app's same bytes
   GET /3/footprints/{id}       (authenticated get of one footprint)        vs the trivial app's same bytes
 with keep-alive connections, and prints req/s, latency and the node/trivial ratio per round, and the medians.
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -36,25 +38,28 @@ from exchange.node.storage import NodeStore  # noqa: E402
 from tests.support.node import add_clients, free_port, start_node  # noqa: E402
 
 ROUTES = {"list": "/3/footprints?limit=50", "get": "/3/footprints/{id}"}
+TRIVIAL_PATHS = {"list": "/3/footprints", "get": "/3/footprints/<id>"}  # the same requests, answered with fixed bytes
 
 
 def trivial_server(port: int, cert: str, key: str, bodies: str, workers: int) -> None:
-    """The baseline: a Flask app returning fixed bytes per route, under the node's server configuration."""
+    """The baseline: a Flask app returning fixed bytes at the node's own paths, under the node's server
+    configuration (its hot reads in the same thread pool as the node's on SQLite: server.read_threads_for)."""
     from flask import Flask, Response
 
-    from exchange.node.server import serve_app
+    from exchange.node.server import read_threads_for, serve_app
 
     directory = Path(bodies)
 
     def load() -> Flask:
         app = Flask("trivial")
-        list_body, get_body = (directory / "list.json").read_bytes(), (directory / "get.json").read_bytes()
-        app.add_url_rule("/list", "list", lambda: Response(list_body, mimetype="application/json"))
-        app.add_url_rule("/get", "get", lambda: Response(get_body, mimetype="application/json"))
+        for name in ROUTES:
+            body = (directory / f"{name}.json").read_bytes()
+            answer = partial(Response, body, mimetype="application/json")
+            app.add_url_rule(TRIVIAL_PATHS[name], name, lambda answer=answer, **_: answer())
         app.add_url_rule("/health", "health", lambda: Response('{"status":"ok"}', mimetype="application/json"))
         return app
 
-    serve_app(load, "127.0.0.1", port, Path(cert), Path(key), workers)
+    serve_app(load, "127.0.0.1", port, Path(cert), Path(key), workers, read_threads=read_threads_for("sqlite://"))
 
 
 def start_trivial(node, headers: dict[str, str], paths: dict[str, str], data_dir: Path,
@@ -143,7 +148,7 @@ def main() -> int:
         ratios: dict[str, list[float]] = {name: [] for name in paths}
         for round_number in range(1, args.rounds + 1):
             for name, path in paths.items():
-                runs = [("node", node.base + path, headers), ("trivial", f"https://127.0.0.1:{port}/{name}", {})]
+                runs = [("node", node.base + path, headers), ("trivial", f"https://127.0.0.1:{port}{path}", {})]
                 if round_number % 2 == 0:
                     runs.reverse()  # alternate who goes first, so drift in the machine's load hits both alike
                 results = {who: wrk(url, args.seconds, args.connections, args.threads, h) for who, url, h in runs}
