@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_pact import realistic_footprints  # noqa: E402
 
 from exchange.node.records import publish_footprints  # noqa: E402
+from exchange.node.server import read_threads_for  # noqa: E402
 from exchange.node.storage import NodeStore  # noqa: E402
 from tests.support.node import add_clients, free_port, start_node  # noqa: E402
 
@@ -41,12 +42,12 @@ ROUTES = {"list": "/3/footprints?limit=50", "get": "/3/footprints/{id}"}
 TRIVIAL_PATHS = {"list": "/3/footprints", "get": "/3/footprints/<id>"}  # the same requests, answered with fixed bytes
 
 
-def trivial_server(port: int, cert: str, key: str, bodies: str, workers: int) -> None:
+def trivial_server(port: int, cert: str, key: str, bodies: str, workers: int, read_threads: int) -> None:
     """The baseline: a Flask app returning fixed bytes at the node's own paths, under the node's server
-    configuration (its hot reads in the same thread pool as the node's on SQLite: server.read_threads_for)."""
+    configuration (its hot reads in a pool of `read_threads`, as the node's: server.read_threads_for)."""
     from flask import Flask, Response
 
-    from exchange.node.server import read_threads_for, serve_app
+    from exchange.node.server import serve_app
 
     directory = Path(bodies)
 
@@ -59,13 +60,14 @@ def trivial_server(port: int, cert: str, key: str, bodies: str, workers: int) ->
         app.add_url_rule("/health", "health", lambda: Response('{"status":"ok"}', mimetype="application/json"))
         return app
 
-    serve_app(load, "127.0.0.1", port, Path(cert), Path(key), workers, read_threads=read_threads_for("sqlite://"))
+    serve_app(load, "127.0.0.1", port, Path(cert), Path(key), workers, read_threads=read_threads)
 
 
 def start_trivial(node, headers: dict[str, str], paths: dict[str, str], data_dir: Path,
                   workers: int) -> tuple[subprocess.Popen, int]:
-    """The trivial app, answering /<name> with the node's own answer to each of `paths` (fetched once into
-    `data_dir`/trivial-bodies), under the node's server set-up and TLS certificate: (process, port)."""
+    """The trivial app, answering each of `paths` (at the node's paths, ROUTES' names) with the node's own answer
+    (fetched once into `data_dir`/trivial-bodies), under the node's server set-up and TLS certificate: (process,
+    port)."""
     bodies = data_dir / "trivial-bodies"
     bodies.mkdir()
     for name, path in paths.items():
@@ -74,7 +76,8 @@ def start_trivial(node, headers: dict[str, str], paths: dict[str, str], data_dir
         (bodies / f"{name}.json").write_bytes(response.content)
     port, cert = free_port(), node.ca
     process = subprocess.Popen([sys.executable, __file__, "--trivial-server", str(port), cert,
-                                str(data_dir / "tls" / "key.pem"), str(bodies), str(workers)],
+                                str(data_dir / "tls" / "key.pem"), str(bodies), str(workers),
+                                str(read_threads_for(node.db_url))],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -116,12 +119,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8, help="wrk keep-alive connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (both apps)")
-    parser.add_argument("--trivial-server", nargs=5, metavar=("PORT", "CERT", "KEY", "BODIES", "WORKERS"),
+    parser.add_argument("--trivial-server", nargs=6, metavar=("PORT", "CERT", "KEY", "BODIES", "WORKERS", "READS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trivial_server:
-        port, cert, key, bodies, workers = args.trivial_server
-        trivial_server(int(port), cert, key, bodies, int(workers))
+        port, cert, key, bodies, workers, read_threads = args.trivial_server
+        trivial_server(int(port), cert, key, bodies, int(workers), int(read_threads))
         return 0
     if shutil.which("wrk") is None:
         print("bench_node needs wrk (HTTP load generator): `apt-get install -y wrk` (Debian/Ubuntu package wrk)")

@@ -265,6 +265,7 @@ LEGACY_KEY = "secret:signing-key-pem"  # where schema 6 kept the one signing key
 PORTAL = "portal"  # received_footprints.peer and .channel of footprints submitted through the supplier portal
 
 KEY_KINDS = ("product", "company", "classification", "geography")  # Filters' key criteria, in the order tried
+MAX_KEY_RANGES = 32  # values of one key criterion read as a range each (_listing_sql); more walk the ('', '') rows
 SENT, FULFILLED, REJECTED, FAILED_TO_SEND = "sent", "fulfilled", "rejected", "failed-to-send"
 PENDING, FETCHED, INVALID, FAILED = "pending", "fetched", "invalid", "failed"  # received_footprints.status
 SUBMITTED = "submitted"  # received_footprints.status of a footprint a supplier submitted through the portal
@@ -547,12 +548,14 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
 
     A page is the union of two streams of `footprint_listing`, the caller's organisation's rows and the public rows,
     each one range of its index read in publication order and cut at `limit`, so no statement reads a footprint the
-    caller may not see or more candidates than its page needs. A single-valued key criterion (the first one) names
-    the range; without one the range is the ('', '') rows every footprint has. Status and validity are checked in the
-    index entries; further key criteria are IN (subquery) conditions. A footprint both public and shared comes once:
-    SQLite's public stream skips the footprints shared with the caller and the two streams are merged in order (its
-    GROUP BY would copy them into a temporary b-tree); PostgreSQL groups them. The documents are read for the page's
-    rows only.
+    caller may not see or more candidates than its page needs. The key criterion with the fewest values (the first
+    of those, in KEY_KINDS order) names the ranges: one per value and audience, so a buyer asking for several
+    products reads each product's entries rather than walk every footprint it may see (up to MAX_KEY_RANGES values;
+    more, or no key criterion, and the range is the ('', '') rows every footprint has). Status and validity are
+    checked in the index entries; further key criteria are IN (subquery) conditions. A footprint both public and
+    shared, or matching two of the values, comes once: SQLite's public streams skip the footprints shared with the
+    caller and the streams are merged in order (UNION when several values may repeat a footprint; its GROUP BY would
+    copy them into a temporary b-tree); PostgreSQL groups them. The documents are read for the page's rows only.
 
     `range_on` (PostgreSQL, validAfter/validBefore without a key range: validity_ranges.py): the validity column
     whose partial index (VALIDITY_INDEXES) each stream reads from the bound, its rows then sorted, instead of the
@@ -563,16 +566,19 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     looked dearer than the plans made for each request's bound, so PostgreSQL planned it anew every time (0.6 ms,
     more than the page); two-sided, it keeps the generic plan (15 of 20 prepared runs at 1M against 0 of 20: the
     counts `benchmarks/bench_scale.py` prints per query shape)."""
-    # each key criterion's values, lower-cased, each once; the first criterion with a single value names the range
+    # each key criterion's values, lower-cased, each once; the one with the fewest values names the ranges
     wanted_by_kind = {kind: list(dict.fromkeys(v.lower() for v in getattr(filters, kind))) for kind in KEY_KINDS}
-    key = next(((kind, wanted[0]) for kind, wanted in wanted_by_kind.items() if len(wanted) == 1), None)
-    range_on = range_on if key is None and not sqlite else None
+    ranged = min((kind for kind, wanted in wanted_by_kind.items() if wanted), key=lambda kind: len(wanted_by_kind[kind]),
+                 default=None)
+    if ranged is not None and len(wanted_by_kind[ranged]) > MAX_KEY_RANGES:
+        ranged = None
+    range_on = range_on if ranged is None and not sqlite else None
     guard = "" if sqlite else " + 0"  # an expression no index orders: rules a plan out of a prepared statement
     org_, after_, limit_ = placeholder("org"), placeholder("after"), placeholder("limit")
     params: dict = {"org": org, "after": after, "limit": limit, "shared": False, "public": True, "nobody": ""}
     conditions: list[str] = []
     for kind, wanted in wanted_by_kind.items():
-        if not wanted or (key is not None and kind == key[0]):
+        if not wanted or kind == ranged:
             continue
         params[f"{kind}_kind"] = kind
         names = []
@@ -608,29 +614,35 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     if version != "v3":  # v2: a footprint whose served document has no v2 form is skipped
         source += " JOIN footprints f ON f.seq = l.seq"
         conditions.append(f"{served_json(version, placeholder, 'l.level')} IS NOT NULL")
-    if key is not None:
-        params.update(kind=key[0], value=key[1])
-        key_range = [f"l.kind = {placeholder('kind')}", f"l.value = {placeholder('value')}"]
+    if ranged is not None:
+        params["kind"] = ranged
+        params.update((f"value{i}", value) for i, value in enumerate(wanted_by_kind[ranged]))
+        key_ranges = [[f"l.kind = {placeholder('kind')}", f"l.value = {placeholder(f'value{i}')}"]
+                      for i in range(len(wanted_by_kind[ranged]))]
     else:  # the rows of every footprint, ('', ''), named literally: the validity indexes hold those rows only
-        key_range = ["l.kind = ''", "l.value = ''"]
-    where = [*key_range, f"l.seq > {after_}", *conditions]
+        key_ranges = [["l.kind = ''", "l.value = ''"]]
     order = "l.seq" if range_on is None else f"l.seq{guard}"
 
-    def stream(audience: str, *more: str) -> str:
-        return (f"SELECT l.seq, l.level FROM {source} WHERE {' AND '.join([audience, *where, *more])} "
-                f"ORDER BY {order} LIMIT {limit_}")
+    def streams(audience: str, *more: str) -> list[str]:
+        """One stream of `audience` per key range."""
+        return [f"SELECT l.seq, l.level FROM {source} WHERE "
+                f"{' AND '.join([audience, *key_range, f'l.seq > {after_}', *conditions, *more])} "
+                f"ORDER BY {order} LIMIT {limit_}" for key_range in key_ranges]
 
-    shared = stream(f"l.public = {placeholder('shared')} AND l.org = {org_}")
+    def union(arms: list[str], operator: str = "UNION ALL") -> str:
+        return f" {operator} ".join(f"SELECT s{i}.seq, s{i}.level FROM ({arm}) s{i}" for i, arm in enumerate(arms))
+
+    shared = streams(f"l.public = {placeholder('shared')} AND l.org = {org_}")
     public = f"l.public = {placeholder('public')} AND l.org = {placeholder('nobody')}"
     # a footprint both shared and public comes once, at the share's level
     if sqlite:  # the public rows of footprints not shared with the caller, merged in order (no sort of the page)
-        unshared = stream(public, f"NOT EXISTS (SELECT 1 FROM shares s WHERE s.seq = l.seq AND s.org = {org_})")
-        page = (f"SELECT a.seq, a.level FROM ({shared}) a UNION ALL SELECT b.seq, b.level FROM ({unshared}) b "
-                f"ORDER BY 1 LIMIT {limit_}")
+        unshared = streams(public, f"NOT EXISTS (SELECT 1 FROM shares s WHERE s.seq = l.seq AND s.org = {org_})")
+        # a footprint with two of the values is in two streams of an audience, with the same level: UNION drops one
+        page = f"{union(shared + unshared, 'UNION' if len(key_ranges) > 1 else 'UNION ALL')} ORDER BY 1 LIMIT {limit_}"
     else:  # one row per footprint ('' sorts first, so max() is the share's level): PostgreSQL groups the two
         # streams' rows in memory, where a probe of the shares per public row could become a join of all of them
-        page = (f"SELECT u.seq, max(u.level) AS level FROM (SELECT a.seq, a.level FROM ({shared}) a UNION ALL "
-                f"SELECT b.seq, b.level FROM ({stream(public)}) b) u GROUP BY u.seq ORDER BY u.seq LIMIT {limit_}")
+        page = (f"SELECT u.seq, max(u.level) AS level FROM ({union(shared + streams(public))}) u "
+                f"GROUP BY u.seq ORDER BY u.seq LIMIT {limit_}")
     # in no order: the caller sorts the page by seq (SQLite would otherwise copy every document into a sort)
     sql = (f"SELECT f.seq, {served_json(version, placeholder, 'page.level')} FROM ({page}) page "
            f"JOIN footprints f ON f.seq = page.seq")

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, text
 
 from exchange.node.records import publish_footprints
-from exchange.node.storage import Filters, footprint_listing, micros, refresh_listing
+from exchange.node.storage import MAX_KEY_RANGES, Filters, footprint_listing, micros, refresh_listing
 from exchange.pact import from_v3
 from tests.support.databases import upgrade_from_version
 from tests.support.pact import PACT_FIXTURES, read_json
@@ -57,7 +57,7 @@ def listed(store, filters: Filters, limit: int, version: str = "v3", org: str = 
 def test_every_visible_footprint_once_in_publication_order(store, published, limit, version):
     visible = [pf for pf, (shared, public) in zip(published, PATTERN) if shared or public]
     assert listed(store, Filters(), limit, version) == visible
-    # a single key value drives both streams from its index range; two values take the IN path
+    # a key value drives both streams from its index range, each of several values its own range
     product = [pf for number, pf in enumerate(published) if number % 3 == 1 and pf in visible]
     assert listed(store, Filters(product=("urn:pact:product:p1",)), limit, version) == product
     assert listed(store, Filters(product=("urn:pact:product:p1", "urn:pact:product:nothing")), limit, version) == product
@@ -70,6 +70,39 @@ def test_every_visible_footprint_once_in_publication_order(store, published, lim
     # an organisation nobody shared with sees the public ones only
     assert listed(store, Filters(), limit, version, org="NobodyCo") == [
         pf for pf, (_, public) in zip(published, PATTERN) if public]
+
+
+def test_several_values_of_a_key_are_read_as_a_range_each_and_list_each_footprint_once(store):
+    """productId=a&productId=b (a buyer asking for its purchased products): each value is a range of the listing
+    index per audience, merged. A footprint with both products comes once; other key criteria still apply; beyond
+    MAX_KEY_RANGES values the page walks the audience's rows instead, and lists the same."""
+    base = from_v3(read_json(PACT_FIXTURES / "v3" / "examples" / "example-2.json")).footprint
+    products = {"a": ("urn:pact:product:a",), "b": ("urn:pact:product:b",), "ab": ("urn:pact:product:a",
+                "urn:pact:product:b"), "c": ("urn:pact:product:c",)}
+    published = []
+    for number, (name, shared, public) in enumerate([("a", True, False), ("ab", True, True), ("c", True, True),
+                                                     ("b", False, True), ("ab", False, False), ("b", True, False),
+                                                     ("ab", True, False), ("a", False, True)]):
+        footprint = dataclasses.replace(base, id=str(uuid.UUID(int=7000 + number, version=4)),
+                                        company_ids=(f"urn:pact:company:many{number % 2}",), product_ids=products[name])
+        publish_footprints(store, [footprint], share_with=("BuyerCo",) if shared else ("OtherCo",), public=public)
+        published.append((footprint.id, name, shared or public, number % 2))
+    asked = ("urn:pact:product:a", "urn:pact:product:b")
+    expected = [fid for fid, name, visible, _ in published if visible and name != "c"]
+    many = asked + tuple(f"urn:pact:product:absent{n}" for n in range(MAX_KEY_RANGES))
+    for version in ("v3", "v2"):
+        for limit in (1, 2, 5, 50):
+            assert listed(store, Filters(product=asked), limit, version) == expected, (version, limit)
+            assert listed(store, Filters(product=many), limit, version) == expected, (version, limit)
+            assert listed(store, Filters(product=asked, company=("urn:pact:company:many1",)), limit, version) == [
+                fid for fid, name, visible, company in published if visible and name != "c" and company == 1]
+    if store.engine.dialect.name != "postgresql":
+        return
+    with psycopg.connect(store.url, autocommit=True) as connection:
+        (statement, parameters), = statements_of(store, lambda: store.list_visible("BuyerCo", Filters(product=asked), 0, 50))
+        plan = "\n".join(generic_plan(connection, statement, parameters))
+        # two values times two audiences: four ranges of the listing index, none of the ('', '') rows
+        assert plan.count("Index Only Scan using ix_footprint_listing on") == 4 and "''::text" not in plan, plan
 
 
 def listing_rows(store) -> list[tuple]:
