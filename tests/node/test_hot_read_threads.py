@@ -3,7 +3,6 @@ nodes give them one, and, under a real server over TLS, that they are answered w
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +14,7 @@ import requests
 
 from exchange.node.server import SQLITE_READ_THREADS, is_hot_read, read_threads_for, serve_app
 from exchange.node.tls import self_signed_certificate
-from pcf.tiers.local_nodes import wait_for
-from tests.support.node import free_port
+from tests.support.node import free_port, served_in_child
 
 GENERAL_THREADS = 2
 
@@ -72,21 +70,8 @@ def _serve(port: int, cert: Path, key: Path, read_threads: int) -> None:
 def server(request, tmp_path):
     cert, key = self_signed_certificate(tmp_path / "tls", host="127.0.0.1")
     port = free_port()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(port, cert, key, request.param),
-                                                            daemon=True)
-    process.start()
-    base = f"https://127.0.0.1:{port}"
-    wait_for(lambda: _answers(base, str(cert)), timeout=30, what="the thread-reporting app")
-    yield base, str(cert), request.param
-    process.terminate()
-    process.join(10)
-
-
-def _answers(base: str, ca: str) -> bool:
-    try:
-        return requests.get(f"{base}/health", verify=ca, timeout=2).ok
-    except requests.RequestException:
-        return False
+    with served_in_child(_serve, (port, cert, key, request.param), port, str(cert), "the thread-reporting app") as base:
+        yield base, str(cert), request.param
 
 
 def test_hot_reads_run_in_their_own_thread_and_are_answered_while_every_other_thread_waits(server):

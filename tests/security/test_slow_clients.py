@@ -8,7 +8,6 @@ after its timeout (exchange/node/server.py: 5 s for the handshake, 5 s for the r
 from __future__ import annotations
 
 import json
-import multiprocessing
 import socket
 import ssl
 import time
@@ -18,8 +17,7 @@ import pytest
 import requests
 
 from exchange.node.server import ServerLimits
-from pcf.tiers.local_nodes import wait_for
-from tests.support.node import free_port, new_node_db, start_node
+from tests.support.node import free_port, new_node_db, served_in_child, start_node
 
 STALLED = 32
 HELLO_START = b"\x16\x03\x01"  # a TLS record header: handshake, TLS 1.0 record version; then nothing
@@ -106,21 +104,8 @@ def _serve_with_short_timeouts(data_dir, port: int) -> None:
 def short_timeouts(node):
     data_dir = Path(node.ca).parent.parent
     port = free_port()
-    process = multiprocessing.get_context("spawn").Process(target=_serve_with_short_timeouts, args=(data_dir, port),
-                                                            daemon=True)
-    process.start()
-    base = f"https://127.0.0.1:{port}"
-    wait_for(lambda: _answers(base, node.ca), timeout=30, what="the node under short timeouts")
-    yield ("127.0.0.1", port), node.ca
-    process.terminate()
-    process.join(10)
-
-
-def _answers(base: str, ca: str) -> bool:
-    try:
-        return requests.get(f"{base}/health", verify=ca, timeout=2).ok
-    except requests.RequestException:
-        return False
+    with served_in_child(_serve_with_short_timeouts, (data_dir, port), port, node.ca, "the node under short timeouts"):
+        yield ("127.0.0.1", port), node.ca
 
 
 def _send_body_slowly(short_timeouts, pause: float, chunks: int) -> tuple[bytes, float]:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterator
+
+import requests
 
 from exchange.node.auth import hash_secret
 from exchange.node.storage import NodeStore
 from lca_models.footprint import Footprint
 from pcf.cli.common import default_db_url
-from pcf.tiers.local_nodes import RunningNode, free_port, start_node
+from pcf.tiers.local_nodes import RunningNode, free_port, start_node, wait_for
 
-__all__ = ["RunningNode", "add_clients", "free_port", "new_node_db", "start_node"]
+__all__ = ["RunningNode", "add_clients", "free_port", "new_node_db", "served_in_child", "start_node"]
 
 
 def with_id(base: Footprint, number: int, **changes) -> Footprint:
@@ -36,3 +41,25 @@ def new_node_db(data_dir: Path, clients: dict[str, tuple[str, str]] | None = Non
     if clients:
         add_clients(store, clients)
     return store, url
+
+
+@contextmanager
+def served_in_child(target: Callable, args: tuple, port: int, ca: str, what: str) -> Iterator[str]:
+    """`target(*args)`, a server on 127.0.0.1:`port` over TLS (serve_app under settings of a test's own), in a
+    spawned process until the block ends: yields its base URL once its `/health` answers."""
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args, daemon=True)
+    process.start()
+    base = f"https://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(base, ca), timeout=30, what=what)
+        yield base
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+def _answers(base: str, ca: str) -> bool:
+    try:
+        return requests.get(f"{base}/health", verify=ca, timeout=2).ok
+    except requests.RequestException:
+        return False
