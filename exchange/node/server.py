@@ -32,13 +32,15 @@ HTTP/1.1 only (ALPN): one request at a time per connection, so these bounds are 
 
 Hot reads (`is_hot_read`: GET of a footprint list or of one footprint, what fast_path.py answers from the store
 without writing) can have a thread pool of their own, `read_threads` per worker; 0 (the default) runs them in the
-`threads` pool with everything else. The node on SQLite gives them one thread (`read_threads_for`): a SQLite read
-is CPU work in the worker's own process, and Python's sqlite3 driver releases the GIL around every step of a
-statement, so two threads reading at once hand the GIL back and forth and each read costs about twice as much (in
-process, a list page took 130 µs alone and 260 µs per page with two threads reading beside each other; a get 25 µs
-and 56 µs). One reader thread per worker, and one worker per core, does the most reads a second. Writes keep the
-`threads` pool, so a write waiting up to the busy timeout for SQLite's lock never holds up a read. A node on
-PostgreSQL waits on the network for each read, so its reads share the `threads` pool as before.
+`threads` pool with everything else. The node gives them a pool of their own (`read_threads_for`), so that a write
+waiting for a lock (SQLite's, up to its busy timeout) never holds up a read, and so that fewer threads contend for
+the GIL. On SQLite, one thread: a SQLite read is CPU work in the worker's own process, and Python's sqlite3 driver
+releases the GIL around every step of a statement, so two threads reading at once hand the GIL back and forth and
+each read costs about twice as much (in process, a list page took 130 µs alone and 260 µs per page with two
+threads reading beside each other; a get 25 µs and 56 µs). One reader per worker, and one worker per core, does the
+most reads a second. On PostgreSQL, four: a read waits on the database for part of its time, so a few in flight
+keep the worker busy, and four against the eight of the shared pool gave shorter tails at a million footprints
+(p99 of the first page 18-20 ms against 26-338, of gets 16-17 against 25-29: docs/decisions.md).
 
 Workers: `workers` processes forked from this one, each with its own listening socket on the address (SO_REUSEPORT:
 the kernel spreads connections over them) and its own `app_factory()` app and database connections; with 1 the
@@ -96,6 +98,7 @@ class ServerLimits:
 
 
 SQLITE_READ_THREADS = 1  # per worker, for a node on SQLite (module docstring)
+POSTGRESQL_READ_THREADS = 4  # per worker, for a node on PostgreSQL (module docstring)
 _HOT_READ_PATH = re.compile(r"/[23]/footprints(?:/[^/]+)?")
 
 
@@ -106,8 +109,8 @@ def is_hot_read(scope: dict) -> bool:
 
 
 def read_threads_for(db_url: str) -> int:
-    """`read_threads` of a node on `db_url`: one on SQLite, the shared pool on PostgreSQL (module docstring)."""
-    return SQLITE_READ_THREADS if db_url.startswith("sqlite") else 0
+    """`read_threads` of a node on `db_url`: one on SQLite, four on PostgreSQL (module docstring)."""
+    return SQLITE_READ_THREADS if db_url.startswith("sqlite") else POSTGRESQL_READ_THREADS
 
 
 def serve(config: NodeConfig, host: str, port: int, cert: Path, key: Path, workers: int = 1) -> None:

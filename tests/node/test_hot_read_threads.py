@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from exchange.node.server import SQLITE_READ_THREADS, is_hot_read, read_threads_for, serve_app
+from exchange.node.server import (POSTGRESQL_READ_THREADS, SQLITE_READ_THREADS, ServerLimits, is_hot_read,
+                                 read_threads_for, serve_app)
 from exchange.node.tls import self_signed_certificate
 from tests.support.node import free_port, served_in_child
 
@@ -38,10 +39,11 @@ def test_hot_reads_are_the_gets_of_footprint_lists_and_footprints(method, path, 
     assert is_hot_read({"method": method, "path": path}) is hot
 
 
-def test_a_node_on_sqlite_reads_in_one_thread_and_on_postgresql_in_the_shared_pool():
+def test_a_node_reads_in_a_pool_of_its_own_one_thread_on_sqlite_four_on_postgresql():
     assert read_threads_for("sqlite:////var/lib/pcf/node.sqlite") == SQLITE_READ_THREADS == 1
-    assert read_threads_for("postgresql://pcf@db/pcf") == 0
-    assert read_threads_for("postgresql+psycopg://pcf@db/pcf") == 0
+    assert read_threads_for("postgresql://pcf@db/pcf") == POSTGRESQL_READ_THREADS == 4
+    assert read_threads_for("postgresql+psycopg://pcf@db/pcf") == 4
+    assert 0 < POSTGRESQL_READ_THREADS < ServerLimits().threads
 
 
 def _thread_reporting_app():
