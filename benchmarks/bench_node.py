@@ -36,6 +36,7 @@ from bench_pact import realistic_footprints  # noqa: E402
 from exchange.node.records import publish_footprints  # noqa: E402
 from exchange.node.server import read_threads_for  # noqa: E402
 from exchange.node.storage import NodeStore  # noqa: E402
+from pcf.tiers.local_nodes import answers_health  # noqa: E402
 from tests.support.node import add_clients, free_port, start_node  # noqa: E402
 
 ROUTES = {"list": "/3/footprints?limit=50", "get": "/3/footprints/{id}"}
@@ -83,11 +84,8 @@ def start_trivial(node, headers: dict[str, str], paths: dict[str, str], data_dir
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"trivial app exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            if requests.get(f"https://127.0.0.1:{port}/health", verify=cert, timeout=2).ok:
-                return process, port
-        except requests.RequestException:
-            pass
+        if answers_health(f"https://127.0.0.1:{port}", cert):
+            return process, port
         time.sleep(0.2)
     process.kill()
     raise SystemExit("the trivial app did not start within 30 s")

@@ -52,6 +52,14 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "a condition"):
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+def answers_health(base: str, ca: str) -> bool:
+    """Does the server at `base` (https, its certificate in `ca`) answer `/health` with a 2xx now?"""
+    try:
+        return requests.get(f"{base}/health", verify=ca, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
 def start_node(data_dir: Path, db_url: str, workers: int = 1, port: int | None = None,
                extra: tuple[str, ...] = ()) -> RunningNode:
     """Start `pcf serve --self-signed` on 127.0.0.1 and wait until it answers over HTTPS."""
@@ -71,11 +79,8 @@ def start_node(data_dir: Path, db_url: str, workers: int = 1, port: int | None =
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"node exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            if Path(ca).exists() and requests.get(f"{base}/health", verify=ca, timeout=2).ok:
-                return RunningNode(base, ca, db_url, process)
-        except requests.RequestException:
-            pass
+        if Path(ca).exists() and answers_health(base, ca):
+            return RunningNode(base, ca, db_url, process)
         time.sleep(0.2)
     process.kill()
     raise RuntimeError("node did not start within 30 s")

@@ -10,13 +10,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-import requests
-
 from exchange.node.auth import hash_secret
 from exchange.node.storage import NodeStore
 from lca_models.footprint import Footprint
 from pcf.cli.common import default_db_url
-from pcf.tiers.local_nodes import RunningNode, free_port, start_node, wait_for
+from pcf.tiers.local_nodes import RunningNode, answers_health, free_port, start_node, wait_for
 
 __all__ = ["RunningNode", "add_clients", "free_port", "new_node_db", "served_in_child", "start_node"]
 
@@ -51,15 +49,8 @@ def served_in_child(target: Callable, args: tuple, port: int, ca: str, what: str
     process.start()
     base = f"https://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _answers(base, ca), timeout=30, what=what)
+        wait_for(lambda: answers_health(base, ca), timeout=30, what=what)
         yield base
     finally:
         process.terminate()
         process.join(10)
-
-
-def _answers(base: str, ca: str) -> bool:
-    try:
-        return requests.get(f"{base}/health", verify=ca, timeout=2).ok
-    except requests.RequestException:
-        return False
