@@ -7,6 +7,8 @@ companies, products, classifications and countries, both statuses, validity peri
 cent public and the rest shared with a few of 20 organisations or with none. Each footprint's PACT v3 and v2 JSON
 come from one document the node's own marshalling made, with its id, product, company, classification, country,
 status and dates set per row (so every row is valid PACT). Then:
+  - the node's tables and indexes read into memory, PostgreSQL's buffers when they fit (pg_prewarm: `prewarm`
+    says why, and what to set when they do not; --no-prewarm to measure without);
   - EXPLAIN (ANALYZE) of each query shape the API runs (captured from the node's store code, not written here);
   - `pcf serve --self-signed` on that database, and 16 concurrent keep-alive clients (wrk, the Debian package, with a
     Lua script cycling through each kind's paths) doing list (every v3 filter, v2 `$filter`) and get by id;
@@ -14,7 +16,9 @@ status and dates set per row (so every row is valid PACT). Then:
   - the same clients against a trivial Flask app returning a list page's and a get's bytes under the node's server
     set-up (bench_node's baseline): the floor this machine sets for any Python node under this load;
   - beside each kind's clients, a probe request every 100 ms and the machine's iowait and disk reads each second
-    (stalls.py): every probe that waited over 250 ms is listed with what the machine did meanwhile;
+    (stalls.py): every probe that waited over 250 ms is listed with what the machine did meanwhile; and beside
+    them a `SELECT 1` to PostgreSQL every 10 ms on a connection of its own, and a 1 ms sleeper (the database's and
+    the scheduler's stalls, told apart from the node's);
   - the RSS of the server's processes before and after the requests, and after each of several further passes over
     every kind (flat means it levels off: nothing grows with use once the pools and allocator arenas are warm).
 Talks only to 127.0.0.1. About 10 minutes on 2 cores: `make bench-scale`, not part of `make bench`.
@@ -226,6 +230,57 @@ def loaded_before(db_url: str) -> Loaded:
     return Loaded(count, 0.0, [tuple(row) for row in visible], count)
 
 
+# ---------------------------------------------------------------------------------------------- the memory
+
+DAMON = Path("/sys/kernel/mm/damon/admin/kdamonds")
+_NODE_RELATIONS = """
+WITH tables AS (SELECT oid, reltoastrelid FROM pg_class WHERE relnamespace = current_schema()::regnamespace
+                AND relkind = 'r')
+SELECT oid FROM tables
+UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM tables)
+UNION ALL SELECT reltoastrelid FROM tables WHERE reltoastrelid <> 0
+UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT reltoastrelid FROM tables)"""
+
+
+def reclaims_idle_page_cache() -> bool:
+    """Does this kernel run a DAMON scheme that pages out memory left idle (Linux DAMON sysfs: a kdamond `on` with a
+    `pageout` action)? Some virtual machines do, this project's among them, to hand idle memory back to the host."""
+    for state in DAMON.glob("*/state"):
+        if state.read_text().strip() == "on" and any(
+                action.read_text().strip() == "pageout" for action in state.parent.glob("contexts/*/schemes/*/action")):
+            return True
+    return False
+
+
+def prewarm(db_url: str) -> None:
+    """Read the node's tables and indexes (their TOAST included) into PostgreSQL's own buffers with pg_prewarm (a
+    module shipped with PostgreSQL) when they fit, else into the kernel's page cache, and say which.
+
+    Why: a page in neither is read from disk, and a request that waits for a burst of such reads waits up to a
+    second. A server that has served its clients for a while holds its hot pages; this holds them from the start,
+    so the run measures the node serving rather than the first minutes after a restart. The page cache is not
+    enough on every machine: a kernel that pages out idle memory (DAMON, `reclaims_idle_page_cache`) drops the pages
+    no request touched for about a minute, and at a million footprints most are touched less often than that. Only
+    `shared_buffers` (PostgreSQL's shared memory, which nothing pages out without swap) then keeps the database in
+    memory: the figures of docs/node.md were measured with it large enough to hold the database."""
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        connection.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        database, buffers = connection.execute(
+            "SELECT pg_database_size(current_database()), pg_size_bytes(current_setting('shared_buffers'))").fetchone()
+        fits = database < 0.9 * buffers
+        started = time.perf_counter()
+        blocks = connection.execute(f"SELECT sum(pg_prewarm(oid, %s)) FROM ({_NODE_RELATIONS}) r",
+                                    ("buffer" if fits else "read",)).fetchone()[0]
+    where = "PostgreSQL's buffers" if fits else "the kernel's page cache only"
+    print(f"memory: database {database / 2**30:.1f} GiB, shared_buffers {buffers / 2**30:.1f} GiB: "
+          f"{blocks * 8192 / 2**30:.1f} GiB of the node's tables and indexes read into {where} "
+          f"(pg_prewarm, {time.perf_counter() - started:.0f} s)")
+    if not fits and reclaims_idle_page_cache():
+        print(f"  this kernel pages out page cache left idle (DAMON pageout): pages no request touches for about a "
+              f"minute go back to disk, and reads of them show in the tails. For docs/node.md's figures, "
+              f"ALTER SYSTEM SET shared_buffers = '{-(-database * 1.25 // 2**30):.0f}GB' and restart PostgreSQL")
+
+
 # ---------------------------------------------------------------------------------------------- the queries
 
 def query_kinds(loaded: Loaded, paths_per_kind: int, seed: int, store: NodeStore) -> dict[str, list[str]]:
@@ -422,6 +477,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (to EXPLAIN by hand)")
     parser.add_argument("--reuse", action="store_true", help="use the database a run with --keep loaded (implies --keep)")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--no-prewarm", dest="prewarm", action="store_false",
+                        help="measure without reading the database into memory first (prewarm)")
     parser.add_argument("--passes", type=int, default=8, help="further passes over every kind, RSS after each")
     parser.add_argument("--only", default="", help="measure only the query kinds whose name holds one of these "
                         "comma-separated strings (e.g. validAfter,validBefore,validOn); the trivial app is measured still")
@@ -442,6 +499,8 @@ def main() -> int:
         else:
             add_clients(store, {"bench": ("bench-secret", CLIENT_ORG)})
             loaded = load(db_url, args.footprints, args.seed)
+        if args.prewarm:
+            prewarm(db_url)
         explain(store, loaded, args.seed)
         data_dir = Path(tempfile.mkdtemp(prefix="pcf-bench-scale-"))
         node = start_node(data_dir, db_url, workers=args.workers, extra=("--deliver-every", "0"))
@@ -459,7 +518,7 @@ def main() -> int:
             worst = 0.0
             probe = node.base + kinds["v3 get by id"][0]  # one more client, alone on its connection, 10 times a second
             for name, paths in measured.items():
-                with StallWatch(probe, {"Authorization": authorization}, node.ca) as watch:
+                with StallWatch(probe, {"Authorization": authorization}, node.ca, database=db_url) as watch:
                     result = run_kind(node.base, authorization, paths, args.clients, args.seconds)
                 worst = max(worst, result.p99_ms)
                 print(f"{name:<34} {result.rate:7.0f} {result.p50_ms:8.1f} {result.p95_ms:8.1f} {result.p99_ms:8.1f}")

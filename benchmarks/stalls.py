@@ -8,6 +8,11 @@ iowait and disk reads (Linux /proc), so a benchmark can tell a slow plan from a 
 
 A stall is a probe that waited longer than `threshold_ms`; each is reported with the iowait and the megabytes read
 from disk during the seconds it spanned (benchmarks/bench_scale.py prints them per query kind).
+
+Given a `database` URL, a second probe sends `SELECT 1` to that PostgreSQL every 10 ms on a connection of its own, and
+a third sleeps 1 ms at a time and measures how late it wakes (the kernel's scheduling delay for a process that needs
+little CPU). They tell whose stall a slow answer is: one the database probe shares is the database server's or the
+machine's, not the node's code; one the sleeper shares is the scheduler's.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import requests
+
+ROUND_TRIP_SLOW_MS = 50.0  # a database round trip of SELECT 1 slower than this is counted (it takes ~0.2 ms alone)
 
 
 @dataclass(frozen=True)
@@ -51,14 +59,17 @@ class StallWatch:
     module docstring)."""
 
     def __init__(self, url: str, headers: dict[str, str], verify: str, threshold_ms: float = 250.0,
-                 interval: float = 0.1) -> None:
+                 interval: float = 0.1, database: str | None = None) -> None:
         self.url, self.headers, self.verify = url, headers, verify
         self.threshold_ms, self.interval = threshold_ms, interval
+        self.database = database
         self.probes: list[tuple[float, float]] = []  # (start, latency ms)
         self.seconds: list[Second] = []
+        self.round_trips: list[float] = []  # ms of each SELECT 1 to `database`
+        self.wake_delays: list[float] = []  # ms each 1 ms sleep overran
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._probe, daemon=True),
-                         threading.Thread(target=self._sample, daemon=True)]
+        targets = [self._probe, self._sample] + ([self._probe_database, self._sleep] if database else [])
+        self._threads = [threading.Thread(target=target, daemon=True) for target in targets]
         self._began = 0.0
 
     def __enter__(self) -> StallWatch:
@@ -80,6 +91,20 @@ class StallWatch:
                 latency = time.monotonic() - started
                 self.probes.append((started - self._began, latency * 1000))
                 self._stop.wait(max(0.0, self.interval - latency))
+
+    def _probe_database(self) -> None:
+        with psycopg.connect(self.database, autocommit=True) as connection:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                connection.execute("SELECT 1").fetchall()
+                self.round_trips.append((time.monotonic() - started) * 1000)
+                self._stop.wait(0.01)
+
+    def _sleep(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            time.sleep(0.001)
+            self.wake_delays.append((time.monotonic() - started) * 1000 - 1)
 
     def _sample(self) -> None:
         times, read, at = _cpu_times(), _kb_read(), time.monotonic()
@@ -109,4 +134,10 @@ class StallWatch:
         iowait = max((second.iowait_percent for second in self.seconds), default=0.0)
         lines.append(f"  probes: {len(self.probes)}, slowest {worst:,.0f} ms; the run read {read:.1f} MB from disk, "
                      f"iowait up to {iowait:.0f} % in a second")
+        if self.database:
+            slow = sorted((trip for trip in self.round_trips if trip > ROUND_TRIP_SLOW_MS), reverse=True)
+            lines.append(f"  database probe: {len(self.round_trips):,} SELECT 1, slowest {max(self.round_trips, default=0):,.0f}"
+                         f" ms, {len(slow)} over {ROUND_TRIP_SLOW_MS:.0f} ms ({', '.join(f'{trip:,.0f}' for trip in slow[:5])}"
+                         f"{', ...' if len(slow) > 5 else ''}); a 1 ms sleep woke up to "
+                         f"{max(self.wake_delays, default=0):,.0f} ms late")
         return lines
