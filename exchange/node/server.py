@@ -38,9 +38,10 @@ the GIL. On SQLite, one thread: a SQLite read is CPU work in the worker's own pr
 releases the GIL around every step of a statement, so two threads reading at once hand the GIL back and forth and
 each read costs about twice as much (in process, a list page took 130 µs alone and 260 µs per page with two
 threads reading beside each other; a get 25 µs and 56 µs). One reader per worker, and one worker per core, does the
-most reads a second. On PostgreSQL, four: a read waits on the database for part of its time, so a few in flight
-keep the worker busy, and four against the eight of the shared pool gave shorter tails at a million footprints
-(p99 of the first page 18-20 ms against 26-338, of gets 16-17 against 25-29: docs/decisions.md).
+most reads a second. On PostgreSQL, two: a read waits on the database for part of its time (a round trip, ~0.3 ms
+of execution at a million footprints held in memory), so a second one in flight keeps the worker busy meanwhile;
+more only contend for the GIL. Two against four gave the shorter p99 in 14 of 18 kind-runs at a million footprints,
+and four against the eight of the shared pool before that (docs/decisions.md).
 
 Workers: `workers` processes forked from this one, each with its own listening socket on the address (SO_REUSEPORT:
 the kernel spreads connections over them) and its own `app_factory()` app and database connections; with 1 the
@@ -98,7 +99,7 @@ class ServerLimits:
 
 
 SQLITE_READ_THREADS = 1  # per worker, for a node on SQLite (module docstring)
-POSTGRESQL_READ_THREADS = 4  # per worker, for a node on PostgreSQL (module docstring)
+POSTGRESQL_READ_THREADS = 2  # per worker, for a node on PostgreSQL (module docstring)
 _HOT_READ_PATH = re.compile(r"/[23]/footprints(?:/[^/]+)?")
 
 
@@ -109,7 +110,7 @@ def is_hot_read(scope: dict) -> bool:
 
 
 def read_threads_for(db_url: str) -> int:
-    """`read_threads` of a node on `db_url`: one on SQLite, four on PostgreSQL (module docstring)."""
+    """`read_threads` of a node on `db_url`: one on SQLite, two on PostgreSQL (module docstring)."""
     return SQLITE_READ_THREADS if db_url.startswith("sqlite") else POSTGRESQL_READ_THREADS
 
 
