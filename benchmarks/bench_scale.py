@@ -272,13 +272,17 @@ def prewarm(db_url: str) -> None:
         blocks = connection.execute(f"SELECT sum(pg_prewarm(oid, %s)) FROM ({_NODE_RELATIONS}) r",
                                     ("buffer" if fits else "read",)).fetchone()[0]
     where = "PostgreSQL's buffers" if fits else "the kernel's page cache only"
-    print(f"memory: database {database / 2**30:.1f} GiB, shared_buffers {buffers / 2**30:.1f} GiB: "
-          f"{blocks * 8192 / 2**30:.1f} GiB of the node's tables and indexes read into {where} "
-          f"(pg_prewarm, {time.perf_counter() - started:.0f} s)")
+    print(f"memory: database {_size(database)}, shared_buffers {_size(buffers)}: {_size(blocks * 8192)} of the "
+          f"node's tables and indexes read into {where} (pg_prewarm, {time.perf_counter() - started:.0f} s)")
     if not fits and reclaims_idle_page_cache():
         print(f"  this kernel pages out page cache left idle (DAMON pageout): pages no request touches for about a "
-              f"minute go back to disk, and reads of them show in the tails. For docs/node.md's figures, "
-              f"ALTER SYSTEM SET shared_buffers = '{-(-database * 1.25 // 2**30):.0f}GB' and restart PostgreSQL")
+              f"minute go back to disk, and reads of them show in the tails. To hold the database in PostgreSQL's "
+              f"buffers (docs/node.md): ALTER SYSTEM SET shared_buffers = '{-(-database * 1.25 // 2**30):.0f}GB' "
+              f"and restart PostgreSQL")
+
+
+def _size(octets: int) -> str:
+    return f"{octets / 2**30:.1f} GiB" if octets >= 2**30 else f"{octets / 2**20:.0f} MiB"
 
 
 # ---------------------------------------------------------------------------------------------- the queries
