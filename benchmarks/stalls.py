@@ -66,7 +66,7 @@ class StallWatch:
         self.probes: list[tuple[float, float]] = []  # (start, latency ms)
         self.seconds: list[Second] = []
         self.round_trips: list[float] = []  # ms of each SELECT 1 to `database`
-        self.wake_delays: list[float] = []  # ms each 1 ms sleep overran
+        self.worst_wake_ms = 0.0  # the most a 1 ms sleep overran
         self._stop = threading.Event()
         targets = [self._probe, self._sample] + ([self._probe_database, self._sleep] if database else [])
         self._threads = [threading.Thread(target=target, daemon=True) for target in targets]
@@ -104,7 +104,7 @@ class StallWatch:
         while not self._stop.is_set():
             started = time.monotonic()
             time.sleep(0.001)
-            self.wake_delays.append((time.monotonic() - started) * 1000 - 1)
+            self.worst_wake_ms = max(self.worst_wake_ms, (time.monotonic() - started) * 1000 - 1)
 
     def _sample(self) -> None:
         times, read, at = _cpu_times(), _kb_read(), time.monotonic()
@@ -136,8 +136,8 @@ class StallWatch:
                      f"iowait up to {iowait:.0f} % in a second")
         if self.database:
             slow = sorted((trip for trip in self.round_trips if trip > ROUND_TRIP_SLOW_MS), reverse=True)
-            lines.append(f"  database probe: {len(self.round_trips):,} SELECT 1, slowest {max(self.round_trips, default=0):,.0f}"
-                         f" ms, {len(slow)} over {ROUND_TRIP_SLOW_MS:.0f} ms ({', '.join(f'{trip:,.0f}' for trip in slow[:5])}"
-                         f"{', ...' if len(slow) > 5 else ''}); a 1 ms sleep woke up to "
-                         f"{max(self.wake_delays, default=0):,.0f} ms late")
+            listed = ", ".join(f"{trip:,.0f}" for trip in slow[:5]) + (", ..." if len(slow) > 5 else "")
+            lines.append(f"  database probe: {len(self.round_trips):,} SELECT 1, slowest "
+                         f"{max(self.round_trips, default=0):,.0f} ms, {len(slow)} over {ROUND_TRIP_SLOW_MS:.0f} ms "
+                         f"({listed}); a 1 ms sleep woke up to {self.worst_wake_ms:,.0f} ms late")
         return lines

@@ -568,9 +568,9 @@ def _listing_sql(placeholder, version: str, org: str, filters: Filters, after: i
     counts `benchmarks/bench_scale.py` prints per query shape)."""
     # each key criterion's values, lower-cased, each once; the one with the fewest values names the ranges
     wanted_by_kind = {kind: list(dict.fromkeys(v.lower() for v in getattr(filters, kind))) for kind in KEY_KINDS}
-    ranged = min((kind for kind, wanted in wanted_by_kind.items() if wanted), key=lambda kind: len(wanted_by_kind[kind]),
-                 default=None)
-    if ranged is not None and len(wanted_by_kind[ranged]) > MAX_KEY_RANGES:
+    counts = {kind: len(wanted) for kind, wanted in wanted_by_kind.items() if wanted}
+    ranged = min(counts, key=counts.get, default=None)  # the first of the fewest: KEY_KINDS order breaks ties
+    if ranged is not None and counts[ranged] > MAX_KEY_RANGES:
         ranged = None
     range_on = range_on if ranged is None and not sqlite else None
     guard = "" if sqlite else " + 0"  # an expression no index orders: rules a plan out of a prepared statement

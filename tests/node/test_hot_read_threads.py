@@ -39,7 +39,7 @@ def test_hot_reads_are_the_gets_of_footprint_lists_and_footprints(method, path, 
     assert is_hot_read({"method": method, "path": path}) is hot
 
 
-def test_a_node_reads_in_a_pool_of_its_own_one_thread_on_sqlite_four_on_postgresql():
+def test_a_node_reads_in_a_pool_of_its_own_one_thread_on_sqlite_two_on_postgresql():
     assert read_threads_for("sqlite:////var/lib/pcf/node.sqlite") == SQLITE_READ_THREADS == 1
     assert read_threads_for("postgresql://pcf@db/pcf") == POSTGRESQL_READ_THREADS == 2
     assert read_threads_for("postgresql+psycopg://pcf@db/pcf") == 2

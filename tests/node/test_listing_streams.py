@@ -99,7 +99,8 @@ def test_several_values_of_a_key_are_read_as_a_range_each_and_list_each_footprin
     if store.engine.dialect.name != "postgresql":
         return
     with psycopg.connect(store.url, autocommit=True) as connection:
-        (statement, parameters), = statements_of(store, lambda: store.list_visible("BuyerCo", Filters(product=asked), 0, 50))
+        (statement, parameters), = statements_of(
+            store, lambda: store.list_visible("BuyerCo", Filters(product=asked), 0, 50))
         plan = "\n".join(generic_plan(connection, statement, parameters))
         # two values times two audiences: four ranges of the listing index, none of the ('', '') rows
         assert plan.count("Index Only Scan using ix_footprint_listing on") == 4 and "''::text" not in plan, plan
